@@ -1,0 +1,1046 @@
+//! The keyspace and its door.
+//!
+//! `Keyspace` owns every database. Handlers reach a database through
+//! `Keyspace::db`, which returns a `DbView`: the only API that reads or changes
+//! values. The view performs, in one place, what Redis leaves to each call site:
+//! lazy expiry, LRU/LFU touch, hit/miss statistics, the WATCH signal, the dirty
+//! counter, memory accounting, `new`/`del`/`expired` notifications and the
+//! removal of emptied collections.
+//!
+//! Invariants:
+//! - each database is split into `SEGMENTS` segments by the top bits of the key
+//!   hash; a key and its expiry live in the same segment;
+//! - `Db::len` equals the sum of the segments' map sizes, `Db::volatile` the sum
+//!   of their expiry dicts; every key in an expiry dict is also in the map;
+//! - a segment's `version` increases before any of its entries is handed out
+//!   for writing (the hook a point-in-time snapshot hangs on).
+
+use std::collections::HashMap;
+
+use crate::dict::{Dict, Hasher};
+use crate::notify::{self, Notification};
+use crate::value::Value;
+
+/// Segments per database (a power of two; the top bits of the hash choose one).
+pub const SEGMENTS: usize = 256;
+const SEGMENT_SHIFT: u32 = 64 - SEGMENTS.trailing_zeros();
+const _: () = assert!(SEGMENTS.is_power_of_two() && SEGMENTS <= 1 << 16);
+/// Bits of a SCAN cursor that name the segment.
+const CURSOR_SEGMENT_BITS: u32 = SEGMENTS.trailing_zeros();
+
+/// Keys sampled per active-expiry step (ACTIVE_EXPIRE_CYCLE_KEYS_PER_LOOP).
+pub const EXPIRE_SAMPLE_KEYS: usize = 20;
+/// Repeat an active-expiry step while more than this percentage was expired.
+pub const EXPIRE_REPEAT_PERCENT: usize = 25;
+
+/// LFU counter given to new keys (LFU_INIT_VAL).
+pub const LFU_INIT_VAL: u8 = 5;
+
+pub struct Entry {
+    pub value: Value,
+    /// LRU clock (seconds, 24 bits) or, under an LFU policy, minutes << 8 | counter.
+    lru: u32,
+}
+
+impl Entry {
+    pub fn lru(&self) -> u32 {
+        self.lru
+    }
+}
+
+#[derive(Default)]
+struct Segment {
+    map: Dict<Entry>,
+    expires: Dict<u64>,
+    version: u64,
+}
+
+pub struct Db {
+    segments: Box<[Segment]>,
+    len: usize,
+    volatile: usize,
+    /// Keys WATCHed by some client, with the number of watchers.
+    watched: HashMap<Box<[u8]>, u32>,
+    /// Where the active-expiry scan of this database resumes.
+    expire_cursor: u64,
+    /// Running estimate of the average TTL of sampled keys (INFO keyspace avg_ttl).
+    pub avg_ttl_ms: u64,
+}
+
+impl Default for Db {
+    fn default() -> Self {
+        let mut segments = Vec::with_capacity(SEGMENTS);
+        segments.resize_with(SEGMENTS, Segment::default);
+        Db {
+            segments: segments.into_boxed_slice(),
+            len: 0,
+            volatile: 0,
+            watched: HashMap::new(),
+            expire_cursor: 0,
+            avg_ttl_ms: 0,
+        }
+    }
+}
+
+#[derive(Default, Clone, Debug)]
+pub struct KeyspaceStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub expired_keys: u64,
+    pub expired_stale_perc: f64,
+    pub expired_time_cap_reached_count: u64,
+    pub expire_cycle_cpu_milliseconds: u64,
+    pub evicted_keys: u64,
+}
+
+/// Lookup options (Redis's LOOKUP_* flags).
+#[derive(Clone, Copy, Default)]
+pub struct Lookup {
+    /// Do not update the access time or frequency (TYPE, TTL, OBJECT).
+    pub no_touch: bool,
+    /// Do not count a hit or miss.
+    pub no_stats: bool,
+    /// Do not emit a keymiss notification.
+    pub no_notify: bool,
+}
+
+pub const LOOKUP_DEFAULT: Lookup = Lookup { no_touch: false, no_stats: false, no_notify: false };
+pub const LOOKUP_NOTOUCH: Lookup = Lookup { no_touch: true, no_stats: false, no_notify: false };
+pub const LOOKUP_SILENT: Lookup = Lookup { no_touch: true, no_stats: true, no_notify: true };
+
+/// State shared by all databases, which the door updates.
+pub struct Shared {
+    hasher: Hasher,
+    /// The time commands see, in Unix milliseconds; set by the server before
+    /// each command (frozen inside a script or transaction).
+    now_ms: u64,
+    /// Writes since the last successful save (`rdb_changes_since_last_save`).
+    pub dirty: u64,
+    pub stats: KeyspaceStats,
+    /// Which notification classes are enabled (`notify-keyspace-events`).
+    pub notify_flags: u32,
+    /// Notifications waiting for the server to publish them.
+    pub events: Vec<Notification>,
+    /// Keys whose WATCHers must fail their EXEC: (db, key).
+    pub touched: Vec<(usize, Box<[u8]>)>,
+    /// Keys deleted by expiry, to propagate as DEL: (db, key).
+    pub expired: Vec<(usize, Box<[u8]>)>,
+    /// When false (loading, replica), expired keys are reported missing but not deleted.
+    pub expire_deletes: bool,
+    /// True when `maxmemory-policy` is an LFU policy.
+    pub lfu: bool,
+    pub lfu_log_factor: u32,
+    pub lfu_decay_time_min: u32,
+    /// Approximate heap bytes held by values (grows and shrinks with writes).
+    pub value_bytes: i64,
+    rng: u64,
+}
+
+impl Shared {
+    fn new() -> Shared {
+        Shared {
+            hasher: Hasher::default(),
+            now_ms: 0,
+            dirty: 0,
+            stats: KeyspaceStats::default(),
+            notify_flags: 0,
+            events: Vec::new(),
+            touched: Vec::new(),
+            expired: Vec::new(),
+            expire_deletes: true,
+            lfu: false,
+            lfu_log_factor: 10,
+            lfu_decay_time_min: 1,
+            value_bytes: 0,
+            rng: 0x2545_f491_4f6c_dd1d,
+        }
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    pub fn random_u64(&mut self) -> u64 {
+        // xorshift64*: fast and good enough for sampling keys.
+        let mut x = self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Queues a keyspace notification if its class is enabled.
+    pub fn notify(&mut self, class: u32, event: &'static str, db: usize, key: &[u8]) {
+        if notify::wanted(self.notify_flags, class) {
+            self.events.push(Notification { db, class, event, key: key.into() });
+        }
+    }
+
+    fn lru_clock(&self) -> u32 {
+        ((self.now_ms / 1000) & 0xFF_FFFF) as u32
+    }
+
+    fn fresh_lru(&mut self) -> u32 {
+        if self.lfu {
+            (lfu_minutes(self.now_ms) << 8) | LFU_INIT_VAL as u32
+        } else {
+            self.lru_clock()
+        }
+    }
+
+    fn touch(&mut self, lru: &mut u32) {
+        if self.lfu {
+            let counter = self.lfu_decayed(*lru);
+            let counter = self.lfu_increment(counter);
+            *lru = (lfu_minutes(self.now_ms) << 8) | counter as u32;
+        } else {
+            *lru = self.lru_clock();
+        }
+    }
+
+    /// The LFU counter after decay for the minutes elapsed (LFUDecrAndReturn).
+    pub fn lfu_decayed(&self, lru: u32) -> u8 {
+        let last = lru >> 8;
+        let counter = (lru & 0xFF) as u8;
+        let now = lfu_minutes(self.now_ms);
+        let elapsed = if now >= last { now - last } else { 65535 - last + now };
+        let periods = if self.lfu_decay_time_min > 0 { elapsed / self.lfu_decay_time_min } else { 0 };
+        counter.saturating_sub(periods.min(255) as u8)
+    }
+
+    fn lfu_increment(&mut self, counter: u8) -> u8 {
+        if counter == 255 {
+            return 255;
+        }
+        let r = (self.random_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        let base = counter.saturating_sub(LFU_INIT_VAL) as f64;
+        let p = 1.0 / (base * self.lfu_log_factor as f64 + 1.0);
+        if r < p {
+            counter + 1
+        } else {
+            counter
+        }
+    }
+
+    /// Seconds since the entry was last touched (OBJECT IDLETIME).
+    pub fn idle_seconds(&self, lru: u32) -> u64 {
+        let now = self.lru_clock();
+        if now >= lru {
+            (now - lru) as u64
+        } else {
+            (0xFF_FFFF - lru + now) as u64
+        }
+    }
+}
+
+fn lfu_minutes(now_ms: u64) -> u32 {
+    ((now_ms / 60_000) & 0xFFFF) as u32
+}
+
+pub struct Keyspace {
+    dbs: Vec<Db>,
+    pub shared: Shared,
+}
+
+impl Keyspace {
+    pub fn new(databases: usize) -> Keyspace {
+        let mut dbs = Vec::with_capacity(databases);
+        dbs.resize_with(databases.max(1), Db::default);
+        Keyspace { dbs, shared: Shared::new() }
+    }
+
+    pub fn db_count(&self) -> usize {
+        self.dbs.len()
+    }
+
+    /// The door to database `idx` (callers check the index range first).
+    pub fn db(&mut self, idx: usize) -> DbView<'_> {
+        let idx = idx.min(self.dbs.len() - 1);
+        DbView { db: &mut self.dbs[idx], sh: &mut self.shared, idx }
+    }
+
+    pub fn set_now_ms(&mut self, now_ms: u64) {
+        self.shared.now_ms = now_ms;
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.shared.now_ms
+    }
+
+    /// (keys, keys with an expiry, average TTL) of each database, for INFO keyspace.
+    pub fn db_sizes(&self) -> Vec<(usize, usize, u64)> {
+        self.dbs.iter().map(|d| (d.len, d.volatile, d.avg_ttl_ms)).collect()
+    }
+
+    pub fn total_keys(&self) -> usize {
+        self.dbs.iter().map(|d| d.len).sum()
+    }
+
+    /// SWAPDB: the data moves, the watchers stay with their database index.
+    pub fn swap_dbs(&mut self, a: usize, b: usize) {
+        if a == b {
+            // Redis still touches the watched keys of the database.
+            self.touch_all_watched(a, true);
+            return;
+        }
+        let (lo, hi) = (a.min(b), a.max(b));
+        let (left, right) = self.dbs.split_at_mut(hi);
+        let (x, y) = (&mut left[lo], &mut right[0]);
+        std::mem::swap(&mut x.segments, &mut y.segments);
+        std::mem::swap(&mut x.len, &mut y.len);
+        std::mem::swap(&mut x.volatile, &mut y.volatile);
+        std::mem::swap(&mut x.avg_ttl_ms, &mut y.avg_ttl_ms);
+        x.expire_cursor = 0;
+        y.expire_cursor = 0;
+        // A watched key is touched if it exists in either database now.
+        self.touch_all_watched(a, false);
+        self.touch_all_watched(b, false);
+    }
+
+    fn touch_all_watched(&mut self, idx: usize, _same: bool) {
+        let db = &self.dbs[idx];
+        for key in db.watched.keys() {
+            self.shared.touched.push((idx, key.clone()));
+        }
+    }
+
+    /// Removes every key of every database; returns how many were removed.
+    pub fn flush_all(&mut self) -> usize {
+        let mut removed = 0;
+        for idx in 0..self.dbs.len() {
+            removed += self.db(idx).flush();
+        }
+        removed
+    }
+
+    /// Takes every database's contents out (for freeing off the executor thread).
+    pub fn take_all(&mut self) -> Vec<Db> {
+        let n = self.dbs.len();
+        let mut out = Vec::with_capacity(n);
+        for idx in 0..n {
+            out.push(self.db(idx).take());
+        }
+        out
+    }
+
+    /// One active-expiry cycle over all databases, stopping after `budget_us`
+    /// microseconds. Returns true if the time cap was reached.
+    pub fn active_expire_cycle(&mut self, budget_us: u64) -> bool {
+        let start = std::time::Instant::now();
+        let mut sampled_total = 0usize;
+        let mut expired_total = 0usize;
+        for idx in 0..self.dbs.len() {
+            loop {
+                if self.dbs[idx].volatile == 0 {
+                    break;
+                }
+                let (sampled, expired) = self.db(idx).expire_step();
+                sampled_total += sampled;
+                expired_total += expired;
+                if start.elapsed().as_micros() as u64 >= budget_us {
+                    self.shared.stats.expired_time_cap_reached_count += 1;
+                    self.update_stale(sampled_total, expired_total);
+                    return true;
+                }
+                if sampled == 0 || expired * 100 <= sampled * EXPIRE_REPEAT_PERCENT {
+                    break;
+                }
+            }
+        }
+        self.update_stale(sampled_total, expired_total);
+        false
+    }
+
+    fn update_stale(&mut self, sampled: usize, expired: usize) {
+        let current = if sampled > 0 { expired as f64 / sampled as f64 } else { 0.0 };
+        let s = &mut self.shared.stats;
+        s.expired_stale_perc = current * 0.05 + s.expired_stale_perc * 0.95;
+    }
+
+    /// Registers a WATCH on `key` of database `db`.
+    pub fn watch(&mut self, db: usize, key: &[u8]) {
+        if let Some(d) = self.dbs.get_mut(db) {
+            *d.watched.entry(key.into()).or_insert(0) += 1;
+        }
+    }
+
+    pub fn unwatch(&mut self, db: usize, key: &[u8]) {
+        if let Some(d) = self.dbs.get_mut(db) {
+            if let Some(n) = d.watched.get_mut(key) {
+                *n -= 1;
+                if *n == 0 {
+                    d.watched.remove(key);
+                }
+            }
+        }
+    }
+}
+
+/// The door to one database.
+pub struct DbView<'a> {
+    db: &'a mut Db,
+    sh: &'a mut Shared,
+    idx: usize,
+}
+
+impl<'a> DbView<'a> {
+    pub fn index(&self) -> usize {
+        self.idx
+    }
+
+    pub fn len(&self) -> usize {
+        self.db.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.db.len == 0
+    }
+
+    pub fn volatile_len(&self) -> usize {
+        self.db.volatile
+    }
+
+    pub fn shared(&mut self) -> &mut Shared {
+        self.sh
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.sh.now_ms
+    }
+
+    #[inline]
+    fn locate(&self, key: &[u8]) -> (u64, usize) {
+        let hash = self.sh.hasher.hash(key);
+        (hash, (hash >> SEGMENT_SHIFT) as usize)
+    }
+
+    /// Whether the key's TTL has passed (without deleting it).
+    fn is_expired(&self, hash: u64, seg: usize, key: &[u8]) -> bool {
+        if self.db.volatile == 0 {
+            return false;
+        }
+        match self.db.segments[seg].expires.get(hash, key) {
+            Some(&at) => at <= self.sh.now_ms,
+            None => false,
+        }
+    }
+
+    /// Deletes the key if its TTL has passed; returns true if it is (logically) gone.
+    fn expire_if_needed(&mut self, hash: u64, seg: usize, key: &[u8]) -> bool {
+        if !self.is_expired(hash, seg, key) {
+            return false;
+        }
+        if self.sh.expire_deletes {
+            self.delete_expired(hash, seg, key);
+        }
+        true
+    }
+
+    fn delete_expired(&mut self, hash: u64, seg: usize, key: &[u8]) {
+        if self.unlink(hash, seg, key).is_some() {
+            self.sh.stats.expired_keys += 1;
+            self.sh.notify(notify::EXPIRED, "expired", self.idx, key);
+            self.sh.expired.push((self.idx, key.into()));
+        }
+    }
+
+    /// Removes the entry and its expiry, signalling watchers; no notification.
+    fn unlink(&mut self, hash: u64, seg: usize, key: &[u8]) -> Option<Value> {
+        self.before_write(seg);
+        let hasher = &self.sh.hasher;
+        let segment = &mut self.db.segments[seg];
+        let entry = segment.map.remove(hasher, hash, key)?;
+        if segment.expires.remove(hasher, hash, key).is_some() {
+            self.db.volatile -= 1;
+        }
+        self.db.len -= 1;
+        self.sh.value_bytes -= entry.value.mem_bytes() as i64;
+        self.signal_modified(key);
+        Some(entry.value)
+    }
+
+    /// The snapshot hook: runs before any entry of `seg` may change.
+    #[inline]
+    fn before_write(&mut self, seg: usize) {
+        self.db.segments[seg].version += 1;
+    }
+
+    /// Signals WATCHers of `key` (Redis's signalModifiedKey).
+    pub fn signal_modified(&mut self, key: &[u8]) {
+        if !self.db.watched.is_empty() && self.db.watched.contains_key(key) {
+            self.sh.touched.push((self.idx, key.into()));
+        }
+    }
+
+    /// Emits a notification for a key of this database.
+    pub fn notify(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        self.sh.notify(class, event, self.idx, key);
+    }
+
+    /// Adds `n` to the dirty counter.
+    pub fn add_dirty(&mut self, n: u64) {
+        self.sh.dirty += n;
+    }
+
+    /// Looks a key up for reading.
+    pub fn lookup(&mut self, key: &[u8], how: Lookup) -> Option<&Entry> {
+        let (hash, seg) = self.locate(key);
+        let found = !self.expire_if_needed(hash, seg, key) && self.db.segments[seg].map.get(hash, key).is_some();
+        if !found {
+            if !how.no_stats {
+                self.sh.stats.misses += 1;
+            }
+            if !how.no_notify {
+                self.sh.notify(notify::KEY_MISS, "keymiss", self.idx, key);
+            }
+            return None;
+        }
+        if !how.no_stats {
+            self.sh.stats.hits += 1;
+        }
+        let entry = self.db.segments[seg].map.get_mut(hash, key)?;
+        if !how.no_touch {
+            self.sh.touch(&mut entry.lru);
+        }
+        Some(entry)
+    }
+
+    /// Reads a value (touches, counts a hit or miss).
+    pub fn get(&mut self, key: &[u8]) -> Option<&Value> {
+        self.lookup(key, LOOKUP_DEFAULT).map(|e| &e.value)
+    }
+
+    /// Whether the key exists (no touch).
+    pub fn exists(&mut self, key: &[u8]) -> bool {
+        let (hash, seg) = self.locate(key);
+        !self.expire_if_needed(hash, seg, key) && self.db.segments[seg].map.get(hash, key).is_some()
+    }
+
+    /// Looks at an entry without side effects other than lazy expiry.
+    pub fn peek(&mut self, key: &[u8]) -> Option<&Entry> {
+        self.lookup(key, LOOKUP_SILENT)
+    }
+
+    /// Opens an existing key for writing. The guard's drop does the bookkeeping.
+    pub fn write<'k>(&mut self, key: &'k [u8]) -> Option<WriteGuard<'_, 'k>> {
+        let (hash, seg) = self.locate(key);
+        if self.expire_if_needed(hash, seg, key) {
+            return None;
+        }
+        self.before_write(seg);
+        let entry = self.db.segments[seg].map.get_mut(hash, key)?;
+        self.sh.touch(&mut entry.lru);
+        let old_mem = entry.value.mem_bytes();
+        Some(WriteGuard::new(self, hash, seg, key, old_mem))
+    }
+
+    /// Opens a key for writing, creating it with `make` if it is missing.
+    /// The second element is true when the key was created.
+    pub fn write_or_insert<'k>(&mut self, key: &'k [u8], make: impl FnOnce() -> Value) -> (WriteGuard<'_, 'k>, bool) {
+        let (hash, seg) = self.locate(key);
+        self.expire_if_needed(hash, seg, key);
+        self.before_write(seg);
+        let created = self.db.segments[seg].map.get(hash, key).is_none();
+        if created {
+            let value = make();
+            self.add_entry(hash, seg, key, value);
+        } else if let Some(entry) = self.db.segments[seg].map.get_mut(hash, key) {
+            self.sh.touch(&mut entry.lru);
+        }
+        let old_mem = if created {
+            0
+        } else {
+            self.db.segments[seg].map.get(hash, key).map_or(0, |e| e.value.mem_bytes())
+        };
+        let mut guard = WriteGuard::new(self, hash, seg, key, old_mem);
+        if created {
+            guard.created_bytes = true;
+        }
+        (guard, created)
+    }
+
+    fn add_entry(&mut self, hash: u64, seg: usize, key: &[u8], value: Value) {
+        let lru = self.sh.fresh_lru();
+        self.sh.value_bytes += value.mem_bytes() as i64;
+        let hasher = &self.sh.hasher;
+        self.db.segments[seg].map.insert_new(hasher, hash, key.into(), Entry { value, lru });
+        self.db.len += 1;
+        self.sh.notify(notify::NEW, "new", self.idx, key);
+    }
+
+    /// Redis's setKey: stores `value`, replacing any old value. The TTL is
+    /// removed unless `keep_ttl`. Signals watchers and counts one change; the
+    /// caller emits the command's own notification. Returns true if the key was new.
+    pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) -> bool {
+        let (hash, seg) = self.locate(key);
+        self.expire_if_needed(hash, seg, key);
+        self.before_write(seg);
+        let lru = self.sh.fresh_lru();
+        let new_mem = value.mem_bytes() as i64;
+        let created = match self.db.segments[seg].map.get_mut(hash, key) {
+            Some(entry) => {
+                let old = std::mem::replace(&mut entry.value, value);
+                entry.lru = lru;
+                self.sh.value_bytes += new_mem - old.mem_bytes() as i64;
+                false
+            }
+            None => {
+                self.add_entry(hash, seg, key, value);
+                true
+            }
+        };
+        if !keep_ttl && !created {
+            let hasher = &self.sh.hasher;
+            if self.db.segments[seg].expires.remove(hasher, hash, key).is_some() {
+                self.db.volatile -= 1;
+            }
+        }
+        self.signal_modified(key);
+        self.sh.dirty += 1;
+        created
+    }
+
+    /// Deletes a key (lazy expiry first, as Redis's DEL). Signals watchers and
+    /// counts one change; the caller emits "del". Returns the old value.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
+        let (hash, seg) = self.locate(key);
+        if self.expire_if_needed(hash, seg, key) {
+            return None;
+        }
+        let value = self.unlink(hash, seg, key)?;
+        self.sh.dirty += 1;
+        Some(value)
+    }
+
+    /// The absolute expiry time in Unix ms, if the (live) key has one.
+    pub fn expire_at(&mut self, key: &[u8]) -> Option<u64> {
+        let (hash, seg) = self.locate(key);
+        if self.db.volatile == 0 {
+            return None;
+        }
+        self.db.segments[seg].expires.get(hash, key).copied()
+    }
+
+    /// Sets the expiry of an existing key; returns false if the key is missing.
+    /// Signals watchers and counts one change; the caller emits "expire".
+    pub fn set_expire_at(&mut self, key: &[u8], at_ms: u64) -> bool {
+        let (hash, seg) = self.locate(key);
+        if self.expire_if_needed(hash, seg, key) || self.db.segments[seg].map.get(hash, key).is_none() {
+            return false;
+        }
+        self.before_write(seg);
+        let hasher = &self.sh.hasher;
+        if self.db.segments[seg].expires.insert(hasher, hash, key, at_ms).is_none() {
+            self.db.volatile += 1;
+        }
+        self.signal_modified(key);
+        self.sh.dirty += 1;
+        true
+    }
+
+    /// Removes the expiry; returns true if there was one.
+    pub fn persist(&mut self, key: &[u8]) -> bool {
+        let (hash, seg) = self.locate(key);
+        if self.expire_if_needed(hash, seg, key) {
+            return false;
+        }
+        self.before_write(seg);
+        let hasher = &self.sh.hasher;
+        if self.db.segments[seg].expires.remove(hasher, hash, key).is_some() {
+            self.db.volatile -= 1;
+            self.signal_modified(key);
+            self.sh.dirty += 1;
+            return true;
+        }
+        false
+    }
+
+    /// Removes every key; signals watchers of keys that existed. Returns the count.
+    pub fn flush(&mut self) -> usize {
+        let old = self.take();
+        let n = old.len;
+        drop(old);
+        n
+    }
+
+    /// Takes the whole database out, leaving it empty (watchers are signalled).
+    pub fn take(&mut self) -> Db {
+        let watched: Vec<Box<[u8]>> = self.db.watched.keys().cloned().collect();
+        for key in watched {
+            if self.exists(&key) {
+                self.sh.touched.push((self.idx, key));
+            }
+        }
+        for seg in 0..SEGMENTS {
+            self.before_write(seg);
+        }
+        let fresh = Db { watched: std::mem::take(&mut self.db.watched), ..Db::default() };
+        let old = std::mem::replace(self.db, fresh);
+        self.sh.value_bytes -= old.segments.iter().flat_map(|s| s.map.iter()).map(|(_, e)| e.value.mem_bytes() as i64).sum::<i64>();
+        old
+    }
+
+    /// One SCAN step: visits the keys of one bucket and returns the next cursor
+    /// (0 when done). Expired keys are visited too; callers filter with `exists`.
+    pub fn scan(&self, cursor: u64, mut visit: impl FnMut(&[u8], &Value)) -> u64 {
+        let mask = (SEGMENTS - 1) as u64;
+        let mut seg = (cursor & mask) as usize;
+        let mut inner = cursor >> CURSOR_SEGMENT_BITS;
+        loop {
+            let next = self.db.segments[seg].map.scan(inner, |k, e| visit(k, &e.value));
+            if next != 0 {
+                return (next << CURSOR_SEGMENT_BITS) | seg as u64;
+            }
+            seg += 1;
+            inner = 0;
+            if seg == SEGMENTS {
+                return 0;
+            }
+            if !self.db.segments[seg].map.is_empty() {
+                return seg as u64;
+            }
+        }
+    }
+
+    /// Every key (KEYS, DEBUG); includes keys whose TTL passed but are not yet deleted.
+    pub fn for_each(&self, mut visit: impl FnMut(&[u8], &Entry)) {
+        for seg in self.db.segments.iter() {
+            for (k, e) in seg.map.iter() {
+                visit(k, e);
+            }
+        }
+    }
+
+    /// Whether the key's TTL has passed, without deleting it (for filtering KEYS).
+    pub fn is_key_expired(&self, key: &[u8]) -> bool {
+        let (hash, seg) = self.locate(key);
+        self.is_expired(hash, seg, key)
+    }
+
+    /// A random live key (RANDOMKEY).
+    pub fn random_key(&mut self) -> Option<Box<[u8]>> {
+        // Bounded retries: if every sampled key is expired (and cannot be deleted,
+        // as on a replica), give up like Redis does after many tries.
+        for _ in 0..100 {
+            if self.db.len == 0 {
+                return None;
+            }
+            let mut pick = self.sh.random_u64() % self.db.len as u64;
+            let mut seg = 0;
+            for (i, s) in self.db.segments.iter().enumerate() {
+                let n = s.map.len() as u64;
+                if pick < n {
+                    seg = i;
+                    break;
+                }
+                pick -= n;
+            }
+            let key: Box<[u8]> = {
+                let sh = &mut *self.sh;
+                let (k, _) = self.db.segments[seg].map.random(|| sh.random_u64())?;
+                k.into()
+            };
+            let hash = self.sh.hasher.hash(&key);
+            if self.expire_if_needed(hash, seg, &key) {
+                continue;
+            }
+            return Some(key);
+        }
+        None
+    }
+
+    /// One active-expiry step: scans buckets of the expiry dicts until about
+    /// `EXPIRE_SAMPLE_KEYS` keys were looked at; deletes the expired ones.
+    /// Returns (sampled, expired).
+    fn expire_step(&mut self) -> (usize, usize) {
+        let now = self.sh.now_ms;
+        let mut due: Vec<Box<[u8]>> = Vec::new();
+        let mut sampled = 0usize;
+        let mut ttl_sum = 0u64;
+        let mut ttl_count = 0u64;
+        let mask = (SEGMENTS - 1) as u64;
+        let mut cursor = self.db.expire_cursor;
+        let mut buckets_visited = 0;
+        while sampled < EXPIRE_SAMPLE_KEYS && buckets_visited < EXPIRE_SAMPLE_KEYS * 20 {
+            let seg = (cursor & mask) as usize;
+            let inner = cursor >> CURSOR_SEGMENT_BITS;
+            let next = self.db.segments[seg].expires.scan(inner, |k, &at| {
+                sampled += 1;
+                if at <= now {
+                    due.push(k.into());
+                } else {
+                    ttl_sum += at - now;
+                    ttl_count += 1;
+                }
+            });
+            buckets_visited += 1;
+            cursor = if next != 0 { (next << CURSOR_SEGMENT_BITS) | seg as u64 } else { ((seg + 1) % SEGMENTS) as u64 };
+        }
+        self.db.expire_cursor = cursor;
+        if ttl_count > 0 {
+            let avg = ttl_sum / ttl_count;
+            self.db.avg_ttl_ms = if self.db.avg_ttl_ms == 0 { avg } else { (self.db.avg_ttl_ms / 50) * 49 + avg / 50 };
+        }
+        let expired = due.len();
+        if self.sh.expire_deletes {
+            for key in due {
+                let (hash, seg) = self.locate(&key);
+                self.delete_expired(hash, seg, &key);
+            }
+        }
+        (sampled, expired)
+    }
+}
+
+/// An entry opened for writing. On drop: memory accounting, the WATCH signal,
+/// the dirty counter, the command's notification, and removal of a collection
+/// left empty (with a "del" notification).
+pub struct WriteGuard<'v, 'k> {
+    db: &'v mut Db,
+    sh: &'v mut Shared,
+    idx: usize,
+    hash: u64,
+    seg: usize,
+    key: &'k [u8],
+    old_mem: usize,
+    dirty: u64,
+    event: Option<(u32, &'static str)>,
+    changed: bool,
+    created_bytes: bool,
+}
+
+impl<'v, 'k> WriteGuard<'v, 'k> {
+    fn new<'a>(view: &'v mut DbView<'a>, hash: u64, seg: usize, key: &'k [u8], old_mem: usize) -> Self {
+        WriteGuard {
+            db: view.db,
+            sh: view.sh,
+            idx: view.idx,
+            hash,
+            seg,
+            key,
+            old_mem,
+            dirty: 1,
+            event: None,
+            changed: true,
+            created_bytes: false,
+        }
+    }
+
+    fn entry(&mut self) -> &mut Entry {
+        match self.db.segments[self.seg].map.get_mut(self.hash, self.key) {
+            Some(e) => e,
+            None => missing_entry(),
+        }
+    }
+
+    pub fn value(&mut self) -> &Value {
+        &self.entry().value
+    }
+
+    pub fn value_mut(&mut self) -> &mut Value {
+        &mut self.entry().value
+    }
+
+    /// Replaces the value (keeps the TTL).
+    pub fn replace(&mut self, value: Value) -> Value {
+        std::mem::replace(self.value_mut(), value)
+    }
+
+    /// The command's notification, emitted when the guard drops.
+    pub fn notify(&mut self, class: u32, event: &'static str) {
+        self.event = Some((class, event));
+    }
+
+    /// How much the dirty counter grows (default 1).
+    pub fn set_dirty(&mut self, n: u64) {
+        self.dirty = n;
+    }
+
+    /// Nothing changed after all: skip the bookkeeping.
+    pub fn unchanged(&mut self) {
+        self.changed = false;
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.sh.now_ms
+    }
+}
+
+#[cold]
+fn missing_entry() -> ! {
+    // The guard is only created for an entry present in the map and holds the
+    // database borrowed, so the entry cannot disappear under it.
+    unreachable!("write guard entry vanished")
+}
+
+impl Drop for WriteGuard<'_, '_> {
+    fn drop(&mut self) {
+        let (new_mem, empty) = match self.db.segments[self.seg].map.get(self.hash, self.key) {
+            Some(e) => (e.value.mem_bytes(), is_empty_collection(&e.value)),
+            None => return,
+        };
+        self.sh.value_bytes += new_mem as i64 - self.old_mem as i64;
+        let _ = self.created_bytes;
+        if !self.changed {
+            return;
+        }
+        if let Some((class, event)) = self.event {
+            self.sh.notify(class, event, self.idx, self.key);
+        }
+        self.sh.dirty += self.dirty;
+        if !self.db.watched.is_empty() && self.db.watched.contains_key(self.key) {
+            self.sh.touched.push((self.idx, self.key.into()));
+        }
+        if empty {
+            let hasher = &self.sh.hasher;
+            let segment = &mut self.db.segments[self.seg];
+            if let Some(e) = segment.map.remove(hasher, self.hash, self.key) {
+                self.sh.value_bytes -= e.value.mem_bytes() as i64;
+                self.db.len -= 1;
+            }
+            if segment.expires.remove(hasher, self.hash, self.key).is_some() {
+                self.db.volatile -= 1;
+            }
+            self.sh.notify(notify::GENERIC, "del", self.idx, self.key);
+        }
+    }
+}
+
+/// Collections that become empty are deleted (strings never are).
+fn is_empty_collection(value: &Value) -> bool {
+    match value {
+        Value::Str(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::StrValue;
+
+    fn ks() -> Keyspace {
+        let mut k = Keyspace::new(16);
+        k.set_now_ms(1_000_000);
+        k
+    }
+
+    #[test]
+    fn set_get_remove_counts_dirty() {
+        let mut k = ks();
+        assert!(k.db(0).set(b"a", Value::string_from(b"1"), false));
+        assert_eq!(k.db(0).get(b"a"), Some(&Value::from_int(1)));
+        assert_eq!(k.shared.stats.hits, 1);
+        assert_eq!(k.db(0).get(b"b"), None);
+        assert_eq!(k.shared.stats.misses, 1);
+        assert!(k.db(0).remove(b"a").is_some());
+        assert_eq!(k.db(0).len(), 0);
+        assert_eq!(k.shared.dirty, 2);
+    }
+
+    #[test]
+    fn lazy_expiry_deletes_and_reports() {
+        let mut k = ks();
+        k.db(0).set(b"a", Value::string_from(b"x"), false);
+        assert!(k.db(0).set_expire_at(b"a", 1_000_500));
+        assert_eq!(k.db(0).volatile_len(), 1);
+        k.set_now_ms(1_000_499);
+        assert!(k.db(0).exists(b"a"));
+        k.set_now_ms(1_000_500);
+        assert!(!k.db(0).exists(b"a"));
+        assert_eq!(k.db(0).len(), 0);
+        assert_eq!(k.db(0).volatile_len(), 0);
+        assert_eq!(k.shared.stats.expired_keys, 1);
+        assert_eq!(k.shared.expired.len(), 1);
+    }
+
+    #[test]
+    fn set_clears_ttl_unless_kept() {
+        let mut k = ks();
+        k.db(0).set(b"a", Value::string_from(b"x"), false);
+        k.db(0).set_expire_at(b"a", 2_000_000);
+        k.db(0).set(b"a", Value::string_from(b"y"), true);
+        assert_eq!(k.db(0).expire_at(b"a"), Some(2_000_000));
+        k.db(0).set(b"a", Value::string_from(b"z"), false);
+        assert_eq!(k.db(0).expire_at(b"a"), None);
+    }
+
+    #[test]
+    fn active_expiry_removes_most_expired_keys() {
+        let mut k = ks();
+        for i in 0..10_000 {
+            let key = format!("k{i}");
+            k.db(3).set(key.as_bytes(), Value::from_int(i), false);
+            k.db(3).set_expire_at(key.as_bytes(), 1_000_100);
+        }
+        k.db(3).set(b"keep", Value::from_int(1), false);
+        k.set_now_ms(1_000_200);
+        for _ in 0..100 {
+            k.active_expire_cycle(1_000_000);
+        }
+        assert_eq!(k.db(3).len(), 1);
+        assert_eq!(k.shared.stats.expired_keys, 10_000);
+    }
+
+    #[test]
+    fn scan_visits_every_key_once_without_changes() {
+        let mut k = ks();
+        for i in 0..3000 {
+            k.db(0).set(format!("k{i}").as_bytes(), Value::from_int(i), false);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = 0;
+        loop {
+            cursor = k.db(0).scan(cursor, |key, _| assert!(seen.insert(key.to_vec())));
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 3000);
+    }
+
+    #[test]
+    fn watch_is_signalled_by_writes_and_flush() {
+        let mut k = ks();
+        k.watch(0, b"w");
+        k.db(0).set(b"other", Value::from_int(1), false);
+        assert!(k.shared.touched.is_empty());
+        k.db(0).set(b"w", Value::from_int(1), false);
+        assert_eq!(k.shared.touched.len(), 1);
+        k.shared.touched.clear();
+        {
+            let mut db = k.db(0);
+            let mut g = db.write(b"w").unwrap();
+            *g.value_mut() = Value::Str(StrValue::Raw(b"abc".to_vec()));
+        }
+        assert_eq!(k.shared.touched.len(), 1);
+        k.shared.touched.clear();
+        k.flush_all();
+        assert_eq!(k.shared.touched.len(), 1);
+    }
+
+    #[test]
+    fn notifications_follow_flags() {
+        let mut k = ks();
+        k.db(0).set(b"a", Value::from_int(1), false);
+        assert!(k.shared.events.is_empty());
+        k.shared.notify_flags = notify::parse_flags(b"KEA").unwrap();
+        k.db(0).set(b"b", Value::from_int(1), false);
+        assert_eq!(k.shared.events.len(), 0, "new is not part of A");
+        k.shared.notify_flags = notify::parse_flags(b"KEn").unwrap();
+        k.db(0).set(b"c", Value::from_int(1), false);
+        assert_eq!(k.shared.events.len(), 1);
+        assert_eq!(k.shared.events[0].event, "new");
+    }
+
+    #[test]
+    fn random_key_and_swap() {
+        let mut k = ks();
+        assert!(k.db(0).random_key().is_none());
+        k.db(0).set(b"only", Value::from_int(1), false);
+        assert_eq!(k.db(0).random_key().as_deref(), Some(&b"only"[..]));
+        k.swap_dbs(0, 1);
+        assert_eq!(k.db(0).len(), 0);
+        assert_eq!(k.db(1).len(), 1);
+    }
+}

@@ -1,0 +1,4 @@
+//! One file per command family; each declares its rows of the command table.
+
+pub mod connection;
+pub mod strings;

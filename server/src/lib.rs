@@ -1,0 +1,20 @@
+//! strata-server: configuration, the event loop, RESP, the command table with
+//! one file per command family, and the state the executor thread owns.
+
+pub mod client;
+pub mod clock;
+pub mod commands;
+pub mod config;
+pub mod ctx;
+pub mod dispatch;
+pub mod family;
+pub mod hooks;
+pub mod log;
+pub mod net;
+pub mod resp;
+pub mod server;
+pub mod shutdown;
+
+/// The Redis version Strata reports and matches.
+pub const REDIS_VERSION: &str = "7.0.15";
+pub const STRATA_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,443 @@
+//! The event loop: one `mio` poll on the executor thread, listeners, client
+//! connections, reading and parsing requests, writing replies, and the
+//! periodic cron.
+//!
+//! Write path: replies are appended to the client's buffer while commands run;
+//! before the loop sleeps again, every client with pending output gets one
+//! write attempt; what does not fit waits for a writable event.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use mio::{Events, Interest, Poll, Token};
+
+use crate::client::Client;
+use crate::resp::{ParseLimits, Reply, RequestParser};
+use crate::server::Server;
+use crate::{clock, dispatch, log_notice, log_verbose, log_warning};
+
+/// Bytes read per `read` call (PROTO_IOBUF_LEN).
+pub const READ_CHUNK_BYTES: usize = 16 * 1024;
+/// Reads served for one client before others get a turn.
+const READS_PER_TURN_MAX: usize = 16;
+/// Tokens below this are listeners.
+const LISTENER_TOKENS: usize = 16;
+
+pub enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Unix(s) => s.read(buf),
+        }
+    }
+
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            Stream::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn source(&mut self) -> &mut dyn mio::event::Source {
+        match self {
+            Stream::Tcp(s) => s,
+            Stream::Unix(s) => s,
+        }
+    }
+
+    pub fn fd(&self) -> i64 {
+        use std::os::fd::AsRawFd;
+        match self {
+            Stream::Tcp(s) => s.as_raw_fd() as i64,
+            Stream::Unix(s) => s.as_raw_fd() as i64,
+        }
+    }
+}
+
+pub struct Conn {
+    pub stream: Stream,
+    pub client: Client,
+    pub inbuf: BytesMut,
+    parser: RequestParser,
+    /// Registered for writable events.
+    want_write: bool,
+}
+
+impl Conn {
+    pub fn output_bytes(&self) -> usize {
+        self.client.out.len()
+    }
+}
+
+enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener),
+}
+
+pub struct EventLoop {
+    poll: Poll,
+    listeners: Vec<Listener>,
+    srv: Server,
+    /// Clients that still had input when their turn ended.
+    more_input: VecDeque<u64>,
+    last_cron_ms: u64,
+}
+
+static SHUTDOWN_SIGNAL: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    SHUTDOWN_SIGNAL.store(sig, std::sync::atomic::Ordering::SeqCst);
+}
+
+fn install_signal_handlers() {
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+}
+
+impl EventLoop {
+    pub fn new(srv: Server) -> io::Result<EventLoop> {
+        let poll = Poll::new()?;
+        let mut listeners = Vec::new();
+        for addr in bind_addrs(&srv.config.bind, srv.config.port) {
+            match std::net::TcpListener::bind(addr) {
+                Ok(l) => {
+                    l.set_nonblocking(true)?;
+                    let mut l = TcpListener::from_std(l);
+                    poll.registry().register(&mut l, Token(listeners.len()), Interest::READABLE)?;
+                    listeners.push(Listener::Tcp(l));
+                }
+                Err(e) if addr.is_ipv6() => {
+                    log_verbose!("Could not bind {addr}: {e}");
+                }
+                Err(e) => {
+                    log_warning!("Warning: Could not create server TCP listening socket {}: {}", addr, e);
+                    return Err(e);
+                }
+            }
+        }
+        if let Some(path) = &srv.config.unixsocket {
+            let _ = std::fs::remove_file(path);
+            let mut l = UnixListener::bind(path)?;
+            poll.registry().register(&mut l, Token(listeners.len()), Interest::READABLE)?;
+            listeners.push(Listener::Unix(l));
+            log_notice!("The server is now ready to accept connections at {}", path);
+        }
+        install_signal_handlers();
+        Ok(EventLoop { poll, listeners, srv, more_input: VecDeque::new(), last_cron_ms: clock::now_ms() })
+    }
+
+    pub fn server(&mut self) -> &mut Server {
+        &mut self.srv
+    }
+
+    /// Runs until shutdown; returns the exit code.
+    pub fn run(&mut self) -> i32 {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            self.flush_pending_writes();
+            let interval_ms = (1000 / self.srv.config.hz.clamp(1, 500)) as u64;
+            let timeout = if self.more_input.is_empty() {
+                let since = clock::now_ms().saturating_sub(self.last_cron_ms);
+                Duration::from_millis(interval_ms.saturating_sub(since).max(1))
+            } else {
+                Duration::ZERO
+            };
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    log_warning!("poll failed: {e}");
+                }
+            }
+            for event in events.iter() {
+                let t = event.token().0;
+                if t < LISTENER_TOKENS {
+                    self.accept(t);
+                    continue;
+                }
+                let id = (t - LISTENER_TOKENS) as u64;
+                if event.is_writable() {
+                    self.write_client(id);
+                }
+                if event.is_readable() || event.is_read_closed() || event.is_error() {
+                    self.read_client(id);
+                }
+            }
+            let again: Vec<u64> = self.more_input.drain(..).collect();
+            for id in again {
+                self.read_client(id);
+            }
+            let now = clock::now_ms();
+            if now.saturating_sub(self.last_cron_ms) >= interval_ms {
+                self.last_cron_ms = now;
+                self.cron();
+            }
+            let sig = SHUTDOWN_SIGNAL.swap(0, std::sync::atomic::Ordering::SeqCst);
+            if sig != 0 {
+                let name = if sig == libc::SIGINT { "SIGINT" } else { "SIGTERM" };
+                log_warning!("Received {name} scheduling shutdown...");
+                self.srv.shutdown = Some(Default::default());
+            }
+            if let Some(req) = self.srv.shutdown.take() {
+                match crate::shutdown::prepare(&mut self.srv, req) {
+                    Ok(()) => {
+                        self.flush_pending_writes();
+                        return 0;
+                    }
+                    Err(e) => log_warning!("{e}"),
+                }
+            }
+        }
+    }
+
+    fn accept(&mut self, idx: usize) {
+        loop {
+            let accepted = match &self.listeners[idx] {
+                Listener::Tcp(l) => l.accept().map(|(s, a)| {
+                    let _ = s.set_nodelay(true);
+                    let local = s.local_addr().map(|a| a.to_string()).unwrap_or_default();
+                    (Stream::Tcp(s), a.to_string(), local, false)
+                }),
+                Listener::Unix(l) => l.accept().map(|(s, _)| {
+                    let path = self.srv.config.unixsocket.clone().unwrap_or_default();
+                    (Stream::Unix(s), format!("{path}:0"), format!("{path}:0"), true)
+                }),
+            };
+            match accepted {
+                Ok((stream, addr, laddr, unix)) => self.add_client(stream, addr, laddr, unix),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    log_warning!("Accepting client connection: {e}");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn add_client(&mut self, mut stream: Stream, addr: String, laddr: String, unix: bool) {
+        let srv = &mut self.srv;
+        srv.stats.total_connections_received += 1;
+        if srv.clients.len() >= srv.config.maxclients {
+            let _ = stream.write(b"-ERR max number of clients reached\r\n");
+            srv.stats.rejected_connections += 1;
+            return;
+        }
+        let id = srv.next_client_id;
+        srv.next_client_id += 1;
+        let token = Token(LISTENER_TOKENS + id as usize);
+        if let Err(e) = self.poll.registry().register(stream.source(), token, Interest::READABLE) {
+            log_warning!("Error registering fd event for the new client: {e}");
+            return;
+        }
+        let mut client = Client::new(id, clock::now_ms());
+        client.fd = stream.fd();
+        client.addr = addr;
+        client.laddr = laddr;
+        client.unix_socket = unix;
+        client.authenticated = srv.config.requirepass.is_none();
+        log_verbose!("Accepted {}", client.addr);
+        srv.clients.insert(id, Conn { stream, client, inbuf: BytesMut::with_capacity(READ_CHUNK_BYTES), parser: RequestParser::new(), want_write: false });
+    }
+
+    /// Reads what the client sent and runs every complete request.
+    fn read_client(&mut self, id: u64) {
+        let Some(mut conn) = self.srv.clients.remove(&id) else { return };
+        let mut closed = false;
+        let mut reads = 0;
+        loop {
+            if reads == READS_PER_TURN_MAX {
+                self.more_input.push_back(id);
+                break;
+            }
+            // Read at most 16 KiB, or more for a big bulk, but never more than
+            // the data already received: a declared length alone reserves nothing.
+            let remaining_bulk = conn.parser.wanted_bytes().unwrap_or(0).saturating_sub(conn.inbuf.len());
+            let want = remaining_bulk.min(conn.inbuf.len().max(READ_CHUNK_BYTES)).max(READ_CHUNK_BYTES);
+            let len = conn.inbuf.len();
+            conn.inbuf.resize(len + want, 0);
+            let n = match conn.stream.read(&mut conn.inbuf[len..]) {
+                Ok(0) => {
+                    conn.inbuf.truncate(len);
+                    closed = true;
+                    break;
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    conn.inbuf.truncate(len);
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    conn.inbuf.truncate(len);
+                    continue;
+                }
+                Err(e) => {
+                    conn.inbuf.truncate(len);
+                    log_verbose!("Reading from client: {e}");
+                    closed = true;
+                    break;
+                }
+            };
+            conn.inbuf.truncate(len + n);
+            reads += 1;
+            self.srv.stats.net_input_bytes += n as u64;
+            if !self.process_input(&mut conn) {
+                closed = true;
+                break;
+            }
+            if conn.client.close_after_reply || conn.client.close_asap {
+                break;
+            }
+        }
+        if closed && conn.client.out.is_empty() || conn.client.close_asap {
+            self.close(conn);
+            return;
+        }
+        if closed {
+            conn.client.close_after_reply = true;
+        }
+        if !conn.client.out.is_empty() || conn.client.close_after_reply {
+            self.srv.pending_writes.push(id);
+        }
+        self.srv.clients.insert(id, conn);
+    }
+
+    /// Parses and runs complete requests; false means close the connection.
+    fn process_input(&mut self, conn: &mut Conn) -> bool {
+        loop {
+            if conn.client.close_after_reply {
+                return true;
+            }
+            let limits = ParseLimits { bulk_bytes_max: self.srv.config.proto_max_bulk_len, authenticated: conn.client.authenticated };
+            match conn.parser.parse(&mut conn.inbuf, limits) {
+                Ok(Some(argv)) => {
+                    if argv.is_empty() {
+                        continue;
+                    }
+                    conn.client.qbuf_bytes = conn.inbuf.len();
+                    dispatch::execute(&mut self.srv, &mut conn.client, argv);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    log_verbose!("Protocol error ({}) from client: id={} addr={}", e.message(), conn.client.id, conn.client.addr);
+                    conn.client.push(&Reply::Error(e.message().into()));
+                    conn.client.close_after_reply = true;
+                    return true;
+                }
+            }
+        }
+        if conn.inbuf.len() as u64 > self.srv.config.client_query_buffer_limit {
+            log_warning!("Closing client that reached max query buffer length: id={} addr={} (qbuf initial bytes: {:?})", conn.client.id, conn.client.addr, String::from_utf8_lossy(&conn.inbuf[..conn.inbuf.len().min(64)]));
+            self.srv.stats.client_qbuf_limit_disconnections += 1;
+            return false;
+        }
+        true
+    }
+
+    fn flush_pending_writes(&mut self) {
+        let ids = std::mem::take(&mut self.srv.pending_writes);
+        for id in ids {
+            self.write_client(id);
+        }
+    }
+
+    fn write_client(&mut self, id: u64) {
+        let Some(mut conn) = self.srv.clients.remove(&id) else { return };
+        let mut written = 0;
+        let mut failed = false;
+        while written < conn.client.out.len() {
+            match conn.stream.write(&conn.client.out[written..]) {
+                Ok(0) => {
+                    failed = true;
+                    break;
+                }
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        self.srv.stats.net_output_bytes += written as u64;
+        conn.client.out.drain(..written);
+        if failed || (conn.client.out.is_empty() && conn.client.close_after_reply) {
+            self.close(conn);
+            return;
+        }
+        let need_write = !conn.client.out.is_empty();
+        if need_write != conn.want_write {
+            let interest = if need_write { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
+            let token = Token(LISTENER_TOKENS + id as usize);
+            let _ = self.poll.registry().reregister(conn.stream.source(), token, interest);
+            conn.want_write = need_write;
+        }
+        if conn.client.out.capacity() > 64 * 1024 && conn.client.out.is_empty() {
+            conn.client.out = Vec::new();
+        }
+        self.srv.clients.insert(id, conn);
+    }
+
+    fn close(&mut self, mut conn: Conn) {
+        let _ = self.poll.registry().deregister(conn.stream.source());
+        log_verbose!("Client closed connection id={} addr={}", conn.client.id, conn.client.addr);
+        crate::hooks::client_closed(&mut self.srv, &mut conn.client);
+    }
+
+    /// Periodic work at `hz`: active expiry, idle timeouts, killed clients.
+    fn cron(&mut self) {
+        let now = clock::now_ms();
+        self.srv.keyspace.set_now_ms(now);
+        // 25% of the cycle budget, as ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC.
+        let budget_us = 1_000_000 / self.srv.config.hz.max(1) as u64 * 25 / 100;
+        if !self.srv.loading {
+            self.srv.keyspace.active_expire_cycle(budget_us);
+        }
+        crate::hooks::after_command(&mut self.srv);
+        let timeout_ms = self.srv.config.timeout_s * 1000;
+        let mut to_close = Vec::new();
+        for (id, conn) in self.srv.clients.iter() {
+            let c = &conn.client;
+            if c.close_asap || (timeout_ms > 0 && now.saturating_sub(c.last_interaction_ms) > timeout_ms && crate::hooks::idle_timeout_applies(c)) {
+                to_close.push(*id);
+            }
+        }
+        for id in to_close {
+            if let Some(conn) = self.srv.clients.remove(&id) {
+                if !conn.client.close_asap {
+                    log_verbose!("Closing idle client");
+                }
+                self.close(conn);
+            }
+        }
+        crate::hooks::cron(&mut self.srv, now);
+    }
+}
+
+fn bind_addrs(bind: &[String], port: u16) -> Vec<SocketAddr> {
+    let mut out = Vec::new();
+    for b in bind {
+        let b = b.trim_start_matches('-');
+        let addr = match b {
+            "*" => format!("0.0.0.0:{port}"),
+            "::*" => format!("[::]:{port}"),
+            other if other.contains(':') => format!("[{other}]:{port}"),
+            other => format!("{other}:{port}"),
+        };
+        if let Ok(a) = addr.parse() {
+            out.push(a);
+        }
+    }
+    out
+}

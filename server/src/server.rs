@@ -1,0 +1,108 @@
+//! The server state the executor thread owns: configuration, keyspace, the
+//! command table, connected clients and statistics.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::commands::CommandTable;
+use crate::config::Config;
+use crate::net::Conn;
+use strata_engine::Keyspace;
+
+/// Per-command counters (INFO commandstats).
+#[derive(Default, Clone, Debug)]
+pub struct CommandStat {
+    pub calls: u64,
+    pub usec: u64,
+    pub rejected_calls: u64,
+    pub failed_calls: u64,
+}
+
+#[derive(Default, Debug)]
+pub struct Stats {
+    pub total_connections_received: u64,
+    pub total_commands_processed: u64,
+    pub rejected_connections: u64,
+    pub net_input_bytes: u64,
+    pub net_output_bytes: u64,
+    pub total_error_replies: u64,
+    pub unexpected_error_replies: u64,
+    pub client_qbuf_limit_disconnections: u64,
+    pub client_outbuf_limit_disconnections: u64,
+    /// Keyed by full command name ("get", "config|get").
+    pub commands: HashMap<String, CommandStat>,
+    /// Keyed by error code ("ERR", "WRONGTYPE").
+    pub errors: HashMap<String, u64>,
+    /// Instantaneous ops/sec samples, filled by cron.
+    pub ops_samples: [u64; 16],
+    pub ops_sample_idx: usize,
+    pub ops_last_count: u64,
+    pub ops_last_ms: u64,
+}
+
+/// What SHUTDOWN (or a signal) asked for.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ShutdownRequest {
+    pub save: Option<bool>,
+    pub now: bool,
+    pub force: bool,
+}
+
+pub struct Server {
+    pub config: Config,
+    pub keyspace: Keyspace,
+    pub commands: CommandTable,
+    /// Connected clients other than the one being served, by id.
+    pub clients: BTreeMap<u64, Conn>,
+    pub stats: Stats,
+    pub next_client_id: u64,
+    pub start_ms: u64,
+    pub run_id: String,
+    /// True while a dataset is being loaded (commands get -LOADING).
+    pub loading: bool,
+    pub shutdown: Option<ShutdownRequest>,
+    /// Unix seconds of the last successful save (LASTSAVE).
+    pub last_save_s: u64,
+    /// Clients paused until this time (CLIENT PAUSE), and whether only writes are paused.
+    pub pause_until_ms: u64,
+    pub pause_writes_only: bool,
+    /// Ids of clients with replies to write.
+    pub pending_writes: Vec<u64>,
+}
+
+impl Server {
+    pub fn new(config: Config) -> Server {
+        let now = crate::clock::now_ms();
+        let mut keyspace = Keyspace::new(config.databases);
+        keyspace.set_now_ms(now);
+        keyspace.shared.notify_flags = config.notify_keyspace_events;
+        Server {
+            config,
+            keyspace,
+            commands: CommandTable::new(),
+            clients: BTreeMap::new(),
+            stats: Stats::default(),
+            next_client_id: 1,
+            start_ms: now,
+            run_id: random_hex(40),
+            loading: false,
+            shutdown: None,
+            last_save_s: now / 1000,
+            pause_until_ms: 0,
+            pause_writes_only: false,
+            pending_writes: Vec::new(),
+        }
+    }
+}
+
+/// A random hex string (run ids, replication ids).
+pub fn random_hex(len: usize) -> String {
+    let mut seed = crate::clock::now_us() ^ ((std::process::id() as u64) << 32);
+    let mut s = String::with_capacity(len);
+    for _ in 0..len {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        s.push(char::from_digit((seed % 16) as u32, 16).unwrap_or('0'));
+    }
+    s
+}

@@ -14,6 +14,7 @@ pub mod net;
 pub mod resp;
 pub mod server;
 pub mod shutdown;
+pub mod util;
 
 /// The Redis version Strata reports and matches.
 pub const REDIS_VERSION: &str = "7.0.15";

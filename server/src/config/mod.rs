@@ -22,7 +22,38 @@ pub struct Config {
     pub pidfile: Option<String>,
     pub notify_keyspace_events: u32,
     pub config_file: Option<PathBuf>,
+    /// client-output-buffer-limit for normal, replica and pubsub clients.
+    pub client_output_buffer_limits: [ObufLimit; 3],
+    pub slowlog_log_slower_than_us: i64,
+    pub slowlog_max_len: usize,
+    pub latency_monitor_threshold_ms: u64,
+    pub maxmemory_bytes: u64,
+    pub maxmemory_policy: String,
+    /// `save <seconds> <changes>` points.
+    pub save_points: Vec<(u64, u64)>,
+    pub appendonly: bool,
+    pub appendfsync: String,
+    pub appendfilename: String,
+    pub appenddirname: String,
+    pub dbfilename: String,
+    pub tcp_keepalive_s: u64,
+    pub protected_mode: bool,
+    pub lazyfree_lazy_user_del: bool,
+    pub lazyfree_lazy_user_flush: bool,
+    pub busy_reply_threshold_ms: u64,
 }
+
+/// One class of `client-output-buffer-limit` (0 means no limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ObufLimit {
+    pub hard_bytes: u64,
+    pub soft_bytes: u64,
+    pub soft_seconds: u64,
+}
+
+pub const OBUF_NORMAL: usize = 0;
+pub const OBUF_REPLICA: usize = 1;
+pub const OBUF_PUBSUB: usize = 2;
 
 impl Default for Config {
     fn default() -> Self {
@@ -43,6 +74,28 @@ impl Default for Config {
             pidfile: None,
             notify_keyspace_events: 0,
             config_file: None,
+            client_output_buffer_limits: [
+                ObufLimit::default(),
+                ObufLimit { hard_bytes: 256 << 20, soft_bytes: 64 << 20, soft_seconds: 60 },
+                ObufLimit { hard_bytes: 32 << 20, soft_bytes: 8 << 20, soft_seconds: 60 },
+            ],
+            slowlog_log_slower_than_us: 10_000,
+            slowlog_max_len: 128,
+            latency_monitor_threshold_ms: 0,
+            maxmemory_bytes: 0,
+            maxmemory_policy: "noeviction".into(),
+            save_points: vec![(3600, 1), (300, 100), (60, 10000)],
+            // Durable by default (shared/DESIGN.md): a config file may say otherwise.
+            appendonly: true,
+            appendfsync: "everysec".into(),
+            appendfilename: "appendonly.aof".into(),
+            appenddirname: "appendonlydir".into(),
+            dbfilename: "dump.rdb".into(),
+            tcp_keepalive_s: 300,
+            protected_mode: true,
+            lazyfree_lazy_user_del: false,
+            lazyfree_lazy_user_flush: false,
+            busy_reply_threshold_ms: 5000,
         }
     }
 }

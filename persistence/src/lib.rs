@@ -3,3 +3,4 @@
 
 pub mod crc64;
 pub mod lzf;
+pub mod rdb;

@@ -104,9 +104,21 @@ pub struct Lookup {
     pub no_notify: bool,
 }
 
-pub const LOOKUP_DEFAULT: Lookup = Lookup { no_touch: false, no_stats: false, no_notify: false };
-pub const LOOKUP_NOTOUCH: Lookup = Lookup { no_touch: true, no_stats: false, no_notify: false };
-pub const LOOKUP_SILENT: Lookup = Lookup { no_touch: true, no_stats: true, no_notify: true };
+pub const LOOKUP_DEFAULT: Lookup = Lookup {
+    no_touch: false,
+    no_stats: false,
+    no_notify: false,
+};
+pub const LOOKUP_NOTOUCH: Lookup = Lookup {
+    no_touch: true,
+    no_stats: false,
+    no_notify: false,
+};
+pub const LOOKUP_SILENT: Lookup = Lookup {
+    no_touch: true,
+    no_stats: true,
+    no_notify: true,
+};
 
 /// State shared by all databases, which the door updates.
 pub struct Shared {
@@ -173,7 +185,12 @@ impl Shared {
     /// Queues a keyspace notification if its class is enabled.
     pub fn notify(&mut self, class: u32, event: &'static str, db: usize, key: &[u8]) {
         if notify::wanted(self.notify_flags, class) {
-            self.events.push(Notification { db, class, event, key: key.into() });
+            self.events.push(Notification {
+                db,
+                class,
+                event,
+                key: key.into(),
+            });
         }
     }
 
@@ -204,8 +221,12 @@ impl Shared {
         let last = lru >> 8;
         let counter = (lru & 0xFF) as u8;
         let now = lfu_minutes(self.now_ms);
-        let elapsed = if now >= last { now - last } else { 65535 - last + now };
-        let periods = if self.lfu_decay_time_min > 0 { elapsed / self.lfu_decay_time_min } else { 0 };
+        let elapsed = if now >= last {
+            now - last
+        } else {
+            65535 - last + now
+        };
+        let periods = elapsed.checked_div(self.lfu_decay_time_min).unwrap_or(0);
         counter.saturating_sub(periods.min(255) as u8)
     }
 
@@ -247,7 +268,10 @@ impl Keyspace {
     pub fn new(databases: usize) -> Keyspace {
         let mut dbs = Vec::with_capacity(databases);
         dbs.resize_with(databases.max(1), Db::default);
-        Keyspace { dbs, shared: Shared::new() }
+        Keyspace {
+            dbs,
+            shared: Shared::new(),
+        }
     }
 
     pub fn db_count(&self) -> usize {
@@ -257,7 +281,11 @@ impl Keyspace {
     /// The door to database `idx` (callers check the index range first).
     pub fn db(&mut self, idx: usize) -> DbView<'_> {
         let idx = idx.min(self.dbs.len() - 1);
-        DbView { db: &mut self.dbs[idx], sh: &mut self.shared, idx }
+        DbView {
+            db: &mut self.dbs[idx],
+            sh: &mut self.shared,
+            idx,
+        }
     }
 
     pub fn set_now_ms(&mut self, now_ms: u64) {
@@ -270,7 +298,10 @@ impl Keyspace {
 
     /// (keys, keys with an expiry, average TTL) of each database, for INFO keyspace.
     pub fn db_sizes(&self) -> Vec<(usize, usize, u64)> {
-        self.dbs.iter().map(|d| (d.len, d.volatile, d.avg_ttl_ms)).collect()
+        self.dbs
+            .iter()
+            .map(|d| (d.len, d.volatile, d.avg_ttl_ms))
+            .collect()
     }
 
     pub fn total_keys(&self) -> usize {
@@ -353,7 +384,11 @@ impl Keyspace {
     }
 
     fn update_stale(&mut self, sampled: usize, expired: usize) {
-        let current = if sampled > 0 { expired as f64 / sampled as f64 } else { 0.0 };
+        let current = if sampled > 0 {
+            expired as f64 / sampled as f64
+        } else {
+            0.0
+        };
         let s = &mut self.shared.stats;
         s.expired_stale_perc = current * 0.05 + s.expired_stale_perc * 0.95;
     }
@@ -486,7 +521,8 @@ impl<'a> DbView<'a> {
     /// Looks a key up for reading.
     pub fn lookup(&mut self, key: &[u8], how: Lookup) -> Option<&Entry> {
         let (hash, seg) = self.locate(key);
-        let found = !self.expire_if_needed(hash, seg, key) && self.db.segments[seg].map.get(hash, key).is_some();
+        let found = !self.expire_if_needed(hash, seg, key)
+            && self.db.segments[seg].map.get(hash, key).is_some();
         if !found {
             if !how.no_stats {
                 self.sh.stats.misses += 1;
@@ -537,7 +573,11 @@ impl<'a> DbView<'a> {
 
     /// Opens a key for writing, creating it with `make` if it is missing.
     /// The second element is true when the key was created.
-    pub fn write_or_insert<'k>(&mut self, key: &'k [u8], make: impl FnOnce() -> Value) -> (WriteGuard<'_, 'k>, bool) {
+    pub fn write_or_insert<'k>(
+        &mut self,
+        key: &'k [u8],
+        make: impl FnOnce() -> Value,
+    ) -> (WriteGuard<'_, 'k>, bool) {
         let (hash, seg) = self.locate(key);
         self.expire_if_needed(hash, seg, key);
         self.before_write(seg);
@@ -551,7 +591,10 @@ impl<'a> DbView<'a> {
         let old_mem = if created {
             0
         } else {
-            self.db.segments[seg].map.get(hash, key).map_or(0, |e| e.value.mem_bytes())
+            self.db.segments[seg]
+                .map
+                .get(hash, key)
+                .map_or(0, |e| e.value.mem_bytes())
         };
         let mut guard = WriteGuard::new(self, hash, seg, key, old_mem);
         if created {
@@ -564,7 +607,9 @@ impl<'a> DbView<'a> {
         let lru = self.sh.fresh_lru();
         self.sh.value_bytes += value.mem_bytes() as i64;
         let hasher = &self.sh.hasher;
-        self.db.segments[seg].map.insert_new(hasher, hash, key.into(), Entry { value, lru });
+        self.db.segments[seg]
+            .map
+            .insert_new(hasher, hash, key.into(), Entry { value, lru });
         self.db.len += 1;
         self.sh.notify(notify::NEW, "new", self.idx, key);
     }
@@ -592,7 +637,11 @@ impl<'a> DbView<'a> {
         };
         if !keep_ttl && !created {
             let hasher = &self.sh.hasher;
-            if self.db.segments[seg].expires.remove(hasher, hash, key).is_some() {
+            if self.db.segments[seg]
+                .expires
+                .remove(hasher, hash, key)
+                .is_some()
+            {
                 self.db.volatile -= 1;
             }
         }
@@ -626,12 +675,18 @@ impl<'a> DbView<'a> {
     /// Signals watchers and counts one change; the caller emits "expire".
     pub fn set_expire_at(&mut self, key: &[u8], at_ms: u64) -> bool {
         let (hash, seg) = self.locate(key);
-        if self.expire_if_needed(hash, seg, key) || self.db.segments[seg].map.get(hash, key).is_none() {
+        if self.expire_if_needed(hash, seg, key)
+            || self.db.segments[seg].map.get(hash, key).is_none()
+        {
             return false;
         }
         self.before_write(seg);
         let hasher = &self.sh.hasher;
-        if self.db.segments[seg].expires.insert(hasher, hash, key, at_ms).is_none() {
+        if self.db.segments[seg]
+            .expires
+            .insert(hasher, hash, key, at_ms)
+            .is_none()
+        {
             self.db.volatile += 1;
         }
         self.signal_modified(key);
@@ -647,7 +702,11 @@ impl<'a> DbView<'a> {
         }
         self.before_write(seg);
         let hasher = &self.sh.hasher;
-        if self.db.segments[seg].expires.remove(hasher, hash, key).is_some() {
+        if self.db.segments[seg]
+            .expires
+            .remove(hasher, hash, key)
+            .is_some()
+        {
             self.db.volatile -= 1;
             self.signal_modified(key);
             self.sh.dirty += 1;
@@ -675,9 +734,17 @@ impl<'a> DbView<'a> {
         for seg in 0..SEGMENTS {
             self.before_write(seg);
         }
-        let fresh = Db { watched: std::mem::take(&mut self.db.watched), ..Db::default() };
+        let fresh = Db {
+            watched: std::mem::take(&mut self.db.watched),
+            ..Db::default()
+        };
         let old = std::mem::replace(self.db, fresh);
-        self.sh.value_bytes -= old.segments.iter().flat_map(|s| s.map.iter()).map(|(_, e)| e.value.mem_bytes() as i64).sum::<i64>();
+        self.sh.value_bytes -= old
+            .segments
+            .iter()
+            .flat_map(|s| s.map.iter())
+            .map(|(_, e)| e.value.mem_bytes() as i64)
+            .sum::<i64>();
         old
     }
 
@@ -688,7 +755,9 @@ impl<'a> DbView<'a> {
         let mut seg = (cursor & mask) as usize;
         let mut inner = cursor >> CURSOR_SEGMENT_BITS;
         loop {
-            let next = self.db.segments[seg].map.scan(inner, |k, e| visit(k, &e.value));
+            let next = self.db.segments[seg]
+                .map
+                .scan(inner, |k, e| visit(k, &e.value));
             if next != 0 {
                 return (next << CURSOR_SEGMENT_BITS) | seg as u64;
             }
@@ -775,12 +844,19 @@ impl<'a> DbView<'a> {
                 }
             });
             buckets_visited += 1;
-            cursor = if next != 0 { (next << CURSOR_SEGMENT_BITS) | seg as u64 } else { ((seg + 1) % SEGMENTS) as u64 };
+            cursor = if next != 0 {
+                (next << CURSOR_SEGMENT_BITS) | seg as u64
+            } else {
+                ((seg + 1) % SEGMENTS) as u64
+            };
         }
         self.db.expire_cursor = cursor;
-        if ttl_count > 0 {
-            let avg = ttl_sum / ttl_count;
-            self.db.avg_ttl_ms = if self.db.avg_ttl_ms == 0 { avg } else { (self.db.avg_ttl_ms / 50) * 49 + avg / 50 };
+        if let Some(avg) = ttl_sum.checked_div(ttl_count) {
+            self.db.avg_ttl_ms = if self.db.avg_ttl_ms == 0 {
+                avg
+            } else {
+                (self.db.avg_ttl_ms / 50) * 49 + avg / 50
+            };
         }
         let expired = due.len();
         if self.sh.expire_deletes {
@@ -811,7 +887,13 @@ pub struct WriteGuard<'v, 'k> {
 }
 
 impl<'v, 'k> WriteGuard<'v, 'k> {
-    fn new<'a>(view: &'v mut DbView<'a>, hash: u64, seg: usize, key: &'k [u8], old_mem: usize) -> Self {
+    fn new<'a>(
+        view: &'v mut DbView<'a>,
+        hash: u64,
+        seg: usize,
+        key: &'k [u8],
+        old_mem: usize,
+    ) -> Self {
         WriteGuard {
             db: view.db,
             sh: view.sh,
@@ -899,7 +981,11 @@ impl Drop for WriteGuard<'_, '_> {
                 self.sh.value_bytes -= e.value.mem_bytes() as i64;
                 self.db.len -= 1;
             }
-            if segment.expires.remove(hasher, self.hash, self.key).is_some() {
+            if segment
+                .expires
+                .remove(hasher, self.hash, self.key)
+                .is_some()
+            {
                 self.db.volatile -= 1;
             }
             self.sh.notify(notify::GENERIC, "del", self.idx, self.key);
@@ -986,12 +1072,15 @@ mod tests {
     fn scan_visits_every_key_once_without_changes() {
         let mut k = ks();
         for i in 0..3000 {
-            k.db(0).set(format!("k{i}").as_bytes(), Value::from_int(i), false);
+            k.db(0)
+                .set(format!("k{i}").as_bytes(), Value::from_int(i), false);
         }
         let mut seen = std::collections::HashSet::new();
         let mut cursor = 0;
         loop {
-            cursor = k.db(0).scan(cursor, |key, _| assert!(seen.insert(key.to_vec())));
+            cursor = k
+                .db(0)
+                .scan(cursor, |key, _| assert!(seen.insert(key.to_vec())));
             if cursor == 0 {
                 break;
             }

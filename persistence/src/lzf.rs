@@ -18,8 +18,10 @@ const MATCH_LEN_MAX: usize = 264;
 const OFFSET_MAX: usize = 8192;
 const HASH_BITS: u32 = 14;
 
-/// Compresses `input`; None when the output would not be smaller than
+/// Compresses `input` (our own bytes, indices bounded by the loop conditions);
+/// None when the output would not be smaller than
 /// `input.len() - 1` bytes (Redis then stores the string uncompressed).
+#[allow(clippy::indexing_slicing)]
 pub fn compress(input: &[u8]) -> Option<Vec<u8>> {
     let n = input.len();
     if n < 4 {
@@ -34,7 +36,6 @@ pub fn compress(input: &[u8]) -> Option<Vec<u8>> {
         let v = (input[p] as u32) << 16 | (input[p + 1] as u32) << 8 | input[p + 2] as u32;
         (v.wrapping_mul(2_654_435_761) >> (32 - HASH_BITS)) as usize
     };
-    #[allow(clippy::indexing_slicing)]
     while i + 2 < n {
         let h = hash(i);
         let cand = table[h];
@@ -70,7 +71,6 @@ pub fn compress(input: &[u8]) -> Option<Vec<u8>> {
             return None;
         }
     }
-    #[allow(clippy::indexing_slicing)]
     flush_literals(&mut out, &input[lit_start..]);
     if out.len() >= out_max {
         return None;
@@ -103,7 +103,8 @@ pub enum LzfError {
 /// Decompresses into exactly `expected_len` bytes.
 pub fn decompress(input: &[u8], expected_len: usize) -> Result<Vec<u8>, LzfError> {
     // The declared length comes from a file: cap the up-front reservation.
-    let mut out: Vec<u8> = Vec::with_capacity(expected_len.min(input.len().saturating_mul(4)).min(1 << 20));
+    let mut out: Vec<u8> =
+        Vec::with_capacity(expected_len.min(input.len().saturating_mul(4)).min(1 << 20));
     let mut i = 0usize;
     while i < input.len() {
         let ctrl = *input.get(i).ok_or(LzfError::Truncated)? as usize;
@@ -161,7 +162,9 @@ mod tests {
 
     #[test]
     fn incompressible_returns_none() {
-        let data: Vec<u8> = (0..200u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+        let data: Vec<u8> = (0..200u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
         if let Some(c) = compress(&data) {
             assert_eq!(decompress(&c, data.len()).unwrap(), data);
         }
@@ -173,7 +176,10 @@ mod tests {
         let a100 = [0x01, b'a', b'a', 0xe0, 0x57, 0x00, 0x01, b'a', b'a'];
         assert_eq!(decompress(&a100, 100).unwrap(), vec![b'a'; 100]);
         let hello = b"\x06hello h\xe0\x0e\x05\x04world\xe0\x01\x05\x01ld";
-        assert_eq!(decompress(hello, 47).unwrap(), b"hello hello hello hello hello world world world".to_vec());
+        assert_eq!(
+            decompress(hello, 47).unwrap(),
+            b"hello hello hello hello hello world world world".to_vec()
+        );
     }
 
     #[test]

@@ -28,11 +28,19 @@ pub enum Len {
 
 impl<R: Read> Reader<R> {
     pub fn new(inner: R) -> Reader<R> {
-        Reader { inner, pos: 0, digest: None }
+        Reader {
+            inner,
+            pos: 0,
+            digest: None,
+        }
     }
 
     pub fn with_checksum(inner: R) -> Reader<R> {
-        Reader { inner, pos: 0, digest: Some(crate::crc64::digest()) }
+        Reader {
+            inner,
+            pos: 0,
+            digest: Some(crate::crc64::digest()),
+        }
     }
 
     pub fn pos(&self) -> u64 {
@@ -40,7 +48,10 @@ impl<R: Read> Reader<R> {
     }
 
     pub fn corrupt(&self, what: impl Into<String>) -> Corrupt {
-        Corrupt { offset: self.pos, what: what.into() }
+        Corrupt {
+            offset: self.pos,
+            what: what.into(),
+        }
     }
 
     /// The checksum of everything read so far.
@@ -49,7 +60,9 @@ impl<R: Read> Reader<R> {
     }
 
     pub fn exact(&mut self, buf: &mut [u8], what: &str) -> Result<(), Corrupt> {
-        self.inner.read_exact(buf).map_err(|_| self.corrupt(format!("unexpected end of file reading {what}")))?;
+        self.inner
+            .read_exact(buf)
+            .map_err(|_| self.corrupt(format!("unexpected end of file reading {what}")))?;
         if let Some(d) = self.digest.as_mut() {
             d.update(buf);
         }
@@ -84,7 +97,9 @@ impl<R: Read> Reader<R> {
         let mut chunk = vec![0u8; n.min(CHUNK_BYTES)];
         while left > 0 {
             let take = left.min(CHUNK_BYTES);
-            let piece = chunk.get_mut(..take).ok_or_else(|| self.corrupt("internal chunk size"))?;
+            let piece = chunk
+                .get_mut(..take)
+                .ok_or_else(|| self.corrupt("internal chunk size"))?;
             self.exact(piece, what)?;
             out.extend_from_slice(piece);
             left -= take;
@@ -113,7 +128,10 @@ impl<R: Read> Reader<R> {
                     self.exact(&mut b, what)?;
                     Ok(Len::Plain(u64::from_be_bytes(b)))
                 }
-                other => Err(Corrupt { offset: self.pos - 1, what: format!("unknown length encoding {other} in {what}") }),
+                other => Err(Corrupt {
+                    offset: self.pos - 1,
+                    what: format!("unknown length encoding {other} in {what}"),
+                }),
             },
         }
     }
@@ -146,10 +164,16 @@ impl<R: Read> Reader<R> {
                 let ulen = self.plain_len(what)?;
                 let at = self.pos;
                 let compressed = self.bytes(clen, what)?;
-                let ulen = usize::try_from(ulen).map_err(|_| self.corrupt("LZF length too large"))?;
-                lzf::decompress(&compressed, ulen).map_err(|e| Corrupt { offset: at, what: format!("invalid LZF data in {what}: {e:?}") })
+                let ulen =
+                    usize::try_from(ulen).map_err(|_| self.corrupt("LZF length too large"))?;
+                lzf::decompress(&compressed, ulen).map_err(|e| Corrupt {
+                    offset: at,
+                    what: format!("invalid LZF data in {what}: {e:?}"),
+                })
             }
-            Len::Encoded(other) => Err(self.corrupt(format!("unknown string encoding {other} in {what}"))),
+            Len::Encoded(other) => {
+                Err(self.corrupt(format!("unknown string encoding {other} in {what}")))
+            }
         }
     }
 
@@ -162,7 +186,10 @@ impl<R: Read> Reader<R> {
             255 => Ok(f64::NEG_INFINITY),
             n => {
                 let b = self.bytes(n as u64, what)?;
-                std::str::from_utf8(&b).ok().and_then(|s| s.parse::<f64>().ok()).ok_or_else(|| self.corrupt(format!("invalid double in {what}")))
+                std::str::from_utf8(&b)
+                    .ok()
+                    .and_then(|s| s.parse::<f64>().ok())
+                    .ok_or_else(|| self.corrupt(format!("invalid double in {what}")))
             }
         }
     }
@@ -179,7 +206,9 @@ mod tests {
 
     #[test]
     fn lengths() {
-        let data = [0x05u8, 0x41, 0x00, 0x80, 0, 1, 0, 0, 0x81, 0, 0, 0, 0, 0, 0, 0, 7];
+        let data = [
+            0x05u8, 0x41, 0x00, 0x80, 0, 1, 0, 0, 0x81, 0, 0, 0, 0, 0, 0, 0, 7,
+        ];
         let mut r = Reader::new(&data[..]);
         assert_eq!(r.len("x").unwrap(), Len::Plain(5));
         assert_eq!(r.len("x").unwrap(), Len::Plain(0x100));

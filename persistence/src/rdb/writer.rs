@@ -18,7 +18,12 @@ pub struct Writer<W: Write> {
 
 impl<W: Write> Writer<W> {
     pub fn new(inner: W, compress: bool) -> Writer<W> {
-        Writer { inner, digest: crate::crc64::digest(), compress, written: 0 }
+        Writer {
+            inner,
+            digest: crate::crc64::digest(),
+            compress,
+            written: 0,
+        }
     }
 
     pub fn written(&self) -> u64 {

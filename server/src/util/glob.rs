@@ -41,24 +41,28 @@ pub fn glob_match(pattern: &[u8], string: &[u8], nocase: bool) -> bool {
                         }
                     }
                 }
-                b'\\' if p + 1 < pattern.len() && s < string.len() => {
-                    if eq(pattern[p + 1], string[s]) {
-                        p += 2;
-                        s += 1;
-                        continue;
-                    }
+                b'\\'
+                    if p + 1 < pattern.len()
+                        && s < string.len()
+                        && eq(pattern[p + 1], string[s]) =>
+                {
+                    p += 2;
+                    s += 1;
+                    continue;
                 }
                 c if s < string.len()
-                    && c != b'*'
-                    && c != b'?'
-                    && c != b'['
-                    && !(c == b'\\' && p + 1 < pattern.len()) =>
+                    && !matches!(c, b'*' | b'?' | b'[' | b'\\')
+                    && eq(c, string[s]) =>
                 {
-                    if eq(c, string[s]) {
-                        p += 1;
-                        s += 1;
-                        continue;
-                    }
+                    p += 1;
+                    s += 1;
+                    continue;
+                }
+                // A trailing backslash matches itself.
+                b'\\' if p + 1 == pattern.len() && s < string.len() && string[s] == b'\\' => {
+                    p += 1;
+                    s += 1;
+                    continue;
                 }
                 _ => {}
             }

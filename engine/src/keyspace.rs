@@ -19,6 +19,7 @@ use std::collections::HashMap;
 
 use crate::dict::{Dict, Hasher};
 use crate::notify::{self, Notification};
+use crate::snapshot::{ActiveSnapshot, SnapshotEntry, SnapshotSink};
 use crate::value::Value;
 
 /// Segments per database (a power of two; the top bits of the hash choose one).
@@ -146,6 +147,8 @@ pub struct Shared {
     /// Approximate heap bytes held by values (grows and shrinks with writes).
     pub value_bytes: i64,
     rng: u64,
+    /// The point-in-time snapshot in progress, if any.
+    snapshot: Option<ActiveSnapshot>,
 }
 
 impl Shared {
@@ -165,6 +168,7 @@ impl Shared {
             lfu_decay_time_min: 1,
             value_bytes: 0,
             rng: 0x2545_f491_4f6c_dd1d,
+            snapshot: None,
         }
     }
 
@@ -310,6 +314,9 @@ impl Keyspace {
 
     /// SWAPDB: the data moves, the watchers stay with their database index.
     pub fn swap_dbs(&mut self, a: usize, b: usize) {
+        // A snapshot in progress must see both databases as they were.
+        self.capture_db(a);
+        self.capture_db(b);
         if a == b {
             // Redis still touches the watched keys of the database.
             self.touch_all_watched(a, true);
@@ -393,6 +400,81 @@ impl Keyspace {
         s.expired_stale_perc = current * 0.05 + s.expired_stale_perc * 0.95;
     }
 
+    /// Starts a point-in-time snapshot; false if one is already running.
+    pub fn snapshot_begin(&mut self, sink: Box<dyn SnapshotSink>) -> bool {
+        if self.shared.snapshot.is_some() {
+            return false;
+        }
+        self.shared.snapshot = Some(ActiveSnapshot::new(sink, self.dbs.len()));
+        true
+    }
+
+    pub fn snapshot_active(&self) -> bool {
+        self.shared.snapshot.is_some()
+    }
+
+    /// Captures up to `segments_max` segments (empty ones are free). When the
+    /// last one is done, the sink is completed and dropped; returns true then.
+    pub fn snapshot_step(&mut self, segments_max: usize) -> bool {
+        let Shared {
+            snapshot, hasher, ..
+        } = &mut self.shared;
+        let Some(snap) = snapshot.as_mut() else {
+            return true;
+        };
+        let total = self.dbs.len() * SEGMENTS;
+        let mut budget = segments_max;
+        while snap.remaining > 0 && snap.cursor < total && budget > 0 {
+            let (db, seg) = (snap.cursor / SEGMENTS, snap.cursor % SEGMENTS);
+            snap.cursor += 1;
+            if snap.is_captured(db, seg) {
+                continue;
+            }
+            let segment = &self.dbs[db].segments[seg];
+            if !segment.map.is_empty() {
+                budget -= 1;
+            }
+            capture_segment(snap, hasher, db, seg, segment);
+        }
+        if snap.remaining == 0 || snap.cursor >= total {
+            if let Some(mut done) = self.shared.snapshot.take() {
+                done.sink.complete();
+            }
+            return true;
+        }
+        false
+    }
+
+    /// Abandons a running snapshot (its sink is dropped without `complete`).
+    pub fn snapshot_abort(&mut self) {
+        self.shared.snapshot = None;
+    }
+
+    /// Runs a whole snapshot synchronously (SAVE).
+    pub fn snapshot_now(&mut self, sink: Box<dyn SnapshotSink>) -> bool {
+        if !self.snapshot_begin(sink) {
+            return false;
+        }
+        while !self.snapshot_step(usize::MAX) {}
+        true
+    }
+
+    /// Captures every not-yet-captured segment of a database (before a flush or swap).
+    fn capture_db(&mut self, idx: usize) {
+        let Shared {
+            snapshot, hasher, ..
+        } = &mut self.shared;
+        let Some(snap) = snapshot.as_mut() else {
+            return;
+        };
+        let Some(db) = self.dbs.get(idx) else { return };
+        for seg in 0..SEGMENTS {
+            if !snap.is_captured(idx, seg) {
+                capture_segment(snap, hasher, idx, seg, &db.segments[seg]);
+            }
+        }
+    }
+
     /// Registers a WATCH on `key` of database `db`.
     pub fn watch(&mut self, db: usize, key: &[u8]) {
         if let Some(d) = self.dbs.get_mut(db) {
@@ -410,6 +492,32 @@ impl Keyspace {
             }
         }
     }
+}
+
+/// Hands one segment's entries to the snapshot and marks it captured.
+fn capture_segment(
+    snap: &mut ActiveSnapshot,
+    hasher: &Hasher,
+    db: usize,
+    seg: usize,
+    segment: &Segment,
+) {
+    snap.mark(db, seg);
+    if segment.map.is_empty() {
+        return;
+    }
+    let has_expires = !segment.expires.is_empty();
+    let mut entries = segment.map.iter().map(|(key, entry)| SnapshotEntry {
+        key,
+        value: &entry.value,
+        expire_at_ms: if has_expires {
+            segment.expires.get(hasher.hash(key), key).copied()
+        } else {
+            None
+        },
+        lru: entry.lru,
+    });
+    snap.sink.segment(db, &mut entries);
 }
 
 /// The door to one database.
@@ -495,10 +603,17 @@ impl<'a> DbView<'a> {
         Some(entry.value)
     }
 
-    /// The snapshot hook: runs before any entry of `seg` may change.
+    /// The snapshot hook: runs before any entry of `seg` may change. If a
+    /// snapshot is in progress and has not captured this segment yet, the
+    /// segment goes to the snapshot first, as it is now.
     #[inline]
     fn before_write(&mut self, seg: usize) {
         self.db.segments[seg].version += 1;
+        if let Some(snap) = self.sh.snapshot.as_mut() {
+            if !snap.is_captured(self.idx, seg) {
+                capture_segment(snap, &self.sh.hasher, self.idx, seg, &self.db.segments[seg]);
+            }
+        }
     }
 
     /// Signals WATCHers of `key` (Redis's signalModifiedKey).
@@ -1120,6 +1235,74 @@ mod tests {
         k.db(0).set(b"c", Value::from_int(1), false);
         assert_eq!(k.shared.events.len(), 1);
         assert_eq!(k.shared.events[0].event, "new");
+    }
+
+    /// Collects what a snapshot saw.
+    struct Collect(
+        std::rc::Rc<std::cell::RefCell<(Vec<(usize, Vec<u8>, Value, Option<u64>)>, bool)>>,
+    );
+
+    impl SnapshotSink for Collect {
+        fn segment(&mut self, db: usize, entries: &mut dyn Iterator<Item = SnapshotEntry<'_>>) {
+            for e in entries {
+                self.0
+                    .borrow_mut()
+                    .0
+                    .push((db, e.key.to_vec(), e.value.clone(), e.expire_at_ms));
+            }
+        }
+        fn complete(&mut self) {
+            self.0.borrow_mut().1 = true;
+        }
+    }
+
+    #[test]
+    fn snapshot_sees_the_dataset_as_of_its_start() {
+        let mut k = ks();
+        for i in 0..5000 {
+            k.db(0)
+                .set(format!("k{i}").as_bytes(), Value::from_int(i), false);
+        }
+        k.db(2).set(b"other", Value::from_int(7), false);
+        k.db(2).set_expire_at(b"other", 9_000_000);
+        let seen = std::rc::Rc::new(std::cell::RefCell::new((Vec::new(), false)));
+        assert!(k.snapshot_begin(Box::new(Collect(seen.clone()))));
+        assert!(
+            !k.snapshot_begin(Box::new(Collect(seen.clone()))),
+            "one at a time"
+        );
+        let mut steps = 0;
+        loop {
+            // Writes between steps: overwrite, delete, add, flush another db.
+            k.db(0)
+                .set(format!("k{steps}").as_bytes(), Value::from_int(-1), false);
+            k.db(0).remove(format!("k{}", 4999 - steps).as_bytes());
+            k.db(0)
+                .set(format!("new{steps}").as_bytes(), Value::from_int(1), false);
+            if steps == 3 {
+                k.db(2).flush();
+            }
+            steps += 1;
+            if k.snapshot_step(8) {
+                break;
+            }
+        }
+        assert!(steps > 10, "the snapshot ran in many steps");
+        let (entries, complete) = &*seen.borrow();
+        assert!(*complete);
+        assert_eq!(entries.len(), 5001);
+        for (db, key, value, expire) in entries {
+            if *db == 2 {
+                assert_eq!(
+                    (key.as_slice(), value, *expire),
+                    (&b"other"[..], &Value::from_int(7), Some(9_000_000))
+                );
+                continue;
+            }
+            let i: i64 = std::str::from_utf8(&key[1..]).unwrap().parse().unwrap();
+            assert_eq!(value, &Value::from_int(i), "key {i} as of the start");
+        }
+        assert!(!k.snapshot_active());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod dict;
 pub mod keyspace;
 pub mod notify;
+pub mod snapshot;
 pub mod value;
 
 pub use keyspace::{

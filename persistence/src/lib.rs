@@ -2,5 +2,6 @@
 //! helpers. Today: LZF and CRC-64/Jones, the building blocks of the RDB codec.
 
 pub mod crc64;
+pub mod fsutil;
 pub mod lzf;
 pub mod rdb;

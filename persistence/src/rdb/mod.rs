@@ -4,7 +4,10 @@
 //! expiry, LRU/LFU info, FUNCTION2) and typed key/value records, then EOF and
 //! (version >= 5) an 8-byte little-endian CRC-64/Jones of everything before it.
 
+pub mod load;
 pub mod reader;
+pub mod save;
+pub mod value;
 pub mod writer;
 
 /// The version Strata writes (Redis 7.0).
@@ -77,3 +80,6 @@ impl std::fmt::Display for Corrupt {
 }
 
 impl std::error::Error for Corrupt {}
+
+#[cfg(test)]
+mod tests;

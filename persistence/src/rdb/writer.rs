@@ -11,7 +11,8 @@ pub const LZF_MIN_BYTES: usize = 21;
 
 pub struct Writer<W: Write> {
     inner: W,
-    digest: crc::Digest<'static, u64>,
+    /// None when the checksum is computed elsewhere (the snapshot writer thread).
+    digest: Option<crc::Digest<'static, u64>>,
     pub compress: bool,
     written: u64,
 }
@@ -20,10 +21,24 @@ impl<W: Write> Writer<W> {
     pub fn new(inner: W, compress: bool) -> Writer<W> {
         Writer {
             inner,
-            digest: crate::crc64::digest(),
+            digest: Some(crate::crc64::digest()),
             compress,
             written: 0,
         }
+    }
+
+    /// A writer that does not checksum (for encoding into buffers).
+    pub fn without_checksum(inner: W, compress: bool) -> Writer<W> {
+        Writer {
+            inner,
+            digest: None,
+            compress,
+            written: 0,
+        }
+    }
+
+    pub fn inner_mut(&mut self) -> &mut W {
+        &mut self.inner
     }
 
     pub fn written(&self) -> u64 {
@@ -32,7 +47,9 @@ impl<W: Write> Writer<W> {
 
     pub fn raw(&mut self, b: &[u8]) -> io::Result<()> {
         self.inner.write_all(b)?;
-        self.digest.update(b);
+        if let Some(d) = self.digest.as_mut() {
+            d.update(b);
+        }
         self.written += b.len() as u64;
         Ok(())
     }
@@ -98,7 +115,7 @@ impl<W: Write> Writer<W> {
 
     /// The checksum of everything written so far.
     pub fn checksum(&self) -> u64 {
-        self.digest.clone().finalize()
+        self.digest.as_ref().map_or(0, |d| d.clone().finalize())
     }
 
     pub fn flush(&mut self) -> io::Result<()> {

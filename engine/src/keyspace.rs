@@ -1238,9 +1238,8 @@ mod tests {
     }
 
     /// Collects what a snapshot saw.
-    struct Collect(
-        std::rc::Rc<std::cell::RefCell<(Vec<(usize, Vec<u8>, Value, Option<u64>)>, bool)>>,
-    );
+    type Seen = (Vec<(usize, Vec<u8>, Value, Option<u64>)>, bool);
+    struct Collect(std::rc::Rc<std::cell::RefCell<Seen>>);
 
     impl SnapshotSink for Collect {
         fn segment(&mut self, db: usize, entries: &mut dyn Iterator<Item = SnapshotEntry<'_>>) {

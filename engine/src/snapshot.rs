@@ -27,7 +27,7 @@ pub struct SnapshotEntry<'a> {
 }
 
 /// Receives the captured data (the RDB encoder implements it).
-pub trait SnapshotSink {
+pub trait SnapshotSink: Send {
     /// Called once per non-empty segment with all its entries.
     fn segment(&mut self, db: usize, entries: &mut dyn Iterator<Item = SnapshotEntry<'_>>);
     /// Called once, after the last segment.

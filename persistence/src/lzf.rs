@@ -28,8 +28,24 @@ pub fn compress(input: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     let out_max = n - 1;
+    HASH_TABLE.with(|t| {
+        let mut table = t.borrow_mut();
+        compress_with(input, &mut table, out_max)
+    })
+}
+
+thread_local! {
+    /// Reused between calls: zeroing a fresh table per string would dominate
+    /// the cost for short values. Stale entries from earlier inputs are
+    /// harmless: a candidate is used only if it lies before the current
+    /// position and its bytes match.
+    static HASH_TABLE: std::cell::RefCell<Vec<usize>> = std::cell::RefCell::new(vec![0usize; 1 << HASH_BITS]);
+}
+
+#[allow(clippy::indexing_slicing)]
+fn compress_with(input: &[u8], table: &mut [usize], out_max: usize) -> Option<Vec<u8>> {
+    let n = input.len();
     let mut out: Vec<u8> = Vec::with_capacity(out_max);
-    let mut table = vec![0usize; 1 << HASH_BITS]; // positions + 1; 0 = empty
     let mut lit_start = 0usize;
     let mut i = 0usize;
     let hash = |p: usize| -> usize {
@@ -40,7 +56,7 @@ pub fn compress(input: &[u8]) -> Option<Vec<u8>> {
         let h = hash(i);
         let cand = table[h];
         table[h] = i + 1;
-        if cand > 0 {
+        if cand > 0 && cand - 1 < i {
             let c = cand - 1;
             let off = i - c;
             if off > 0 && off <= OFFSET_MAX && input[c..c + 3] == input[i..i + 3] {

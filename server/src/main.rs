@@ -34,7 +34,8 @@ fn main() {
     if let Some(path) = &config.pidfile {
         let _ = std::fs::write(path, format!("{pid}\n"));
     }
-    let srv = Server::new(config);
+    let mut srv = Server::new(config);
+    strata_server::persist::start_loading(&mut srv);
     let mut event_loop = match EventLoop::new(srv) {
         Ok(l) => l,
         Err(e) => {
@@ -43,7 +44,10 @@ fn main() {
         }
     };
     log_notice!("Server initialized");
-    log_notice!("Ready to accept connections");
+    // As Redis does, announce readiness once the dataset is loaded.
+    if !event_loop.server().loading {
+        log_notice!("Ready to accept connections");
+    }
     let code = event_loop.run();
     std::process::exit(code);
 }

@@ -161,7 +161,8 @@ impl EventLoop {
         loop {
             self.flush_pending_writes();
             let interval_ms = (1000 / self.srv.config.hz.clamp(1, 500)) as u64;
-            let timeout = if self.more_input.is_empty() {
+            let busy = crate::persist::tick(&mut self.srv);
+            let timeout = if self.more_input.is_empty() && !busy {
                 let since = clock::now_ms().saturating_sub(self.last_cron_ms);
                 Duration::from_millis(interval_ms.saturating_sub(since).max(1))
             } else {

@@ -4,8 +4,13 @@ use crate::log_warning;
 use crate::server::{Server, ShutdownRequest};
 
 /// Prepares for exit; an error aborts the shutdown (as when a final save fails).
-pub fn prepare(srv: &mut Server, _req: ShutdownRequest) -> Result<(), String> {
+pub fn prepare(srv: &mut Server, req: ShutdownRequest) -> Result<(), String> {
     log_warning!("User requested shutdown...");
+    if let Err(e) = crate::persist::save_on_shutdown(srv, req.save) {
+        if !req.force {
+            return Err(e);
+        }
+    }
     if let Some(pid) = &srv.config.pidfile {
         let _ = std::fs::remove_file(pid);
     }

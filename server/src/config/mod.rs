@@ -41,6 +41,10 @@ pub struct Config {
     pub lazyfree_lazy_user_del: bool,
     pub lazyfree_lazy_user_flush: bool,
     pub busy_reply_threshold_ms: u64,
+    pub rdbcompression: bool,
+    pub rdbchecksum: bool,
+    pub stop_writes_on_bgsave_error: bool,
+    pub rdb_del_sync_files: bool,
 }
 
 /// One class of `client-output-buffer-limit` (0 means no limit).
@@ -104,6 +108,10 @@ impl Default for Config {
             lazyfree_lazy_user_del: false,
             lazyfree_lazy_user_flush: false,
             busy_reply_threshold_ms: 5000,
+            rdbcompression: true,
+            rdbchecksum: true,
+            stop_writes_on_bgsave_error: true,
+            rdb_del_sync_files: false,
         }
     }
 }
@@ -139,6 +147,11 @@ impl Config {
             "databases" => {
                 self.databases = v.parse().map_err(|_| "Invalid databases".to_string())?
             }
+            "dbfilename" => self.dbfilename = v,
+            "save" => {
+                self.save_points = parse_save_points(vals)?;
+            }
+            "appendonly" => self.appendonly = v == "yes",
             "requirepass" => {
                 self.requirepass = if v.is_empty() {
                     None
@@ -150,4 +163,20 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// `save <seconds> <changes> [...]`; `save ""` clears.
+pub fn parse_save_points(vals: &[String]) -> Result<Vec<(u64, u64)>, String> {
+    if vals.len() == 1 && vals[0].is_empty() {
+        return Ok(Vec::new());
+    }
+    if vals.len() % 2 != 0 {
+        return Err("Invalid save parameters".into());
+    }
+    vals.chunks(2)
+        .map(|p| match (p[0].parse::<u64>(), p[1].parse::<u64>()) {
+            (Ok(s), Ok(c)) => Ok((s, c)),
+            _ => Err("Invalid save parameters".to_string()),
+        })
+        .collect()
 }

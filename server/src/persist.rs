@@ -1,0 +1,399 @@
+//! RDB persistence on the executor side: SAVE, BGSAVE, save points, loading at
+//! start-up, and the INFO persistence fields that describe them.
+//!
+//! A BGSAVE is a fork-free snapshot (engine/src/snapshot.rs): starting it only
+//! marks every segment as not captured; `tick` captures a few segments per
+//! event-loop turn (about a millisecond of work), the door captures a segment
+//! before its first change, and the persistence crate's writer thread writes,
+//! fsyncs and renames. Loading runs on a helper thread into a fresh keyspace
+//! while clients get -LOADING; it is swapped in when complete.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::time::{Duration, Instant};
+
+use strata_engine::{Keyspace, Value};
+use strata_persistence::rdb::load::{self, Item};
+use strata_persistence::rdb::save::{self, AccessInfo, SaveHandle, SaveOptions};
+
+use crate::server::Server;
+use crate::{clock, log_notice, log_warning};
+
+/// Work done per event-loop turn while a snapshot runs.
+pub const SNAPSHOT_STEP_BUDGET: Duration = Duration::from_micros(1000);
+/// Segments captured between two looks at the clock.
+const SEGMENTS_PER_CHECK: usize = 4;
+/// After a failed BGSAVE, save points wait this long before retrying (CONFIG_BGSAVE_RETRY_DELAY).
+pub const BGSAVE_RETRY_DELAY_MS: u64 = 5000;
+
+pub struct BgSave {
+    handle: SaveHandle,
+    start_ms: u64,
+    dirty_at_start: u64,
+}
+
+/// The RDB side of INFO persistence and the save state machine.
+pub struct RdbState {
+    pub bgsave: Option<BgSave>,
+    pub scheduled: bool,
+    pub last_bgsave_ok: bool,
+    pub last_bgsave_time_sec: i64,
+    pub last_try_ms: u64,
+    pub last_cow_size: u64,
+    pub saves: u64,
+    pub loading: Option<Loading>,
+    pub loading_start_ms: u64,
+    pub loading_total_bytes: u64,
+}
+
+impl Default for RdbState {
+    fn default() -> Self {
+        RdbState {
+            bgsave: None,
+            scheduled: false,
+            last_bgsave_ok: true,
+            last_bgsave_time_sec: -1,
+            last_try_ms: 0,
+            last_cow_size: 0,
+            saves: 0,
+            loading: None,
+            loading_start_ms: 0,
+            loading_total_bytes: 0,
+        }
+    }
+}
+
+pub fn rdb_path(srv: &Server) -> PathBuf {
+    srv.config.dir.join(&srv.config.dbfilename)
+}
+
+fn options(srv: &Server, temp_tag: &str) -> SaveOptions {
+    let now_ms = clock::now_ms();
+    let access = match srv.config.maxmemory_policy.as_str() {
+        "allkeys-lru" | "volatile-lru" => AccessInfo::Lru {
+            now_s: (now_ms / 1000) as u32,
+        },
+        "allkeys-lfu" | "volatile-lfu" => AccessInfo::Lfu,
+        _ => AccessInfo::None,
+    };
+    SaveOptions {
+        target: rdb_path(srv),
+        temp: srv
+            .config
+            .dir
+            .join(format!("temp-{}-{temp_tag}.rdb", std::process::id())),
+        compress: srv.config.rdbcompression,
+        checksum: srv.config.rdbchecksum,
+        aux: vec![
+            ("redis-ver".into(), crate::REDIS_VERSION.into()),
+            ("redis-bits".into(), "64".into()),
+            ("ctime".into(), (now_ms / 1000).to_string()),
+            ("used-mem".into(), crate::memory::used_memory().to_string()),
+            ("aof-base".into(), "0".into()),
+        ],
+        access,
+        db_sizes: srv
+            .keyspace
+            .db_sizes()
+            .iter()
+            .map(|(k, e, _)| (*k, *e))
+            .collect(),
+        functions: Vec::new(),
+    }
+}
+
+/// SAVE: a synchronous snapshot. Errors are the reply text.
+pub fn save_sync(srv: &mut Server) -> Result<(), String> {
+    if srv.rdb.bgsave.is_some() {
+        return Err("ERR Background save already in progress".into());
+    }
+    let opts = options(srv, "save");
+    let (sink, handle) = save::start(opts).map_err(|e| {
+        log_warning!("Failed opening the temp RDB file for saving: {e}");
+        "ERR".to_string()
+    })?;
+    let dirty_at_start = srv.keyspace.shared.dirty;
+    srv.keyspace.snapshot_now(Box::new(sink));
+    match handle.result.recv() {
+        Ok(Ok(_)) => {
+            log_notice!("DB saved on disk");
+            srv.keyspace.shared.dirty -= dirty_at_start.min(srv.keyspace.shared.dirty);
+            srv.last_save_s = clock::now_ms() / 1000;
+            srv.rdb.last_bgsave_ok = true;
+            srv.rdb.saves += 1;
+            Ok(())
+        }
+        Ok(Err(e)) => {
+            log_warning!("{e}");
+            srv.rdb.last_bgsave_ok = false;
+            Err("ERR".into())
+        }
+        Err(_) => Err("ERR".into()),
+    }
+}
+
+/// BGSAVE: starts a background snapshot.
+pub fn start_bgsave(srv: &mut Server) -> Result<(), String> {
+    if srv.rdb.bgsave.is_some() {
+        return Err("ERR Background save already in progress".into());
+    }
+    srv.rdb.last_try_ms = clock::now_ms();
+    let opts = options(srv, "bgsave");
+    let (sink, handle) = match save::start(opts) {
+        Ok(x) => x,
+        Err(e) => {
+            srv.rdb.last_bgsave_ok = false;
+            log_warning!("Can't save in background: {e}");
+            return Err(format!("ERR Can't save in background: {e}"));
+        }
+    };
+    srv.keyspace.snapshot_begin(Box::new(sink));
+    srv.rdb.bgsave = Some(BgSave {
+        handle,
+        start_ms: clock::now_ms(),
+        dirty_at_start: srv.keyspace.shared.dirty,
+    });
+    srv.rdb.scheduled = false;
+    log_notice!("Background saving started (fork-free snapshot)");
+    Ok(())
+}
+
+/// Runs a slice of snapshot work and collects finished saves and loads.
+/// Returns true while there is more work, so the loop should not sleep.
+pub fn tick(srv: &mut Server) -> bool {
+    poll_loading(srv);
+    if srv.rdb.bgsave.is_none() {
+        return srv.rdb.loading.is_some();
+    }
+    if srv.keyspace.snapshot_active() {
+        let start = Instant::now();
+        while !srv.keyspace.snapshot_step(SEGMENTS_PER_CHECK) {
+            if start.elapsed() >= SNAPSHOT_STEP_BUDGET {
+                return true;
+            }
+        }
+    }
+    let finished = match srv.rdb.bgsave.as_ref().map(|b| b.handle.result.try_recv()) {
+        Some(Ok(r)) => Some(r),
+        Some(Err(TryRecvError::Disconnected)) => Some(Err("the RDB writer thread exited".into())),
+        _ => None,
+    };
+    if let Some(result) = finished {
+        finish_bgsave(srv, result);
+        return false;
+    }
+    // The writer thread is still flushing; look again soon.
+    true
+}
+
+fn finish_bgsave(srv: &mut Server, result: save::SaveResult) {
+    let Some(bg) = srv.rdb.bgsave.take() else {
+        return;
+    };
+    let now = clock::now_ms();
+    srv.rdb.last_bgsave_time_sec = ((now - bg.start_ms) / 1000) as i64;
+    srv.rdb.last_cow_size = bg
+        .handle
+        .stats
+        .peak_bytes_in_flight
+        .load(std::sync::atomic::Ordering::Relaxed);
+    match result {
+        Ok(_) => {
+            log_notice!("Background saving terminated with success");
+            srv.keyspace.shared.dirty -= bg.dirty_at_start.min(srv.keyspace.shared.dirty);
+            srv.last_save_s = now / 1000;
+            srv.rdb.last_bgsave_ok = true;
+            srv.rdb.saves += 1;
+        }
+        Err(e) => {
+            log_warning!("Background saving error: {e}");
+            srv.rdb.last_bgsave_ok = false;
+        }
+    }
+}
+
+/// The save points and scheduled BGSAVEs (called from the cron).
+pub fn cron(srv: &mut Server, now_ms: u64) {
+    if srv.rdb.bgsave.is_some() || srv.rdb.loading.is_some() {
+        return;
+    }
+    if srv.rdb.scheduled {
+        let _ = start_bgsave(srv);
+        return;
+    }
+    let dirty = srv.keyspace.shared.dirty;
+    let since_s = (now_ms / 1000).saturating_sub(srv.last_save_s);
+    let may_retry = srv.rdb.last_bgsave_ok
+        || now_ms.saturating_sub(srv.rdb.last_try_ms) > BGSAVE_RETRY_DELAY_MS;
+    for &(secs, changes) in &srv.config.save_points {
+        if dirty >= changes && since_s >= secs && may_retry {
+            log_notice!("{changes} changes in {secs} seconds. Saving...");
+            let _ = start_bgsave(srv);
+            return;
+        }
+    }
+}
+
+/// Whether writes must be refused because the last background save failed (MISCONF).
+pub fn writes_refused(srv: &Server) -> bool {
+    srv.config.stop_writes_on_bgsave_error
+        && !srv.config.save_points.is_empty()
+        && !srv.rdb.last_bgsave_ok
+}
+
+pub const MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
+/// Stops a running BGSAVE (FLUSHALL, SHUTDOWN): the temp file is removed.
+pub fn kill_bgsave(srv: &mut Server) {
+    if srv.rdb.bgsave.take().is_some() {
+        srv.keyspace.snapshot_abort();
+        log_warning!("Background saving aborted");
+    }
+}
+
+pub struct Loading {
+    rx: Receiver<Result<(Keyspace, u64, u64), String>>,
+}
+
+/// Starts loading `dir/dbfilename` if it exists; clients get -LOADING until done.
+pub fn start_loading(srv: &mut Server) {
+    let path = rdb_path(srv);
+    let Ok(meta) = std::fs::metadata(&path) else {
+        return;
+    };
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let databases = srv.keyspace.db_count();
+    let verify = srv.config.rdbchecksum;
+    srv.loading = true;
+    srv.rdb.loading_start_ms = clock::now_ms();
+    srv.rdb.loading_total_bytes = meta.len();
+    let thread_path = path.clone();
+    let spawned = std::thread::Builder::new()
+        .name("rdb-loader".into())
+        .spawn(move || {
+            let _ = tx.send(load_file(&thread_path, databases, verify));
+        });
+    if spawned.is_err() {
+        fatal_load_error(&path, "could not start the loader thread".into());
+    }
+    srv.rdb.loading = Some(Loading { rx });
+}
+
+/// Reads a whole RDB file into a new keyspace: (keyspace, keys loaded, keys expired).
+pub fn load_file(
+    path: &std::path::Path,
+    databases: usize,
+    verify: bool,
+) -> Result<(Keyspace, u64, u64), String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("can't open: {e}"))?;
+    let now = clock::now_ms();
+    let mut ks = Keyspace::new(databases);
+    ks.set_now_ms(now);
+    let (mut loaded, mut expired) = (0u64, 0u64);
+    let reader = std::io::BufReader::with_capacity(1 << 20, file);
+    load::load(reader, verify, |item| {
+        match item {
+            Item::Aux(k, v) => {
+                if k == b"redis-ver" {
+                    log_notice!("Loading RDB produced by version {}", String::from_utf8_lossy(&v));
+                } else if k == b"ctime" {
+                    if let Ok(t) = String::from_utf8_lossy(&v).parse::<u64>() {
+                        log_notice!("RDB age {} seconds", (now / 1000).saturating_sub(t));
+                    }
+                } else if k == b"used-mem" {
+                    if let Ok(m) = String::from_utf8_lossy(&v).parse::<u64>() {
+                        log_notice!("RDB memory usage when created {:.2} Mb", m as f64 / (1024.0 * 1024.0));
+                    }
+                }
+            }
+            Item::ResizeDb { .. } | Item::Function(_) => {}
+            Item::Entry { db, key, value, expire_at_ms, .. } => {
+                if db >= databases {
+                    return Err(format!("FATAL: Data file was created with a Redis server configured to handle more than {databases} databases. Exiting"));
+                }
+                if let Some(at) = expire_at_ms {
+                    if at <= now {
+                        expired += 1;
+                        return Ok(());
+                    }
+                }
+                insert_loaded(&mut ks, db, &key, value, expire_at_ms);
+                loaded += 1;
+            }
+        }
+        Ok(())
+    })
+    .map_err(|e| e.to_string())?;
+    ks.shared.dirty = 0;
+    ks.shared.events.clear();
+    ks.shared.touched.clear();
+    Ok((ks, loaded, expired))
+}
+
+fn insert_loaded(
+    ks: &mut Keyspace,
+    db: usize,
+    key: &[u8],
+    value: Value,
+    expire_at_ms: Option<u64>,
+) {
+    let mut view = ks.db(db);
+    view.set(key, value, false);
+    if let Some(at) = expire_at_ms {
+        view.set_expire_at(key, at);
+    }
+}
+
+fn poll_loading(srv: &mut Server) {
+    let Some(loading) = srv.rdb.loading.as_ref() else {
+        return;
+    };
+    let result = match loading.rx.try_recv() {
+        Ok(r) => r,
+        Err(TryRecvError::Empty) => return,
+        Err(TryRecvError::Disconnected) => Err("the loader thread exited".into()),
+    };
+    srv.rdb.loading = None;
+    match result {
+        Ok((mut ks, loaded, expired)) => {
+            // Keep the settings that came from the configuration.
+            ks.shared.notify_flags = srv.keyspace.shared.notify_flags;
+            ks.shared.lfu = srv.keyspace.shared.lfu;
+            ks.shared.lfu_log_factor = srv.keyspace.shared.lfu_log_factor;
+            ks.shared.lfu_decay_time_min = srv.keyspace.shared.lfu_decay_time_min;
+            ks.set_now_ms(clock::now_ms());
+            srv.keyspace = ks;
+            srv.loading = false;
+            log_notice!("Done loading RDB, keys loaded: {loaded}, keys expired: {expired}.");
+            let secs = (clock::now_ms() - srv.rdb.loading_start_ms) as f64 / 1000.0;
+            log_notice!("DB loaded from disk: {secs:.3} seconds");
+            log_notice!("Ready to accept connections");
+        }
+        Err(e) => fatal_load_error(&rdb_path(srv), e),
+    }
+}
+
+/// A file that cannot be loaded stops start-up: name it, say where, say the fix.
+fn fatal_load_error(path: &std::path::Path, what: String) -> ! {
+    log_warning!("Error loading the RDB file {}: {what}", path.display());
+    log_warning!(
+        "The file may be damaged. Inspect it with: strata-check-rdb {} (move it away to start with an empty dataset).",
+        path.display()
+    );
+    log_warning!("Terminating server after rdb file reading failure.");
+    std::process::exit(1);
+}
+
+/// Saves before exiting when save points exist or SAVE was asked (not with NOSAVE).
+pub fn save_on_shutdown(srv: &mut Server, save: Option<bool>) -> Result<(), String> {
+    kill_bgsave(srv);
+    let wanted = match save {
+        Some(s) => s,
+        None => !srv.config.save_points.is_empty(),
+    };
+    if !wanted {
+        return Ok(());
+    }
+    log_notice!("Saving the final RDB snapshot before exiting.");
+    save_sync(srv).map_err(|_| "Error trying to save the DB, can't exit.".to_string())
+}

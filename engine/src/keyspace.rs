@@ -1239,7 +1239,7 @@ mod tests {
 
     /// Collects what a snapshot saw.
     type Seen = (Vec<(usize, Vec<u8>, Value, Option<u64>)>, bool);
-    struct Collect(std::rc::Rc<std::cell::RefCell<Seen>>);
+    struct Collect(std::sync::Arc<std::sync::Mutex<Seen>>);
 
     impl SnapshotSink for Collect {
         fn segment(&mut self, db: usize, entries: &mut dyn Iterator<Item = SnapshotEntry<'_>>) {
@@ -1251,7 +1251,7 @@ mod tests {
             }
         }
         fn complete(&mut self) {
-            self.0.borrow_mut().1 = true;
+            self.0.lock().unwrap().1 = true;
         }
     }
 
@@ -1264,7 +1264,7 @@ mod tests {
         }
         k.db(2).set(b"other", Value::from_int(7), false);
         k.db(2).set_expire_at(b"other", 9_000_000);
-        let seen = std::rc::Rc::new(std::cell::RefCell::new((Vec::new(), false)));
+        let seen = std::sync::Arc::new(std::sync::Mutex::new((Vec::new(), false)));
         assert!(k.snapshot_begin(Box::new(Collect(seen.clone()))));
         assert!(
             !k.snapshot_begin(Box::new(Collect(seen.clone()))),
@@ -1287,7 +1287,8 @@ mod tests {
             }
         }
         assert!(steps > 10, "the snapshot ran in many steps");
-        let (entries, complete) = &*seen.borrow();
+        let guard = seen.lock().unwrap();
+        let (entries, complete) = &*guard;
         assert!(*complete);
         assert_eq!(entries.len(), 5001);
         for (db, key, value, expire) in entries {

@@ -1244,10 +1244,12 @@ mod tests {
     impl SnapshotSink for Collect {
         fn segment(&mut self, db: usize, entries: &mut dyn Iterator<Item = SnapshotEntry<'_>>) {
             for e in entries {
-                self.0
-                    .borrow_mut()
-                    .0
-                    .push((db, e.key.to_vec(), e.value.clone(), e.expire_at_ms));
+                self.0.lock().unwrap().0.push((
+                    db,
+                    e.key.to_vec(),
+                    e.value.clone(),
+                    e.expire_at_ms,
+                ));
             }
         }
         fn complete(&mut self) {

@@ -170,7 +170,7 @@ pub fn parse_save_points(vals: &[String]) -> Result<Vec<(u64, u64)>, String> {
     if vals.len() == 1 && vals[0].is_empty() {
         return Ok(Vec::new());
     }
-    if vals.len() % 2 != 0 {
+    if !vals.len().is_multiple_of(2) {
         return Err("Invalid save parameters".into());
     }
     vals.chunks(2)

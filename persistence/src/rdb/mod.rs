@@ -4,6 +4,7 @@
 //! expiry, LRU/LFU info, FUNCTION2) and typed key/value records, then EOF and
 //! (version >= 5) an 8-byte little-endian CRC-64/Jones of everything before it.
 
+pub mod compact;
 pub mod load;
 pub mod reader;
 pub mod save;

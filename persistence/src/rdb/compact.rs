@@ -165,9 +165,13 @@ pub fn listpack_encode<'a>(items: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8>
     }
     out.push(LP_EOF);
     let total = out.len() as u32;
-    out[..4].copy_from_slice(&total.to_le_bytes());
     let n = if count < 0xFFFF { count as u16 } else { 0xFFFF };
-    out[4..6].copy_from_slice(&n.to_le_bytes());
+    for (slot, b) in out
+        .iter_mut()
+        .zip(total.to_le_bytes().into_iter().chain(n.to_le_bytes()))
+    {
+        *slot = b;
+    }
     out
 }
 
@@ -331,8 +335,10 @@ pub fn intset_encode(values: &[i64]) -> Vec<u8> {
 
 // ---------------------------------------------------------------- zipmap
 
+pub type FieldValue = (Vec<u8>, Vec<u8>);
+
 /// Decodes a zipmap (hashes in RDB versions before 4) into field/value pairs.
-pub fn zipmap_decode(blob: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
+pub fn zipmap_decode(blob: &[u8]) -> Result<Vec<FieldValue>, String> {
     let mut c = Cur { b: blob, pos: 0 };
     let _count = c.u8()?;
     let mut out = Vec::new();

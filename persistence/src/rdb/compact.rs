@@ -187,7 +187,7 @@ fn encode_lp_int(out: &mut Vec<u8>, n: i64) {
         out.extend_from_slice(&(n as i16).to_le_bytes());
     } else if (-8_388_608..=8_388_607).contains(&n) {
         out.push(0xF2);
-        out.extend_from_slice(&(n as i32).to_le_bytes()[..3]);
+        out.extend((n as i32).to_le_bytes().into_iter().take(3));
     } else if (i32::MIN as i64..=i32::MAX as i64).contains(&n) {
         out.push(0xF3);
         out.extend_from_slice(&(n as i32).to_le_bytes());
@@ -328,7 +328,7 @@ pub fn intset_encode(values: &[i64]) -> Vec<u8> {
     out.extend_from_slice(&(width as u32).to_le_bytes());
     out.extend_from_slice(&(values.len() as u32).to_le_bytes());
     for &v in values {
-        out.extend_from_slice(&v.to_le_bytes()[..width]);
+        out.extend(v.to_le_bytes().into_iter().take(width));
     }
     out
 }
@@ -351,8 +351,7 @@ pub fn zipmap_decode(blob: &[u8]) -> Result<Vec<FieldValue>, String> {
             n => Ok(Some(n as usize)),
         }
     };
-    loop {
-        let Some(klen) = read_len(&mut c)? else { break };
+    while let Some(klen) = read_len(&mut c)? {
         let key = c.take(klen)?.to_vec();
         let Some(vlen) = read_len(&mut c)? else {
             return Err("zipmap ends after a key".into());

@@ -809,6 +809,24 @@ impl<'a> DbView<'a> {
         true
     }
 
+    /// Sets the access information of an existing key: under an LFU policy the
+    /// frequency counter, otherwise the idle time (RESTORE IDLETIME/FREQ, loading).
+    pub fn set_access(&mut self, key: &[u8], idle_s: Option<u64>, freq: Option<u8>) {
+        let (hash, seg) = self.locate(key);
+        let lfu = self.sh.lfu;
+        let now_ms = self.sh.now_ms;
+        let clock = self.sh.lru_clock();
+        let Some(entry) = self.db.segments[seg].map.get_mut(hash, key) else { return };
+        if lfu {
+            if let Some(f) = freq {
+                entry.lru = (lfu_minutes(now_ms) << 8) | f as u32;
+            }
+        } else if let Some(idle) = idle_s {
+            let idle = (idle.min(0xFF_FFFF)) as u32;
+            entry.lru = if clock >= idle { clock - idle } else { 0xFF_FFFF - (idle - clock) };
+        }
+    }
+
     /// Removes the expiry; returns true if there was one.
     pub fn persist(&mut self, key: &[u8]) -> bool {
         let (hash, seg) = self.locate(key);

@@ -5,6 +5,7 @@
 //! (version >= 5) an 8-byte little-endian CRC-64/Jones of everything before it.
 
 pub mod compact;
+pub mod dump;
 pub mod load;
 pub mod reader;
 pub mod save;

@@ -241,6 +241,7 @@ pub const fn container(
 pub fn families() -> Vec<&'static [CommandSpec]> {
     vec![
         crate::family::connection::COMMANDS,
+        crate::family::dump::COMMANDS,
         crate::family::persistence::COMMANDS,
         crate::family::strings::COMMANDS,
     ]

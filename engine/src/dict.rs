@@ -50,7 +50,10 @@ pub struct Dict<V> {
 
 impl<V> Default for Dict<V> {
     fn default() -> Self {
-        Dict { buckets: Vec::new(), len: 0 }
+        Dict {
+            buckets: Vec::new(),
+            len: 0,
+        }
     }
 }
 
@@ -147,7 +150,12 @@ impl<V> Dict<V> {
         self.remove_entry(hasher, hash, key).map(|(_, v)| v)
     }
 
-    pub fn remove_entry(&mut self, hasher: &Hasher, hash: u64, key: &[u8]) -> Option<(Box<[u8]>, V)> {
+    pub fn remove_entry(
+        &mut self,
+        hasher: &Hasher,
+        hash: u64,
+        key: &[u8],
+    ) -> Option<(Box<[u8]>, V)> {
         if self.buckets.is_empty() {
             return None;
         }
@@ -209,7 +217,11 @@ impl<V> Dict<V> {
     }
 
     pub fn iter(&self) -> Iter<'_, V> {
-        Iter { buckets: &self.buckets, idx: 0, node: None }
+        Iter {
+            buckets: &self.buckets,
+            idx: 0,
+            node: None,
+        }
     }
 
     /// Visits one bucket (the one `cursor` names) and returns the next cursor;
@@ -260,7 +272,11 @@ impl<V> Dict<V> {
     }
 
     /// Keeps only the elements for which `keep` is true; returns how many were removed.
-    pub fn retain(&mut self, hasher: &Hasher, mut keep: impl FnMut(&[u8], &mut V) -> bool) -> usize {
+    pub fn retain(
+        &mut self,
+        hasher: &Hasher,
+        mut keep: impl FnMut(&[u8], &mut V) -> bool,
+    ) -> usize {
         let mut removed = 0;
         for slot in self.buckets.iter_mut() {
             let mut link = slot;
@@ -374,7 +390,10 @@ mod tests {
             }
         }
         for i in 0..500 {
-            assert!(seen.contains(format!("stable{i}").as_bytes()), "missing stable{i}");
+            assert!(
+                seen.contains(format!("stable{i}").as_bytes()),
+                "missing stable{i}"
+            );
         }
     }
 

@@ -17,7 +17,8 @@ pub const LOADED: u32 = 1 << 12; // module only
 pub const MODULE: u32 = 1 << 13; // d
 pub const NEW: u32 = 1 << 14; // n
 /// "A": every class except m, n (and module-only ones).
-pub const ALL: u32 = GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
+pub const ALL: u32 =
+    GENERIC | STRING | LIST | SET | HASH | ZSET | EXPIRED | EVICTED | STREAM | MODULE;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notification {

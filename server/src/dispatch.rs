@@ -39,7 +39,10 @@ pub fn execute(srv: &mut Server, client: &mut Client, argv: Vec<Bytes>) {
 }
 
 /// Finds the command (and subcommand) and checks the arity.
-fn resolve(srv: &Server, argv: &[Bytes]) -> Result<(&'static CommandSpec, Option<&'static CommandSpec>), CmdError> {
+fn resolve(
+    srv: &Server,
+    argv: &[Bytes],
+) -> Result<(&'static CommandSpec, Option<&'static CommandSpec>), CmdError> {
     let Some(spec) = srv.commands.get(&argv[0]) else {
         return Err(unknown_command(argv));
     };
@@ -60,7 +63,10 @@ fn resolve(srv: &Server, argv: &[Bytes]) -> Result<(&'static CommandSpec, Option
         )));
     };
     if !sub.arity_ok(argv.len()) {
-        return Err(CmdError::wrong_arity(&format!("{}|{}", spec.name, sub.name)));
+        return Err(CmdError::wrong_arity(&format!(
+            "{}|{}",
+            spec.name, sub.name
+        )));
     }
     Ok((sub, Some(spec)))
 }
@@ -95,13 +101,20 @@ fn unknown_command(argv: &[Bytes]) -> CmdError {
 }
 
 /// The state gates, in Redis's `processCommand` order.
-fn check_gates(srv: &Server, client: &Client, spec: &CommandSpec, parent: Option<&CommandSpec>) -> Result<(), CmdError> {
+fn check_gates(
+    srv: &Server,
+    client: &Client,
+    spec: &CommandSpec,
+    parent: Option<&CommandSpec>,
+) -> Result<(), CmdError> {
     let cmd_flags = spec.flags | parent.map_or(0, |p| p.flags & flags::NO_AUTH);
     if !client.authenticated && cmd_flags & flags::NO_AUTH == 0 {
         return Err(CmdError::new("NOAUTH Authentication required."));
     }
     if srv.loading && spec.flags & flags::LOADING == 0 {
-        return Err(CmdError::new("LOADING Redis is loading the dataset in memory"));
+        return Err(CmdError::new(
+            "LOADING Redis is loading the dataset in memory",
+        ));
     }
     Ok(())
 }
@@ -119,7 +132,13 @@ fn count_error(srv: &mut Server, e: &CmdError) {
 }
 
 /// Runs the handler with the clock set, then records statistics.
-fn call(srv: &mut Server, client: &mut Client, spec: &'static CommandSpec, parent: Option<&'static CommandSpec>, argv: Vec<Bytes>) -> Reply {
+fn call(
+    srv: &mut Server,
+    client: &mut Client,
+    spec: &'static CommandSpec,
+    parent: Option<&'static CommandSpec>,
+    argv: Vec<Bytes>,
+) -> Reply {
     let start = std::time::Instant::now();
     srv.keyspace.set_now_ms(crate::clock::now_ms());
     let skip = if parent.is_some() { 2 } else { 1 };

@@ -39,7 +39,10 @@ struct Sink {
     file: String,
 }
 
-static SINK: Mutex<Sink> = Mutex::new(Sink { level: Level::Notice, file: String::new() });
+static SINK: Mutex<Sink> = Mutex::new(Sink {
+    level: Level::Notice,
+    file: String::new(),
+});
 
 pub fn configure(level: Level, file: &str) {
     if let Ok(mut s) = SINK.lock() {
@@ -53,11 +56,21 @@ pub fn log(level: Level, msg: &str) {
     if level < sink.level {
         return;
     }
-    let line = format!("{}:M {} {} {}\n", std::process::id(), timestamp(), level.mark(), msg);
+    let line = format!(
+        "{}:M {} {} {}\n",
+        std::process::id(),
+        timestamp(),
+        level.mark(),
+        msg
+    );
     if sink.file.is_empty() {
         let _ = std::io::stdout().write_all(line.as_bytes());
         let _ = std::io::stdout().flush();
-    } else if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(&sink.file) {
+    } else if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&sink.file)
+    {
         let _ = f.write_all(line.as_bytes());
     }
 }
@@ -68,7 +81,11 @@ pub fn raw(msg: &str) {
     if sink.file.is_empty() {
         let _ = std::io::stdout().write_all(msg.as_bytes());
         let _ = std::io::stdout().write_all(b"\n");
-    } else if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(&sink.file) {
+    } else if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&sink.file)
+    {
         let _ = f.write_all(msg.as_bytes());
         let _ = f.write_all(b"\n");
     }
@@ -76,12 +93,16 @@ pub fn raw(msg: &str) {
 
 /// `21 Nov 2026 07:23:14.123` in local time (the machine runs in UTC).
 pub fn timestamp() -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     let secs = now.as_secs() as i64;
     let ms = now.subsec_millis();
     let (y, mo, d) = civil_from_days(secs.div_euclid(86400));
     let sod = secs.rem_euclid(86400);
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     format!(
         "{:02} {} {} {:02}:{:02}:{:02}.{:03}",
         d,

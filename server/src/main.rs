@@ -18,7 +18,10 @@ fn main() {
             std::process::exit(1);
         }
     };
-    log::configure(Level::parse(&config.loglevel).unwrap_or(Level::Notice), &config.logfile);
+    log::configure(
+        Level::parse(&config.loglevel).unwrap_or(Level::Notice),
+        &config.logfile,
+    );
     let pid = std::process::id();
     log_notice!("oO0OoO0OoO0Oo Strata is starting oO0OoO0OoO0Oo");
     log_notice!("Strata version={STRATA_VERSION} (Redis {REDIS_VERSION} compatible), bits=64, commit=00000000, modified=0, pid={pid}, just started");

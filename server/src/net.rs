@@ -116,14 +116,19 @@ impl EventLoop {
                 Ok(l) => {
                     l.set_nonblocking(true)?;
                     let mut l = TcpListener::from_std(l);
-                    poll.registry().register(&mut l, Token(listeners.len()), Interest::READABLE)?;
+                    poll.registry()
+                        .register(&mut l, Token(listeners.len()), Interest::READABLE)?;
                     listeners.push(Listener::Tcp(l));
                 }
                 Err(e) if addr.is_ipv6() => {
                     log_verbose!("Could not bind {addr}: {e}");
                 }
                 Err(e) => {
-                    log_warning!("Warning: Could not create server TCP listening socket {}: {}", addr, e);
+                    log_warning!(
+                        "Warning: Could not create server TCP listening socket {}: {}",
+                        addr,
+                        e
+                    );
                     return Err(e);
                 }
             }
@@ -131,12 +136,19 @@ impl EventLoop {
         if let Some(path) = &srv.config.unixsocket {
             let _ = std::fs::remove_file(path);
             let mut l = UnixListener::bind(path)?;
-            poll.registry().register(&mut l, Token(listeners.len()), Interest::READABLE)?;
+            poll.registry()
+                .register(&mut l, Token(listeners.len()), Interest::READABLE)?;
             listeners.push(Listener::Unix(l));
             log_notice!("The server is now ready to accept connections at {}", path);
         }
         install_signal_handlers();
-        Ok(EventLoop { poll, listeners, srv, more_input: VecDeque::new(), last_cron_ms: clock::now_ms() })
+        Ok(EventLoop {
+            poll,
+            listeners,
+            srv,
+            more_input: VecDeque::new(),
+            last_cron_ms: clock::now_ms(),
+        })
     }
 
     pub fn server(&mut self) -> &mut Server {
@@ -185,7 +197,11 @@ impl EventLoop {
             }
             let sig = SHUTDOWN_SIGNAL.swap(0, std::sync::atomic::Ordering::SeqCst);
             if sig != 0 {
-                let name = if sig == libc::SIGINT { "SIGINT" } else { "SIGTERM" };
+                let name = if sig == libc::SIGINT {
+                    "SIGINT"
+                } else {
+                    "SIGTERM"
+                };
                 log_warning!("Received {name} scheduling shutdown...");
                 self.srv.shutdown = Some(Default::default());
             }
@@ -211,7 +227,12 @@ impl EventLoop {
                 }),
                 Listener::Unix(l) => l.accept().map(|(s, _)| {
                     let path = self.srv.config.unixsocket.clone().unwrap_or_default();
-                    (Stream::Unix(s), format!("{path}:0"), format!("{path}:0"), true)
+                    (
+                        Stream::Unix(s),
+                        format!("{path}:0"),
+                        format!("{path}:0"),
+                        true,
+                    )
                 }),
             };
             match accepted {
@@ -236,7 +257,11 @@ impl EventLoop {
         let id = srv.next_client_id;
         srv.next_client_id += 1;
         let token = Token(LISTENER_TOKENS + id as usize);
-        if let Err(e) = self.poll.registry().register(stream.source(), token, Interest::READABLE) {
+        if let Err(e) = self
+            .poll
+            .registry()
+            .register(stream.source(), token, Interest::READABLE)
+        {
             log_warning!("Error registering fd event for the new client: {e}");
             return;
         }
@@ -247,12 +272,23 @@ impl EventLoop {
         client.unix_socket = unix;
         client.authenticated = srv.config.requirepass.is_none();
         log_verbose!("Accepted {}", client.addr);
-        srv.clients.insert(id, Conn { stream, client, inbuf: BytesMut::with_capacity(READ_CHUNK_BYTES), parser: RequestParser::new(), want_write: false });
+        srv.clients.insert(
+            id,
+            Conn {
+                stream,
+                client,
+                inbuf: BytesMut::with_capacity(READ_CHUNK_BYTES),
+                parser: RequestParser::new(),
+                want_write: false,
+            },
+        );
     }
 
     /// Reads what the client sent and runs every complete request.
     fn read_client(&mut self, id: u64) {
-        let Some(mut conn) = self.srv.clients.remove(&id) else { return };
+        let Some(mut conn) = self.srv.clients.remove(&id) else {
+            return;
+        };
         let mut closed = false;
         let mut reads = 0;
         loop {
@@ -262,8 +298,14 @@ impl EventLoop {
             }
             // Read at most 16 KiB, or more for a big bulk, but never more than
             // the data already received: a declared length alone reserves nothing.
-            let remaining_bulk = conn.parser.wanted_bytes().unwrap_or(0).saturating_sub(conn.inbuf.len());
-            let want = remaining_bulk.min(conn.inbuf.len().max(READ_CHUNK_BYTES)).max(READ_CHUNK_BYTES);
+            let remaining_bulk = conn
+                .parser
+                .wanted_bytes()
+                .unwrap_or(0)
+                .saturating_sub(conn.inbuf.len());
+            let want = remaining_bulk
+                .min(conn.inbuf.len().max(READ_CHUNK_BYTES))
+                .max(READ_CHUNK_BYTES);
             let len = conn.inbuf.len();
             conn.inbuf.resize(len + want, 0);
             let n = match conn.stream.read(&mut conn.inbuf[len..]) {
@@ -318,7 +360,10 @@ impl EventLoop {
             if conn.client.close_after_reply {
                 return true;
             }
-            let limits = ParseLimits { bulk_bytes_max: self.srv.config.proto_max_bulk_len, authenticated: conn.client.authenticated };
+            let limits = ParseLimits {
+                bulk_bytes_max: self.srv.config.proto_max_bulk_len,
+                authenticated: conn.client.authenticated,
+            };
             match conn.parser.parse(&mut conn.inbuf, limits) {
                 Ok(Some(argv)) => {
                     if argv.is_empty() {
@@ -329,7 +374,12 @@ impl EventLoop {
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    log_verbose!("Protocol error ({}) from client: id={} addr={}", e.message(), conn.client.id, conn.client.addr);
+                    log_verbose!(
+                        "Protocol error ({}) from client: id={} addr={}",
+                        e.message(),
+                        conn.client.id,
+                        conn.client.addr
+                    );
                     conn.client.push(&Reply::Error(e.message().into()));
                     conn.client.close_after_reply = true;
                     return true;
@@ -352,7 +402,9 @@ impl EventLoop {
     }
 
     fn write_client(&mut self, id: u64) {
-        let Some(mut conn) = self.srv.clients.remove(&id) else { return };
+        let Some(mut conn) = self.srv.clients.remove(&id) else {
+            return;
+        };
         let mut written = 0;
         let mut failed = false;
         while written < conn.client.out.len() {
@@ -378,9 +430,16 @@ impl EventLoop {
         }
         let need_write = !conn.client.out.is_empty();
         if need_write != conn.want_write {
-            let interest = if need_write { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
+            let interest = if need_write {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
             let token = Token(LISTENER_TOKENS + id as usize);
-            let _ = self.poll.registry().reregister(conn.stream.source(), token, interest);
+            let _ = self
+                .poll
+                .registry()
+                .reregister(conn.stream.source(), token, interest);
             conn.want_write = need_write;
         }
         if conn.client.out.capacity() > 64 * 1024 && conn.client.out.is_empty() {
@@ -391,7 +450,11 @@ impl EventLoop {
 
     fn close(&mut self, mut conn: Conn) {
         let _ = self.poll.registry().deregister(conn.stream.source());
-        log_verbose!("Client closed connection id={} addr={}", conn.client.id, conn.client.addr);
+        log_verbose!(
+            "Client closed connection id={} addr={}",
+            conn.client.id,
+            conn.client.addr
+        );
         crate::hooks::client_closed(&mut self.srv, &mut conn.client);
     }
 
@@ -409,7 +472,11 @@ impl EventLoop {
         let mut to_close = Vec::new();
         for (id, conn) in self.srv.clients.iter() {
             let c = &conn.client;
-            if c.close_asap || (timeout_ms > 0 && now.saturating_sub(c.last_interaction_ms) > timeout_ms && crate::hooks::idle_timeout_applies(c)) {
+            if c.close_asap
+                || (timeout_ms > 0
+                    && now.saturating_sub(c.last_interaction_ms) > timeout_ms
+                    && crate::hooks::idle_timeout_applies(c))
+            {
                 to_close.push(*id);
             }
         }

@@ -1,7 +1,7 @@
 //! SHUTDOWN and signals: save when save points or the AOF require it, then exit.
 
-use crate::server::{Server, ShutdownRequest};
 use crate::log_warning;
+use crate::server::{Server, ShutdownRequest};
 
 /// Prepares for exit; an error aborts the shutdown (as when a final save fails).
 pub fn prepare(srv: &mut Server, _req: ShutdownRequest) -> Result<(), String> {

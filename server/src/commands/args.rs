@@ -49,7 +49,11 @@ impl Args {
     /// The next argument; a syntax error if there is none.
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Bytes, CmdError> {
-        let a = self.argv.get(self.pos).cloned().ok_or_else(CmdError::syntax)?;
+        let a = self
+            .argv
+            .get(self.pos)
+            .cloned()
+            .ok_or_else(CmdError::syntax)?;
         self.pos += 1;
         Ok(a)
     }
@@ -67,7 +71,11 @@ impl Args {
 
     /// All the remaining arguments.
     pub fn rest(&mut self) -> Vec<Bytes> {
-        let out = self.argv.get(self.pos..).map(|s| s.to_vec()).unwrap_or_default();
+        let out = self
+            .argv
+            .get(self.pos..)
+            .map(|s| s.to_vec())
+            .unwrap_or_default();
         self.pos = self.argv.len();
         out
     }

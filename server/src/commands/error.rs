@@ -42,7 +42,9 @@ impl CmdError {
     }
 
     pub fn wrong_arity(name: &str) -> CmdError {
-        CmdError::new(format!("ERR wrong number of arguments for '{name}' command"))
+        CmdError::new(format!(
+            "ERR wrong number of arguments for '{name}' command"
+        ))
     }
 
     pub fn overflow() -> CmdError {

@@ -76,8 +76,16 @@ impl Default for Config {
             config_file: None,
             client_output_buffer_limits: [
                 ObufLimit::default(),
-                ObufLimit { hard_bytes: 256 << 20, soft_bytes: 64 << 20, soft_seconds: 60 },
-                ObufLimit { hard_bytes: 32 << 20, soft_bytes: 8 << 20, soft_seconds: 60 },
+                ObufLimit {
+                    hard_bytes: 256 << 20,
+                    soft_bytes: 64 << 20,
+                    soft_seconds: 60,
+                },
+                ObufLimit {
+                    hard_bytes: 32 << 20,
+                    soft_bytes: 8 << 20,
+                    soft_seconds: 60,
+                },
             ],
             slowlog_log_slower_than_us: 10_000,
             slowlog_max_len: 128,
@@ -128,8 +136,16 @@ impl Config {
             "port" => self.port = v.parse().map_err(|_| "Invalid port".to_string())?,
             "bind" => self.bind = vals.to_vec(),
             "dir" => self.dir = PathBuf::from(v),
-            "databases" => self.databases = v.parse().map_err(|_| "Invalid databases".to_string())?,
-            "requirepass" => self.requirepass = if v.is_empty() { None } else { Some(v.into_bytes()) },
+            "databases" => {
+                self.databases = v.parse().map_err(|_| "Invalid databases".to_string())?
+            }
+            "requirepass" => {
+                self.requirepass = if v.is_empty() {
+                    None
+                } else {
+                    Some(v.into_bytes())
+                }
+            }
             _ => {}
         }
         Ok(())

@@ -7,8 +7,22 @@ use crate::resp::Reply;
 pub const COMMANDS: &[CommandSpec] = &[
     spec("ping", -1, FAST | SENTINEL, acl::CONNECTION, NO_KEYS, ping),
     spec("echo", 2, FAST, acl::CONNECTION, NO_KEYS, echo),
-    spec("quit", -1, ALLOW_BUSY | NO_AUTH | LOADING | STALE | FAST, acl::CONNECTION, NO_KEYS, quit),
-    spec("select", 2, LOADING | STALE | FAST, acl::CONNECTION, NO_KEYS, select),
+    spec(
+        "quit",
+        -1,
+        ALLOW_BUSY | NO_AUTH | LOADING | STALE | FAST,
+        acl::CONNECTION,
+        NO_KEYS,
+        quit,
+    ),
+    spec(
+        "select",
+        2,
+        LOADING | STALE | FAST,
+        acl::CONNECTION,
+        NO_KEYS,
+        select,
+    ),
 ];
 
 fn ping(_ctx: &mut Ctx, args: &mut Args) -> CmdResult {
@@ -29,7 +43,9 @@ fn quit(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
 }
 
 fn select(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
-    let idx = args.next_i64().map_err(|_| CmdError::new("ERR value is not an integer or out of range"))?;
+    let idx = args
+        .next_i64()
+        .map_err(|_| CmdError::new("ERR value is not an integer or out of range"))?;
     if idx < 0 || idx as usize >= ctx.srv.keyspace.db_count() {
         return Err(CmdError::new("ERR DB index is out of range"));
     }

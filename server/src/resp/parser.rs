@@ -40,7 +40,10 @@ pub struct ParseLimits {
 
 impl Default for ParseLimits {
     fn default() -> Self {
-        ParseLimits { bulk_bytes_max: 512 * MIB as i64, authenticated: true }
+        ParseLimits {
+            bulk_bytes_max: 512 * MIB as i64,
+            authenticated: true,
+        }
     }
 }
 
@@ -61,14 +64,26 @@ impl ProtocolError {
     /// The error line Redis sends before closing (without the dash).
     pub fn message(&self) -> String {
         match self {
-            ProtocolError::InvalidMultibulkLength => "ERR Protocol error: invalid multibulk length".into(),
+            ProtocolError::InvalidMultibulkLength => {
+                "ERR Protocol error: invalid multibulk length".into()
+            }
             ProtocolError::InvalidBulkLength => "ERR Protocol error: invalid bulk length".into(),
             ProtocolError::TooBigInline => "ERR Protocol error: too big inline request".into(),
-            ProtocolError::TooBigMbulkCount => "ERR Protocol error: too big mbulk count string".into(),
-            ProtocolError::TooBigBulkCount => "ERR Protocol error: too big bulk count string".into(),
-            ProtocolError::UnbalancedQuotes => "ERR Protocol error: unbalanced quotes in request".into(),
-            ProtocolError::ExpectedDollar(c) => format!("ERR Protocol error: expected '$', got '{}'", *c as char),
-            ProtocolError::UnauthMultibulk => "ERR Protocol error: unauthenticated multibulk length".into(),
+            ProtocolError::TooBigMbulkCount => {
+                "ERR Protocol error: too big mbulk count string".into()
+            }
+            ProtocolError::TooBigBulkCount => {
+                "ERR Protocol error: too big bulk count string".into()
+            }
+            ProtocolError::UnbalancedQuotes => {
+                "ERR Protocol error: unbalanced quotes in request".into()
+            }
+            ProtocolError::ExpectedDollar(c) => {
+                format!("ERR Protocol error: expected '$', got '{}'", *c as char)
+            }
+            ProtocolError::UnauthMultibulk => {
+                "ERR Protocol error: unauthenticated multibulk length".into()
+            }
             ProtocolError::UnauthBulk => "ERR Protocol error: unauthenticated bulk length".into(),
         }
     }
@@ -101,7 +116,11 @@ impl RequestParser {
     /// Parses one request. `Ok(Some(argv))` is a complete request (possibly
     /// empty argv for a blank inline line, which callers skip); `Ok(None)` means
     /// more bytes are needed.
-    pub fn parse(&mut self, buf: &mut BytesMut, limits: ParseLimits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+    pub fn parse(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: ParseLimits,
+    ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
         if self.pending_args == 0 {
             match buf.first() {
                 None => return Ok(None),
@@ -118,7 +137,8 @@ impl RequestParser {
             if line_end > INLINE_BYTES_MAX {
                 return Err(ProtocolError::TooBigMbulkCount);
             }
-            let count = parse_len(&buf[1..line_end]).ok_or(ProtocolError::InvalidMultibulkLength)?;
+            let count =
+                parse_len(&buf[1..line_end]).ok_or(ProtocolError::InvalidMultibulkLength)?;
             if count > MULTIBULK_ARGS_MAX {
                 return Err(ProtocolError::InvalidMultibulkLength);
             }
@@ -149,7 +169,8 @@ impl RequestParser {
                     if buf[0] != b'$' {
                         return Err(ProtocolError::ExpectedDollar(buf[0]));
                     }
-                    let len = parse_len(&buf[1..line_end]).ok_or(ProtocolError::InvalidBulkLength)?;
+                    let len =
+                        parse_len(&buf[1..line_end]).ok_or(ProtocolError::InvalidBulkLength)?;
                     if len < 0 || len > limits.bulk_bytes_max {
                         return Err(ProtocolError::InvalidBulkLength);
                     }
@@ -247,7 +268,12 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     return None;
                 }
                 let c = line[i];
-                if c == b'\\' && i + 3 < n && line[i + 1] == b'x' && is_hex(line[i + 2]) && is_hex(line[i + 3]) {
+                if c == b'\\'
+                    && i + 3 < n
+                    && line[i + 1] == b'x'
+                    && is_hex(line[i + 2])
+                    && is_hex(line[i + 3])
+                {
                     cur.push(hex(line[i + 2]) * 16 + hex(line[i + 3]));
                     i += 3;
                 } else if c == b'\\' && i + 1 < n {
@@ -340,12 +366,16 @@ mod tests {
         assert_eq!(r.len(), 3);
         assert_eq!(r[0], vec![Bytes::from("GET"), Bytes::from("k")]);
         assert_eq!(r[1], vec![Bytes::from("PING")]);
-        assert_eq!(r[2], vec![Bytes::from("set"), Bytes::from("a"), Bytes::from("b c")]);
+        assert_eq!(
+            r[2],
+            vec![Bytes::from("set"), Bytes::from("a"), Bytes::from("b c")]
+        );
     }
 
     #[test]
     fn every_split_point_gives_the_same_requests() {
-        let input: &[u8] = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\nPING\r\n*1\r\n$4\r\nPING\r\n";
+        let input: &[u8] =
+            b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\nPING\r\n*1\r\n$4\r\nPING\r\n";
         let whole = parse_all(input).unwrap();
         for split in 0..input.len() {
             let mut p = RequestParser::new();
@@ -364,14 +394,32 @@ mod tests {
 
     #[test]
     fn protocol_errors() {
-        assert_eq!(parse_all(b"*x\r\n"), Err(ProtocolError::InvalidMultibulkLength));
-        assert_eq!(parse_all(b"*1\r\n$x\r\n"), Err(ProtocolError::InvalidBulkLength));
-        assert_eq!(parse_all(b"*1\r\nfoo\r\n"), Err(ProtocolError::ExpectedDollar(b'f')));
-        assert_eq!(parse_all(b"set \"a\r\n"), Err(ProtocolError::UnbalancedQuotes));
-        assert_eq!(parse_all(b"*1\r\n$536870913\r\n"), Err(ProtocolError::InvalidBulkLength));
+        assert_eq!(
+            parse_all(b"*x\r\n"),
+            Err(ProtocolError::InvalidMultibulkLength)
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n$x\r\n"),
+            Err(ProtocolError::InvalidBulkLength)
+        );
+        assert_eq!(
+            parse_all(b"*1\r\nfoo\r\n"),
+            Err(ProtocolError::ExpectedDollar(b'f'))
+        );
+        assert_eq!(
+            parse_all(b"set \"a\r\n"),
+            Err(ProtocolError::UnbalancedQuotes)
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n$536870913\r\n"),
+            Err(ProtocolError::InvalidBulkLength)
+        );
         let big = vec![b'a'; INLINE_BYTES_MAX + 10];
         assert_eq!(parse_all(&big), Err(ProtocolError::TooBigInline));
-        assert_eq!(ProtocolError::ExpectedDollar(b'x').message(), "ERR Protocol error: expected '$', got 'x'");
+        assert_eq!(
+            ProtocolError::ExpectedDollar(b'x').message(),
+            "ERR Protocol error: expected '$', got 'x'"
+        );
     }
 
     #[test]
@@ -384,7 +432,10 @@ mod tests {
 
     #[test]
     fn split_args_quotes() {
-        assert_eq!(split_args(b"a 'b c' \"\\x41\\n\"").unwrap(), vec![b"a".to_vec(), b"b c".to_vec(), b"A\n".to_vec()]);
+        assert_eq!(
+            split_args(b"a 'b c' \"\\x41\\n\"").unwrap(),
+            vec![b"a".to_vec(), b"b c".to_vec(), b"A\n".to_vec()]
+        );
         assert!(split_args(b"\"a\"b").is_none());
         assert_eq!(split_args(b"   ").unwrap().len(), 0);
     }

@@ -215,7 +215,11 @@ pub fn format_g17(d: f64) -> String {
 /// C's `%.<precision>g` for finite values.
 pub fn format_g(d: f64, precision: usize) -> String {
     if d == 0.0 {
-        return if d.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if d.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     let p = precision.max(1);
     // Exponent as %e would print it after rounding to p significant digits.

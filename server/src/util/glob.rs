@@ -6,7 +6,13 @@
 //! hostile pattern cannot overflow the stack.
 
 pub fn glob_match(pattern: &[u8], string: &[u8], nocase: bool) -> bool {
-    let eq = |a: u8, b: u8| if nocase { a.eq_ignore_ascii_case(&b) } else { a == b };
+    let eq = |a: u8, b: u8| {
+        if nocase {
+            a.eq_ignore_ascii_case(&b)
+        } else {
+            a == b
+        }
+    };
     let (mut p, mut s) = (0usize, 0usize);
     // Where to resume after the last '*': (pattern index after star, string index).
     let mut star: Option<(usize, usize)> = None;
@@ -35,19 +41,28 @@ pub fn glob_match(pattern: &[u8], string: &[u8], nocase: bool) -> bool {
                         }
                     }
                 }
-                b'\\' if p + 1 < pattern.len() && s < string.len() => {
-                    if eq(pattern[p + 1], string[s]) {
-                        p += 2;
-                        s += 1;
-                        continue;
-                    }
+                b'\\'
+                    if p + 1 < pattern.len()
+                        && s < string.len()
+                        && eq(pattern[p + 1], string[s]) =>
+                {
+                    p += 2;
+                    s += 1;
+                    continue;
                 }
-                c if s < string.len() && c != b'*' && c != b'?' && c != b'[' && !(c == b'\\' && p + 1 < pattern.len()) => {
-                    if eq(c, string[s]) {
-                        p += 1;
-                        s += 1;
-                        continue;
-                    }
+                c if s < string.len()
+                    && !matches!(c, b'*' | b'?' | b'[' | b'\\')
+                    && eq(c, string[s]) =>
+                {
+                    p += 1;
+                    s += 1;
+                    continue;
+                }
+                // A trailing backslash matches itself.
+                b'\\' if p + 1 == pattern.len() && s < string.len() && string[s] == b'\\' => {
+                    p += 1;
+                    s += 1;
+                    continue;
                 }
                 _ => {}
             }

@@ -40,11 +40,20 @@ pub struct Entry {
     pub value: Value,
     /// LRU clock (seconds, 24 bits) or, under an LFU policy, minutes << 8 | counter.
     lru: u32,
+    /// The value is a private duplicate made by COPY and not rewritten since.
+    /// Redis shares small integers between keys, except for duplicates
+    /// (OBJECT REFCOUNT tells them apart); any write clears the flag.
+    private_copy: bool,
 }
 
 impl Entry {
     pub fn lru(&self) -> u32 {
         self.lru
+    }
+
+    /// True for a value duplicated by COPY (see `private_copy`).
+    pub fn is_private_copy(&self) -> bool {
+        self.private_copy
     }
 }
 
@@ -82,6 +91,26 @@ impl Default for Db {
     }
 }
 
+impl Db {
+    /// Whether `key` is in the map, ignoring its TTL.
+    fn contains_raw(&self, hasher: &Hasher, key: &[u8]) -> bool {
+        let hash = hasher.hash(key);
+        self.segments[(hash >> SEGMENT_SHIFT) as usize]
+            .map
+            .get(hash, key)
+            .is_some()
+    }
+
+    /// Number of keys, including those whose TTL passed but are not yet deleted.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
 #[derive(Default, Clone, Debug)]
 pub struct KeyspaceStats {
     pub hits: u64,
@@ -104,9 +133,27 @@ pub struct Lookup {
     pub no_notify: bool,
 }
 
-pub const LOOKUP_DEFAULT: Lookup = Lookup { no_touch: false, no_stats: false, no_notify: false };
-pub const LOOKUP_NOTOUCH: Lookup = Lookup { no_touch: true, no_stats: false, no_notify: false };
-pub const LOOKUP_SILENT: Lookup = Lookup { no_touch: true, no_stats: true, no_notify: true };
+pub const LOOKUP_DEFAULT: Lookup = Lookup {
+    no_touch: false,
+    no_stats: false,
+    no_notify: false,
+};
+pub const LOOKUP_NOTOUCH: Lookup = Lookup {
+    no_touch: true,
+    no_stats: false,
+    no_notify: false,
+};
+pub const LOOKUP_SILENT: Lookup = Lookup {
+    no_touch: true,
+    no_stats: true,
+    no_notify: true,
+};
+/// Redis's lookupKeyWrite: touches the key, counts no hit or miss, emits no keymiss.
+pub const LOOKUP_WRITE: Lookup = Lookup {
+    no_touch: false,
+    no_stats: true,
+    no_notify: true,
+};
 
 /// State shared by all databases, which the door updates.
 pub struct Shared {
@@ -173,7 +220,12 @@ impl Shared {
     /// Queues a keyspace notification if its class is enabled.
     pub fn notify(&mut self, class: u32, event: &'static str, db: usize, key: &[u8]) {
         if notify::wanted(self.notify_flags, class) {
-            self.events.push(Notification { db, class, event, key: key.into() });
+            self.events.push(Notification {
+                db,
+                class,
+                event,
+                key: key.into(),
+            });
         }
     }
 
@@ -204,8 +256,12 @@ impl Shared {
         let last = lru >> 8;
         let counter = (lru & 0xFF) as u8;
         let now = lfu_minutes(self.now_ms);
-        let elapsed = if now >= last { now - last } else { 65535 - last + now };
-        let periods = if self.lfu_decay_time_min > 0 { elapsed / self.lfu_decay_time_min } else { 0 };
+        let elapsed = if now >= last {
+            now - last
+        } else {
+            65535 - last + now
+        };
+        let periods = elapsed.checked_div(self.lfu_decay_time_min).unwrap_or(0);
         counter.saturating_sub(periods.min(255) as u8)
     }
 
@@ -247,7 +303,10 @@ impl Keyspace {
     pub fn new(databases: usize) -> Keyspace {
         let mut dbs = Vec::with_capacity(databases);
         dbs.resize_with(databases.max(1), Db::default);
-        Keyspace { dbs, shared: Shared::new() }
+        Keyspace {
+            dbs,
+            shared: Shared::new(),
+        }
     }
 
     pub fn db_count(&self) -> usize {
@@ -257,7 +316,11 @@ impl Keyspace {
     /// The door to database `idx` (callers check the index range first).
     pub fn db(&mut self, idx: usize) -> DbView<'_> {
         let idx = idx.min(self.dbs.len() - 1);
-        DbView { db: &mut self.dbs[idx], sh: &mut self.shared, idx }
+        DbView {
+            db: &mut self.dbs[idx],
+            sh: &mut self.shared,
+            idx,
+        }
     }
 
     pub fn set_now_ms(&mut self, now_ms: u64) {
@@ -270,7 +333,10 @@ impl Keyspace {
 
     /// (keys, keys with an expiry, average TTL) of each database, for INFO keyspace.
     pub fn db_sizes(&self) -> Vec<(usize, usize, u64)> {
-        self.dbs.iter().map(|d| (d.len, d.volatile, d.avg_ttl_ms)).collect()
+        self.dbs
+            .iter()
+            .map(|d| (d.len, d.volatile, d.avg_ttl_ms))
+            .collect()
     }
 
     pub fn total_keys(&self) -> usize {
@@ -278,10 +344,10 @@ impl Keyspace {
     }
 
     /// SWAPDB: the data moves, the watchers stay with their database index.
+    /// Swapping a database with itself changes nothing (Redis 7.0 does not
+    /// touch its watched keys either).
     pub fn swap_dbs(&mut self, a: usize, b: usize) {
-        if a == b {
-            // Redis still touches the watched keys of the database.
-            self.touch_all_watched(a, true);
+        if a == b || a >= self.dbs.len() || b >= self.dbs.len() {
             return;
         }
         let (lo, hi) = (a.min(b), a.max(b));
@@ -293,16 +359,24 @@ impl Keyspace {
         std::mem::swap(&mut x.avg_ttl_ms, &mut y.avg_ttl_ms);
         x.expire_cursor = 0;
         y.expire_cursor = 0;
-        // A watched key is touched if it exists in either database now.
-        self.touch_all_watched(a, false);
-        self.touch_all_watched(b, false);
+        // A watched key is touched if it exists in either database
+        // (touchAllWatchedKeysInDb with the other database as replacement).
+        self.touch_watched_present(a, b);
+        self.touch_watched_present(b, a);
     }
 
-    fn touch_all_watched(&mut self, idx: usize, _same: bool) {
-        let db = &self.dbs[idx];
-        for key in db.watched.keys() {
-            self.shared.touched.push((idx, key.clone()));
+    /// Queues a WATCH signal for each key watched in `idx` that is present
+    /// (expired or not) in database `idx` or `other`.
+    fn touch_watched_present(&mut self, idx: usize, other: usize) {
+        let mut touched = Vec::new();
+        for key in self.dbs[idx].watched.keys() {
+            if self.dbs[idx].contains_raw(&self.shared.hasher, key)
+                || self.dbs[other].contains_raw(&self.shared.hasher, key)
+            {
+                touched.push((idx, key.clone()));
+            }
         }
+        self.shared.touched.extend(touched);
     }
 
     /// Removes every key of every database; returns how many were removed.
@@ -353,7 +427,11 @@ impl Keyspace {
     }
 
     fn update_stale(&mut self, sampled: usize, expired: usize) {
-        let current = if sampled > 0 { expired as f64 / sampled as f64 } else { 0.0 };
+        let current = if sampled > 0 {
+            expired as f64 / sampled as f64
+        } else {
+            0.0
+        };
         let s = &mut self.shared.stats;
         s.expired_stale_perc = current * 0.05 + s.expired_stale_perc * 0.95;
     }
@@ -486,7 +564,8 @@ impl<'a> DbView<'a> {
     /// Looks a key up for reading.
     pub fn lookup(&mut self, key: &[u8], how: Lookup) -> Option<&Entry> {
         let (hash, seg) = self.locate(key);
-        let found = !self.expire_if_needed(hash, seg, key) && self.db.segments[seg].map.get(hash, key).is_some();
+        let found = !self.expire_if_needed(hash, seg, key)
+            && self.db.segments[seg].map.get(hash, key).is_some();
         if !found {
             if !how.no_stats {
                 self.sh.stats.misses += 1;
@@ -537,7 +616,11 @@ impl<'a> DbView<'a> {
 
     /// Opens a key for writing, creating it with `make` if it is missing.
     /// The second element is true when the key was created.
-    pub fn write_or_insert<'k>(&mut self, key: &'k [u8], make: impl FnOnce() -> Value) -> (WriteGuard<'_, 'k>, bool) {
+    pub fn write_or_insert<'k>(
+        &mut self,
+        key: &'k [u8],
+        make: impl FnOnce() -> Value,
+    ) -> (WriteGuard<'_, 'k>, bool) {
         let (hash, seg) = self.locate(key);
         self.expire_if_needed(hash, seg, key);
         self.before_write(seg);
@@ -551,7 +634,10 @@ impl<'a> DbView<'a> {
         let old_mem = if created {
             0
         } else {
-            self.db.segments[seg].map.get(hash, key).map_or(0, |e| e.value.mem_bytes())
+            self.db.segments[seg]
+                .map
+                .get(hash, key)
+                .map_or(0, |e| e.value.mem_bytes())
         };
         let mut guard = WriteGuard::new(self, hash, seg, key, old_mem);
         if created {
@@ -564,7 +650,16 @@ impl<'a> DbView<'a> {
         let lru = self.sh.fresh_lru();
         self.sh.value_bytes += value.mem_bytes() as i64;
         let hasher = &self.sh.hasher;
-        self.db.segments[seg].map.insert_new(hasher, hash, key.into(), Entry { value, lru });
+        self.db.segments[seg].map.insert_new(
+            hasher,
+            hash,
+            key.into(),
+            Entry {
+                value,
+                lru,
+                private_copy: false,
+            },
+        );
         self.db.len += 1;
         self.sh.notify(notify::NEW, "new", self.idx, key);
     }
@@ -582,6 +677,7 @@ impl<'a> DbView<'a> {
             Some(entry) => {
                 let old = std::mem::replace(&mut entry.value, value);
                 entry.lru = lru;
+                entry.private_copy = false;
                 self.sh.value_bytes += new_mem - old.mem_bytes() as i64;
                 false
             }
@@ -592,7 +688,11 @@ impl<'a> DbView<'a> {
         };
         if !keep_ttl && !created {
             let hasher = &self.sh.hasher;
-            if self.db.segments[seg].expires.remove(hasher, hash, key).is_some() {
+            if self.db.segments[seg]
+                .expires
+                .remove(hasher, hash, key)
+                .is_some()
+            {
                 self.db.volatile -= 1;
             }
         }
@@ -626,12 +726,18 @@ impl<'a> DbView<'a> {
     /// Signals watchers and counts one change; the caller emits "expire".
     pub fn set_expire_at(&mut self, key: &[u8], at_ms: u64) -> bool {
         let (hash, seg) = self.locate(key);
-        if self.expire_if_needed(hash, seg, key) || self.db.segments[seg].map.get(hash, key).is_none() {
+        if self.expire_if_needed(hash, seg, key)
+            || self.db.segments[seg].map.get(hash, key).is_none()
+        {
             return false;
         }
         self.before_write(seg);
         let hasher = &self.sh.hasher;
-        if self.db.segments[seg].expires.insert(hasher, hash, key, at_ms).is_none() {
+        if self.db.segments[seg]
+            .expires
+            .insert(hasher, hash, key, at_ms)
+            .is_none()
+        {
             self.db.volatile += 1;
         }
         self.signal_modified(key);
@@ -647,7 +753,11 @@ impl<'a> DbView<'a> {
         }
         self.before_write(seg);
         let hasher = &self.sh.hasher;
-        if self.db.segments[seg].expires.remove(hasher, hash, key).is_some() {
+        if self.db.segments[seg]
+            .expires
+            .remove(hasher, hash, key)
+            .is_some()
+        {
             self.db.volatile -= 1;
             self.signal_modified(key);
             self.sh.dirty += 1;
@@ -675,9 +785,17 @@ impl<'a> DbView<'a> {
         for seg in 0..SEGMENTS {
             self.before_write(seg);
         }
-        let fresh = Db { watched: std::mem::take(&mut self.db.watched), ..Db::default() };
+        let fresh = Db {
+            watched: std::mem::take(&mut self.db.watched),
+            ..Db::default()
+        };
         let old = std::mem::replace(self.db, fresh);
-        self.sh.value_bytes -= old.segments.iter().flat_map(|s| s.map.iter()).map(|(_, e)| e.value.mem_bytes() as i64).sum::<i64>();
+        self.sh.value_bytes -= old
+            .segments
+            .iter()
+            .flat_map(|s| s.map.iter())
+            .map(|(_, e)| e.value.mem_bytes() as i64)
+            .sum::<i64>();
         old
     }
 
@@ -688,7 +806,9 @@ impl<'a> DbView<'a> {
         let mut seg = (cursor & mask) as usize;
         let mut inner = cursor >> CURSOR_SEGMENT_BITS;
         loop {
-            let next = self.db.segments[seg].map.scan(inner, |k, e| visit(k, &e.value));
+            let next = self.db.segments[seg]
+                .map
+                .scan(inner, |k, e| visit(k, &e.value));
             if next != 0 {
                 return (next << CURSOR_SEGMENT_BITS) | seg as u64;
             }
@@ -775,12 +895,19 @@ impl<'a> DbView<'a> {
                 }
             });
             buckets_visited += 1;
-            cursor = if next != 0 { (next << CURSOR_SEGMENT_BITS) | seg as u64 } else { ((seg + 1) % SEGMENTS) as u64 };
+            cursor = if next != 0 {
+                (next << CURSOR_SEGMENT_BITS) | seg as u64
+            } else {
+                ((seg + 1) % SEGMENTS) as u64
+            };
         }
         self.db.expire_cursor = cursor;
-        if ttl_count > 0 {
-            let avg = ttl_sum / ttl_count;
-            self.db.avg_ttl_ms = if self.db.avg_ttl_ms == 0 { avg } else { (self.db.avg_ttl_ms / 50) * 49 + avg / 50 };
+        if let Some(avg) = ttl_sum.checked_div(ttl_count) {
+            self.db.avg_ttl_ms = if self.db.avg_ttl_ms == 0 {
+                avg
+            } else {
+                (self.db.avg_ttl_ms / 50) * 49 + avg / 50
+            };
         }
         let expired = due.len();
         if self.sh.expire_deletes {
@@ -790,6 +917,100 @@ impl<'a> DbView<'a> {
             }
         }
         (sampled, expired)
+    }
+}
+
+/// A key's value with its TTL and access metadata, taken out of a database
+/// by `DbView::detach` to be stored under another name or in another database
+/// (RENAME, MOVE). Dropping it frees the value.
+pub struct Detached {
+    pub value: Value,
+    /// Absolute expiry in Unix ms, if the key had one.
+    pub expire_at: Option<u64>,
+    lru: u32,
+    private_copy: bool,
+}
+
+/// Door operations that move whole entries (RENAME, MOVE, COPY).
+impl<'a> DbView<'a> {
+    /// Removes a live key with its TTL and access metadata. As a write lookup
+    /// does, it expires the key lazily first and touches its access time.
+    /// Signals WATCHers of `key`. No notification and no dirty count: the
+    /// caller emits its command's events and counts the command once.
+    pub fn detach(&mut self, key: &[u8]) -> Option<Detached> {
+        let (hash, seg) = self.locate(key);
+        if self.expire_if_needed(hash, seg, key) {
+            return None;
+        }
+        let expire_at = self.db.segments[seg].expires.get(hash, key).copied();
+        let entry = self.db.segments[seg].map.get_mut(hash, key)?;
+        self.sh.touch(&mut entry.lru);
+        let (lru, private_copy) = (entry.lru, entry.private_copy);
+        let value = self.unlink(hash, seg, key)?;
+        Some(Detached {
+            value,
+            expire_at,
+            lru,
+            private_copy,
+        })
+    }
+
+    /// Stores a detached entry under `key`, keeping its TTL and access
+    /// metadata. A value already under `key` is removed without a "del"
+    /// event (Redis's dbDelete + dbAdd emit only "new") and returned, so the
+    /// caller can free it where it likes. Emits "new", signals WATCHers; no
+    /// dirty count.
+    pub fn attach(&mut self, key: &[u8], entry: Detached) -> Option<Value> {
+        self.put_entry(
+            key,
+            entry.value,
+            entry.expire_at,
+            Some(entry.lru),
+            entry.private_copy,
+        )
+    }
+
+    /// Stores `value`, a duplicate of another key's value (COPY), with a
+    /// fresh access time and the given absolute expiry. Otherwise as `attach`.
+    pub fn attach_copy(
+        &mut self,
+        key: &[u8],
+        value: Value,
+        expire_at: Option<u64>,
+    ) -> Option<Value> {
+        self.put_entry(key, value, expire_at, None, true)
+    }
+
+    fn put_entry(
+        &mut self,
+        key: &[u8],
+        value: Value,
+        expire_at: Option<u64>,
+        lru: Option<u32>,
+        private_copy: bool,
+    ) -> Option<Value> {
+        let (hash, seg) = self.locate(key);
+        let old = self.unlink(hash, seg, key);
+        self.before_write(seg);
+        self.add_entry(hash, seg, key, value);
+        if let Some(e) = self.db.segments[seg].map.get_mut(hash, key) {
+            if let Some(lru) = lru {
+                e.lru = lru;
+            }
+            e.private_copy = private_copy;
+        }
+        if let Some(at) = expire_at {
+            let hasher = &self.sh.hasher;
+            if self.db.segments[seg]
+                .expires
+                .insert(hasher, hash, key, at)
+                .is_none()
+            {
+                self.db.volatile += 1;
+            }
+        }
+        self.signal_modified(key);
+        old
     }
 }
 
@@ -811,7 +1032,13 @@ pub struct WriteGuard<'v, 'k> {
 }
 
 impl<'v, 'k> WriteGuard<'v, 'k> {
-    fn new<'a>(view: &'v mut DbView<'a>, hash: u64, seg: usize, key: &'k [u8], old_mem: usize) -> Self {
+    fn new<'a>(
+        view: &'v mut DbView<'a>,
+        hash: u64,
+        seg: usize,
+        key: &'k [u8],
+        old_mem: usize,
+    ) -> Self {
         WriteGuard {
             db: view.db,
             sh: view.sh,
@@ -885,6 +1112,9 @@ impl Drop for WriteGuard<'_, '_> {
         if !self.changed {
             return;
         }
+        if let Some(e) = self.db.segments[self.seg].map.get_mut(self.hash, self.key) {
+            e.private_copy = false;
+        }
         if let Some((class, event)) = self.event {
             self.sh.notify(class, event, self.idx, self.key);
         }
@@ -899,7 +1129,11 @@ impl Drop for WriteGuard<'_, '_> {
                 self.sh.value_bytes -= e.value.mem_bytes() as i64;
                 self.db.len -= 1;
             }
-            if segment.expires.remove(hasher, self.hash, self.key).is_some() {
+            if segment
+                .expires
+                .remove(hasher, self.hash, self.key)
+                .is_some()
+            {
                 self.db.volatile -= 1;
             }
             self.sh.notify(notify::GENERIC, "del", self.idx, self.key);
@@ -986,12 +1220,15 @@ mod tests {
     fn scan_visits_every_key_once_without_changes() {
         let mut k = ks();
         for i in 0..3000 {
-            k.db(0).set(format!("k{i}").as_bytes(), Value::from_int(i), false);
+            k.db(0)
+                .set(format!("k{i}").as_bytes(), Value::from_int(i), false);
         }
         let mut seen = std::collections::HashSet::new();
         let mut cursor = 0;
         loop {
-            cursor = k.db(0).scan(cursor, |key, _| assert!(seen.insert(key.to_vec())));
+            cursor = k
+                .db(0)
+                .scan(cursor, |key, _| assert!(seen.insert(key.to_vec())));
             if cursor == 0 {
                 break;
             }
@@ -1042,5 +1279,77 @@ mod tests {
         k.swap_dbs(0, 1);
         assert_eq!(k.db(0).len(), 0);
         assert_eq!(k.db(1).len(), 1);
+    }
+
+    #[test]
+    fn detach_attach_keeps_ttl_and_metadata() {
+        let mut k = ks();
+        k.db(0).set(b"a", Value::from_int(7), false);
+        k.db(0).set_expire_at(b"a", 2_000_000);
+        k.db(0).set(b"b", Value::from_int(1), false);
+        let dirty = k.shared.dirty;
+        k.shared.notify_flags = notify::parse_flags(b"KEAn").unwrap();
+        let d = k.db(0).detach(b"a").unwrap();
+        assert_eq!(d.expire_at, Some(2_000_000));
+        assert_eq!(k.db(0).len(), 1);
+        assert_eq!(k.db(0).volatile_len(), 0);
+        let old = k.db(1).attach(b"a", d);
+        assert!(old.is_none());
+        assert_eq!(k.db(1).expire_at(b"a"), Some(2_000_000));
+        assert_eq!(k.db(1).volatile_len(), 1);
+        // Replacing an existing key returns its value and emits only "new".
+        let d = k.db(1).detach(b"a").unwrap();
+        k.shared.events.clear();
+        let old = k.db(0).attach(b"b", d);
+        assert_eq!(old, Some(Value::from_int(1)));
+        assert_eq!(k.db(0).len(), 1);
+        assert_eq!(k.db(0).expire_at(b"b"), Some(2_000_000));
+        let names: Vec<&str> = k.shared.events.iter().map(|e| e.event).collect();
+        assert_eq!(names, ["new"]);
+        assert_eq!(k.shared.dirty, dirty, "the caller counts the command");
+    }
+
+    #[test]
+    fn detach_skips_expired_and_missing_keys() {
+        let mut k = ks();
+        k.db(0).set(b"a", Value::from_int(1), false);
+        k.db(0).set_expire_at(b"a", 1_000_001);
+        k.set_now_ms(1_000_001);
+        assert!(k.db(0).detach(b"a").is_none());
+        assert!(k.db(0).detach(b"zz").is_none());
+        assert_eq!(k.db(0).len(), 0);
+    }
+
+    #[test]
+    fn copies_are_private_until_written() {
+        let mut k = ks();
+        k.db(0).set(b"a", Value::from_int(5), false);
+        let v = k.db(0).get(b"a").cloned().unwrap();
+        k.db(0).attach_copy(b"b", v, Some(3_000_000));
+        assert!(k.db(0).peek(b"b").unwrap().is_private_copy());
+        assert!(!k.db(0).peek(b"a").unwrap().is_private_copy());
+        assert_eq!(k.db(0).expire_at(b"b"), Some(3_000_000));
+        {
+            let mut db = k.db(0);
+            let mut g = db.write(b"b").unwrap();
+            g.replace(Value::from_int(6));
+        }
+        assert!(!k.db(0).peek(b"b").unwrap().is_private_copy());
+    }
+
+    #[test]
+    fn swap_touches_only_present_watched_keys() {
+        let mut k = ks();
+        k.watch(0, b"here");
+        k.watch(0, b"gone");
+        k.db(1).set(b"here", Value::from_int(1), false);
+        k.swap_dbs(0, 0);
+        assert!(
+            k.shared.touched.is_empty(),
+            "swapping a db with itself is a no-op"
+        );
+        k.swap_dbs(0, 1);
+        assert_eq!(k.shared.touched, vec![(0, Box::from(&b"here"[..]))]);
+        assert!(k.db(0).exists(b"here"));
     }
 }

@@ -6,5 +6,8 @@ pub mod keyspace;
 pub mod notify;
 pub mod value;
 
-pub use keyspace::{DbView, Entry, Keyspace, Lookup, WriteGuard, LOOKUP_DEFAULT, LOOKUP_NOTOUCH, LOOKUP_SILENT};
+pub use keyspace::{
+    DbView, Detached, Entry, Keyspace, Lookup, WriteGuard, LOOKUP_DEFAULT, LOOKUP_NOTOUCH,
+    LOOKUP_SILENT, LOOKUP_WRITE,
+};
 pub use value::{StrValue, Value, ValueType};

@@ -20,3 +20,7 @@ pub fn idle_timeout_applies(_client: &Client) -> bool {
 }
 
 pub fn cron(_srv: &mut Server, _now_ms: u64) {}
+
+/// After FLUSHALL emptied every database: Redis saves an RDB here when save
+/// points are configured (and kills a running RDB child).
+pub fn after_flushall(_srv: &mut Server) {}

@@ -130,7 +130,11 @@ pub struct Keys {
     pub step: i32,
 }
 
-pub const NO_KEYS: Keys = Keys { first: 0, last: 0, step: 0 };
+pub const NO_KEYS: Keys = Keys {
+    first: 0,
+    last: 0,
+    step: 0,
+};
 
 pub const fn keys(first: i32, last: i32, step: i32) -> Keys {
     Keys { first, last, step }
@@ -188,23 +192,60 @@ impl CommandSpec {
     }
 
     pub fn subcommand(&self, name: &[u8]) -> Option<&'static CommandSpec> {
-        self.subcommands.iter().find(|s| s.name.as_bytes().eq_ignore_ascii_case(name))
+        self.subcommands
+            .iter()
+            .find(|s| s.name.as_bytes().eq_ignore_ascii_case(name))
     }
 }
 
 /// A row of a family's table.
-pub const fn spec(name: &'static str, arity: i32, flags: u64, acl: u64, keys: Keys, handler: Handler) -> CommandSpec {
-    CommandSpec { name, arity, flags, acl, keys, handler: Some(handler), subcommands: &[] }
+pub const fn spec(
+    name: &'static str,
+    arity: i32,
+    flags: u64,
+    acl: u64,
+    keys: Keys,
+    handler: Handler,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        flags,
+        acl,
+        keys,
+        handler: Some(handler),
+        subcommands: &[],
+    }
 }
 
 /// A container command (CONFIG, CLIENT, ...) whose subcommands carry handlers.
-pub const fn container(name: &'static str, arity: i32, flags: u64, acl: u64, subcommands: &'static [CommandSpec]) -> CommandSpec {
-    CommandSpec { name, arity, flags, acl, keys: NO_KEYS, handler: None, subcommands }
+pub const fn container(
+    name: &'static str,
+    arity: i32,
+    flags: u64,
+    acl: u64,
+    subcommands: &'static [CommandSpec],
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        flags,
+        acl,
+        keys: NO_KEYS,
+        handler: None,
+        subcommands,
+    }
 }
 
 /// Every family's rows.
 pub fn families() -> Vec<&'static [CommandSpec]> {
-    vec![crate::family::connection::COMMANDS, crate::family::strings::COMMANDS]
+    vec![
+        crate::family::connection::COMMANDS,
+        crate::family::strings::COMMANDS,
+        crate::family::keys::COMMANDS,
+        crate::family::expire::COMMANDS,
+        crate::family::db::COMMANDS,
+    ]
 }
 
 /// Name → spec, built once at start-up.

@@ -243,6 +243,7 @@ pub fn families() -> Vec<&'static [CommandSpec]> {
         crate::family::connection::COMMANDS,
         crate::family::strings::COMMANDS,
         crate::family::keys::COMMANDS,
+        crate::family::scan::COMMANDS,
         crate::family::expire::COMMANDS,
         crate::family::db::COMMANDS,
     ]

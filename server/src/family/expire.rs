@@ -113,8 +113,10 @@ impl ExpireCondition {
             } else if opt.eq_ignore_ascii_case(b"lt") {
                 c.lt = true;
             } else {
-                // Redis's addReplyErrorFormat turns line breaks into spaces.
-                let text = String::from_utf8_lossy(opt).replace(['\r', '\n'], " ");
+                // Redis formats the option with %s (it ends at a NUL byte) and
+                // addReplyErrorFormat turns line breaks into spaces.
+                let text = opt.split(|&b| b == 0).next().unwrap_or_default();
+                let text = String::from_utf8_lossy(text).replace(['\r', '\n'], " ");
                 return Err(CmdError::new(format!("ERR Unsupported option {text}")));
             }
         }

@@ -4,4 +4,5 @@ pub mod connection;
 pub mod db;
 pub mod expire;
 pub mod keys;
+pub mod scan;
 pub mod strings;

@@ -41,11 +41,20 @@ pub struct Entry {
     pub value: Value,
     /// LRU clock (seconds, 24 bits) or, under an LFU policy, minutes << 8 | counter.
     lru: u32,
+    /// The value is a private duplicate made by COPY and not rewritten since.
+    /// Redis shares small integers between keys, except for duplicates
+    /// (OBJECT REFCOUNT tells them apart); any write clears the flag.
+    private_copy: bool,
 }
 
 impl Entry {
     pub fn lru(&self) -> u32 {
         self.lru
+    }
+
+    /// True for a value duplicated by COPY (see `private_copy`).
+    pub fn is_private_copy(&self) -> bool {
+        self.private_copy
     }
 }
 
@@ -83,6 +92,26 @@ impl Default for Db {
     }
 }
 
+impl Db {
+    /// Whether `key` is in the map, ignoring its TTL.
+    fn contains_raw(&self, hasher: &Hasher, key: &[u8]) -> bool {
+        let hash = hasher.hash(key);
+        self.segments[(hash >> SEGMENT_SHIFT) as usize]
+            .map
+            .get(hash, key)
+            .is_some()
+    }
+
+    /// Number of keys, including those whose TTL passed but are not yet deleted.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
 #[derive(Default, Clone, Debug)]
 pub struct KeyspaceStats {
     pub hits: u64,
@@ -117,6 +146,12 @@ pub const LOOKUP_NOTOUCH: Lookup = Lookup {
 };
 pub const LOOKUP_SILENT: Lookup = Lookup {
     no_touch: true,
+    no_stats: true,
+    no_notify: true,
+};
+/// Redis's lookupKeyWrite: touches the key, counts no hit or miss, emits no keymiss.
+pub const LOOKUP_WRITE: Lookup = Lookup {
+    no_touch: false,
     no_stats: true,
     no_notify: true,
 };
@@ -313,13 +348,13 @@ impl Keyspace {
     }
 
     /// SWAPDB: the data moves, the watchers stay with their database index.
+    /// Swapping a database with itself changes nothing (Redis 7.0 does not
+    /// touch its watched keys either).
     pub fn swap_dbs(&mut self, a: usize, b: usize) {
         // A snapshot in progress must see both databases as they were.
         self.capture_db(a);
         self.capture_db(b);
-        if a == b {
-            // Redis still touches the watched keys of the database.
-            self.touch_all_watched(a, true);
+        if a == b || a >= self.dbs.len() || b >= self.dbs.len() {
             return;
         }
         let (lo, hi) = (a.min(b), a.max(b));
@@ -331,16 +366,24 @@ impl Keyspace {
         std::mem::swap(&mut x.avg_ttl_ms, &mut y.avg_ttl_ms);
         x.expire_cursor = 0;
         y.expire_cursor = 0;
-        // A watched key is touched if it exists in either database now.
-        self.touch_all_watched(a, false);
-        self.touch_all_watched(b, false);
+        // A watched key is touched if it exists in either database
+        // (touchAllWatchedKeysInDb with the other database as replacement).
+        self.touch_watched_present(a, b);
+        self.touch_watched_present(b, a);
     }
 
-    fn touch_all_watched(&mut self, idx: usize, _same: bool) {
-        let db = &self.dbs[idx];
-        for key in db.watched.keys() {
-            self.shared.touched.push((idx, key.clone()));
+    /// Queues a WATCH signal for each key watched in `idx` that is present
+    /// (expired or not) in database `idx` or `other`.
+    fn touch_watched_present(&mut self, idx: usize, other: usize) {
+        let mut touched = Vec::new();
+        for key in self.dbs[idx].watched.keys() {
+            if self.dbs[idx].contains_raw(&self.shared.hasher, key)
+                || self.dbs[other].contains_raw(&self.shared.hasher, key)
+            {
+                touched.push((idx, key.clone()));
+            }
         }
+        self.shared.touched.extend(touched);
     }
 
     /// Removes every key of every database; returns how many were removed.
@@ -722,9 +765,16 @@ impl<'a> DbView<'a> {
         let lru = self.sh.fresh_lru();
         self.sh.value_bytes += value.mem_bytes() as i64;
         let hasher = &self.sh.hasher;
-        self.db.segments[seg]
-            .map
-            .insert_new(hasher, hash, key.into(), Entry { value, lru });
+        self.db.segments[seg].map.insert_new(
+            hasher,
+            hash,
+            key.into(),
+            Entry {
+                value,
+                lru,
+                private_copy: false,
+            },
+        );
         self.db.len += 1;
         self.sh.notify(notify::NEW, "new", self.idx, key);
     }
@@ -742,6 +792,7 @@ impl<'a> DbView<'a> {
             Some(entry) => {
                 let old = std::mem::replace(&mut entry.value, value);
                 entry.lru = lru;
+                entry.private_copy = false;
                 self.sh.value_bytes += new_mem - old.mem_bytes() as i64;
                 false
             }
@@ -816,14 +867,20 @@ impl<'a> DbView<'a> {
         let lfu = self.sh.lfu;
         let now_ms = self.sh.now_ms;
         let clock = self.sh.lru_clock();
-        let Some(entry) = self.db.segments[seg].map.get_mut(hash, key) else { return };
+        let Some(entry) = self.db.segments[seg].map.get_mut(hash, key) else {
+            return;
+        };
         if lfu {
             if let Some(f) = freq {
                 entry.lru = (lfu_minutes(now_ms) << 8) | f as u32;
             }
         } else if let Some(idle) = idle_s {
             let idle = (idle.min(0xFF_FFFF)) as u32;
-            entry.lru = if clock >= idle { clock - idle } else { 0xFF_FFFF - (idle - clock) };
+            entry.lru = if clock >= idle {
+                clock - idle
+            } else {
+                0xFF_FFFF - (idle - clock)
+            };
         }
     }
 
@@ -1002,6 +1059,100 @@ impl<'a> DbView<'a> {
     }
 }
 
+/// A key's value with its TTL and access metadata, taken out of a database
+/// by `DbView::detach` to be stored under another name or in another database
+/// (RENAME, MOVE). Dropping it frees the value.
+pub struct Detached {
+    pub value: Value,
+    /// Absolute expiry in Unix ms, if the key had one.
+    pub expire_at: Option<u64>,
+    lru: u32,
+    private_copy: bool,
+}
+
+/// Door operations that move whole entries (RENAME, MOVE, COPY).
+impl<'a> DbView<'a> {
+    /// Removes a live key with its TTL and access metadata. As a write lookup
+    /// does, it expires the key lazily first and touches its access time.
+    /// Signals WATCHers of `key`. No notification and no dirty count: the
+    /// caller emits its command's events and counts the command once.
+    pub fn detach(&mut self, key: &[u8]) -> Option<Detached> {
+        let (hash, seg) = self.locate(key);
+        if self.expire_if_needed(hash, seg, key) {
+            return None;
+        }
+        let expire_at = self.db.segments[seg].expires.get(hash, key).copied();
+        let entry = self.db.segments[seg].map.get_mut(hash, key)?;
+        self.sh.touch(&mut entry.lru);
+        let (lru, private_copy) = (entry.lru, entry.private_copy);
+        let value = self.unlink(hash, seg, key)?;
+        Some(Detached {
+            value,
+            expire_at,
+            lru,
+            private_copy,
+        })
+    }
+
+    /// Stores a detached entry under `key`, keeping its TTL and access
+    /// metadata. A value already under `key` is removed without a "del"
+    /// event (Redis's dbDelete + dbAdd emit only "new") and returned, so the
+    /// caller can free it where it likes. Emits "new", signals WATCHers; no
+    /// dirty count.
+    pub fn attach(&mut self, key: &[u8], entry: Detached) -> Option<Value> {
+        self.put_entry(
+            key,
+            entry.value,
+            entry.expire_at,
+            Some(entry.lru),
+            entry.private_copy,
+        )
+    }
+
+    /// Stores `value`, a duplicate of another key's value (COPY), with a
+    /// fresh access time and the given absolute expiry. Otherwise as `attach`.
+    pub fn attach_copy(
+        &mut self,
+        key: &[u8],
+        value: Value,
+        expire_at: Option<u64>,
+    ) -> Option<Value> {
+        self.put_entry(key, value, expire_at, None, true)
+    }
+
+    fn put_entry(
+        &mut self,
+        key: &[u8],
+        value: Value,
+        expire_at: Option<u64>,
+        lru: Option<u32>,
+        private_copy: bool,
+    ) -> Option<Value> {
+        let (hash, seg) = self.locate(key);
+        let old = self.unlink(hash, seg, key);
+        self.before_write(seg);
+        self.add_entry(hash, seg, key, value);
+        if let Some(e) = self.db.segments[seg].map.get_mut(hash, key) {
+            if let Some(lru) = lru {
+                e.lru = lru;
+            }
+            e.private_copy = private_copy;
+        }
+        if let Some(at) = expire_at {
+            let hasher = &self.sh.hasher;
+            if self.db.segments[seg]
+                .expires
+                .insert(hasher, hash, key, at)
+                .is_none()
+            {
+                self.db.volatile += 1;
+            }
+        }
+        self.signal_modified(key);
+        old
+    }
+}
+
 /// An entry opened for writing. On drop: memory accounting, the WATCH signal,
 /// the dirty counter, the command's notification, and removal of a collection
 /// left empty (with a "del" notification).
@@ -1099,6 +1250,9 @@ impl Drop for WriteGuard<'_, '_> {
         let _ = self.created_bytes;
         if !self.changed {
             return;
+        }
+        if let Some(e) = self.db.segments[self.seg].map.get_mut(self.hash, self.key) {
+            e.private_copy = false;
         }
         if let Some((class, event)) = self.event {
             self.sh.notify(class, event, self.idx, self.key);
@@ -1334,5 +1488,77 @@ mod tests {
         k.swap_dbs(0, 1);
         assert_eq!(k.db(0).len(), 0);
         assert_eq!(k.db(1).len(), 1);
+    }
+
+    #[test]
+    fn detach_attach_keeps_ttl_and_metadata() {
+        let mut k = ks();
+        k.db(0).set(b"a", Value::from_int(7), false);
+        k.db(0).set_expire_at(b"a", 2_000_000);
+        k.db(0).set(b"b", Value::from_int(1), false);
+        let dirty = k.shared.dirty;
+        k.shared.notify_flags = notify::parse_flags(b"KEAn").unwrap();
+        let d = k.db(0).detach(b"a").unwrap();
+        assert_eq!(d.expire_at, Some(2_000_000));
+        assert_eq!(k.db(0).len(), 1);
+        assert_eq!(k.db(0).volatile_len(), 0);
+        let old = k.db(1).attach(b"a", d);
+        assert!(old.is_none());
+        assert_eq!(k.db(1).expire_at(b"a"), Some(2_000_000));
+        assert_eq!(k.db(1).volatile_len(), 1);
+        // Replacing an existing key returns its value and emits only "new".
+        let d = k.db(1).detach(b"a").unwrap();
+        k.shared.events.clear();
+        let old = k.db(0).attach(b"b", d);
+        assert_eq!(old, Some(Value::from_int(1)));
+        assert_eq!(k.db(0).len(), 1);
+        assert_eq!(k.db(0).expire_at(b"b"), Some(2_000_000));
+        let names: Vec<&str> = k.shared.events.iter().map(|e| e.event).collect();
+        assert_eq!(names, ["new"]);
+        assert_eq!(k.shared.dirty, dirty, "the caller counts the command");
+    }
+
+    #[test]
+    fn detach_skips_expired_and_missing_keys() {
+        let mut k = ks();
+        k.db(0).set(b"a", Value::from_int(1), false);
+        k.db(0).set_expire_at(b"a", 1_000_001);
+        k.set_now_ms(1_000_001);
+        assert!(k.db(0).detach(b"a").is_none());
+        assert!(k.db(0).detach(b"zz").is_none());
+        assert_eq!(k.db(0).len(), 0);
+    }
+
+    #[test]
+    fn copies_are_private_until_written() {
+        let mut k = ks();
+        k.db(0).set(b"a", Value::from_int(5), false);
+        let v = k.db(0).get(b"a").cloned().unwrap();
+        k.db(0).attach_copy(b"b", v, Some(3_000_000));
+        assert!(k.db(0).peek(b"b").unwrap().is_private_copy());
+        assert!(!k.db(0).peek(b"a").unwrap().is_private_copy());
+        assert_eq!(k.db(0).expire_at(b"b"), Some(3_000_000));
+        {
+            let mut db = k.db(0);
+            let mut g = db.write(b"b").unwrap();
+            g.replace(Value::from_int(6));
+        }
+        assert!(!k.db(0).peek(b"b").unwrap().is_private_copy());
+    }
+
+    #[test]
+    fn swap_touches_only_present_watched_keys() {
+        let mut k = ks();
+        k.watch(0, b"here");
+        k.watch(0, b"gone");
+        k.db(1).set(b"here", Value::from_int(1), false);
+        k.swap_dbs(0, 0);
+        assert!(
+            k.shared.touched.is_empty(),
+            "swapping a db with itself is a no-op"
+        );
+        k.swap_dbs(0, 1);
+        assert_eq!(k.shared.touched, vec![(0, Box::from(&b"here"[..]))]);
+        assert!(k.db(0).exists(b"here"));
     }
 }

@@ -8,6 +8,7 @@ pub mod snapshot;
 pub mod value;
 
 pub use keyspace::{
-    DbView, Entry, Keyspace, Lookup, WriteGuard, LOOKUP_DEFAULT, LOOKUP_NOTOUCH, LOOKUP_SILENT,
+    DbView, Detached, Entry, Keyspace, Lookup, WriteGuard, LOOKUP_DEFAULT, LOOKUP_NOTOUCH,
+    LOOKUP_SILENT, LOOKUP_WRITE,
 };
 pub use value::{StrValue, Value, ValueType};

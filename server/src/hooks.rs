@@ -22,3 +22,11 @@ pub fn idle_timeout_applies(_client: &Client) -> bool {
 pub fn cron(srv: &mut Server, now_ms: u64) {
     crate::persist::cron(srv, now_ms);
 }
+
+/// After FLUSHALL emptied every database: with save points configured, Redis
+/// saves the (empty) dataset right away, which also resets the dirty counter.
+pub fn after_flushall(srv: &mut Server) {
+    if !srv.config.save_points.is_empty() {
+        let _ = crate::persist::save_sync(srv);
+    }
+}

@@ -9,6 +9,7 @@ pub mod ctx;
 pub mod dispatch;
 pub mod family;
 pub mod hooks;
+pub mod lazyfree;
 pub mod log;
 pub mod memory;
 pub mod net;

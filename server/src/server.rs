@@ -69,6 +69,8 @@ pub struct Server {
     pub pending_writes: Vec<u64>,
     /// RDB saving and loading state.
     pub rdb: crate::persist::RdbState,
+    /// Frees big values and flushed databases off the executor thread.
+    pub lazyfree: crate::lazyfree::LazyFree,
 }
 
 impl Server {
@@ -93,6 +95,7 @@ impl Server {
             pause_writes_only: false,
             pending_writes: Vec::new(),
             rdb: Default::default(),
+            lazyfree: crate::lazyfree::LazyFree::new(),
         }
     }
 }

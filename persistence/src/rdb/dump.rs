@@ -37,14 +37,19 @@ pub fn restore(payload: &[u8], verify_checksum: bool) -> Result<Value, RestoreEr
     }
     let (body, footer) = payload.split_at(payload.len() - 10);
     let (ver, crc) = footer.split_at(2);
-    let version = u16::from_le_bytes([ver.first().copied().unwrap_or(0), ver.get(1).copied().unwrap_or(0)]);
+    let version = u16::from_le_bytes([
+        ver.first().copied().unwrap_or(0),
+        ver.get(1).copied().unwrap_or(0),
+    ]);
     if version as u32 > RDB_VERSION_MAX {
         return Err(RestoreError::VersionOrChecksum);
     }
     if verify_checksum {
         let mut stored = [0u8; 8];
         stored.copy_from_slice(crc);
-        let with_version = payload.get(..payload.len() - 8).ok_or(RestoreError::VersionOrChecksum)?;
+        let with_version = payload
+            .get(..payload.len() - 8)
+            .ok_or(RestoreError::VersionOrChecksum)?;
         if crate::crc64::checksum(with_version) != u64::from_le_bytes(stored) {
             return Err(RestoreError::VersionOrChecksum);
         }
@@ -75,7 +80,10 @@ mod tests {
     #[test]
     fn our_payload_matches_redis_bytes_for_a_short_string() {
         let v = Value::string_from(&[b'a'; 20]);
-        assert_eq!(dump(&v, true), b"\x00\x14aaaaaaaaaaaaaaaaaaaa\n\x00\x83\xb4k^\x1b\x11\xac\xf1".to_vec());
+        assert_eq!(
+            dump(&v, true),
+            b"\x00\x14aaaaaaaaaaaaaaaaaaaa\n\x00\x83\xb4k^\x1b\x11\xac\xf1".to_vec()
+        );
     }
 
     #[test]
@@ -88,7 +96,10 @@ mod tests {
         let n = newer.len();
         newer[n - 10] = 99;
         assert_eq!(restore(&newer, false), Err(RestoreError::VersionOrChecksum));
-        assert_eq!(restore(b"short", true), Err(RestoreError::VersionOrChecksum));
+        assert_eq!(
+            restore(b"short", true),
+            Err(RestoreError::VersionOrChecksum)
+        );
         // Trailing garbage inside the body.
         let mut body = vec![0u8, 1, b'x', b'y'];
         body.extend_from_slice(&10u16.to_le_bytes());

@@ -2,7 +2,9 @@
 
 use bytes::Bytes;
 
-use crate::commands::{acl, args::parse_i64, flags::*, keys, spec, Args, CmdError, CmdResult, CommandSpec};
+use crate::commands::{
+    acl, args::parse_i64, flags::*, keys, spec, Args, CmdError, CmdResult, CommandSpec,
+};
 use crate::ctx::Ctx;
 use crate::resp::Reply;
 use strata_engine::notify;
@@ -10,7 +12,14 @@ use strata_persistence::rdb::dump::{self, RestoreError};
 
 pub const COMMANDS: &[CommandSpec] = &[
     spec("dump", 2, READONLY, acl::KEYSPACE, keys(1, 1, 1), dump_cmd),
-    spec("restore", -4, WRITE | DENYOOM, acl::KEYSPACE | acl::DANGEROUS, keys(1, 1, 1), restore),
+    spec(
+        "restore",
+        -4,
+        WRITE | DENYOOM,
+        acl::KEYSPACE | acl::DANGEROUS,
+        keys(1, 1, 1),
+        restore,
+    ),
 ];
 
 fn dump_cmd(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
@@ -31,7 +40,12 @@ struct RestoreOptions {
 
 impl RestoreOptions {
     fn parse(args: &mut Args) -> Result<RestoreOptions, CmdError> {
-        let mut o = RestoreOptions { replace: false, absttl: false, idle_s: None, freq: None };
+        let mut o = RestoreOptions {
+            replace: false,
+            absttl: false,
+            idle_s: None,
+            freq: None,
+        };
         while !args.is_empty() {
             if args.eat("replace") {
                 o.replace = true;
@@ -46,7 +60,9 @@ impl RestoreOptions {
             } else if o.idle_s.is_none() && args.remaining() >= 2 && args.eat("freq") {
                 let n = parse_i64(&args.next()?)?;
                 if !(0..=255).contains(&n) {
-                    return Err(CmdError::new("ERR Invalid FREQ value, must be >= 0 and <= 255"));
+                    return Err(CmdError::new(
+                        "ERR Invalid FREQ value, must be >= 0 and <= 255",
+                    ));
                 }
                 o.freq = Some(n as u8);
             } else {
@@ -71,7 +87,9 @@ fn restore(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         return Err(CmdError::new("ERR Invalid TTL value, must be >= 0"));
     }
     let value = dump::restore(&payload, true).map_err(|e| match e {
-        RestoreError::VersionOrChecksum => CmdError::new("ERR DUMP payload version or checksum are wrong"),
+        RestoreError::VersionOrChecksum => {
+            CmdError::new("ERR DUMP payload version or checksum are wrong")
+        }
         RestoreError::BadFormat => CmdError::new("ERR Bad data format"),
     })?;
     let now = ctx.now_ms();

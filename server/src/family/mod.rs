@@ -1,6 +1,10 @@
 //! One file per command family; each declares its rows of the command table.
 
 pub mod connection;
+pub mod db;
 pub mod dump;
+pub mod expire;
+pub mod keys;
 pub mod persistence;
+pub mod scan;
 pub mod strings;

@@ -40,7 +40,10 @@ const ADD_NEGLIGIBLE_BITS: i64 = 130;
 enum Kind {
     Zero,
     /// mant · 2^exp.
-    Finite { mant: u64, exp: i64 },
+    Finite {
+        mant: u64,
+        exp: i64,
+    },
     Inf,
     Nan,
 }
@@ -53,7 +56,10 @@ pub struct LongDouble {
 }
 
 impl LongDouble {
-    pub const ZERO: LongDouble = LongDouble { neg: false, kind: Kind::Zero };
+    pub const ZERO: LongDouble = LongDouble {
+        neg: false,
+        kind: Kind::Zero,
+    };
 
     /// Exact: every i64 fits in a 64-bit significand.
     pub fn from_i64(n: i64) -> LongDouble {
@@ -62,7 +68,13 @@ impl LongDouble {
         }
         let mag = n.unsigned_abs();
         let lz = mag.leading_zeros();
-        LongDouble { neg: n < 0, kind: Kind::Finite { mant: mag << lz, exp: -(lz as i64) } }
+        LongDouble {
+            neg: n < 0,
+            kind: Kind::Finite {
+                mant: mag << lz,
+                exp: -(lz as i64),
+            },
+        }
     }
 
     /// Redis's `string2ld`: the whole input must be a number `strtold`
@@ -79,9 +91,16 @@ impl LongDouble {
         };
         let lower = body.to_ascii_lowercase();
         if lower == b"inf" || lower == b"infinity" {
-            return Some(LongDouble { neg, kind: Kind::Inf });
+            return Some(LongDouble {
+                neg,
+                kind: Kind::Inf,
+            });
         }
-        let v = if lower.starts_with(b"0x") { parse_hex(neg, &lower[2..])? } else { parse_decimal(neg, &lower)? };
+        let v = if lower.starts_with(b"0x") {
+            parse_hex(neg, &lower[2..])?
+        } else {
+            parse_decimal(neg, &lower)?
+        };
         match v.kind {
             Kind::Inf | Kind::Nan => None, // ERANGE overflow
             _ => Some(v),
@@ -98,13 +117,19 @@ impl LongDouble {
 
     /// The correctly rounded sum, as the FPU computes `a + b`.
     pub fn add(self, other: LongDouble) -> LongDouble {
-        let nan = LongDouble { neg: false, kind: Kind::Nan };
+        let nan = LongDouble {
+            neg: false,
+            kind: Kind::Nan,
+        };
         match (self.kind, other.kind) {
             (Kind::Nan, _) | (_, Kind::Nan) => nan,
             (Kind::Inf, Kind::Inf) if self.neg != other.neg => nan,
             (Kind::Inf, _) => self,
             (_, Kind::Inf) => other,
-            (Kind::Zero, Kind::Zero) => LongDouble { neg: self.neg && other.neg, kind: Kind::Zero },
+            (Kind::Zero, Kind::Zero) => LongDouble {
+                neg: self.neg && other.neg,
+                kind: Kind::Zero,
+            },
             (Kind::Zero, _) => other,
             (_, Kind::Zero) => self,
             (Kind::Finite { mant: ma, exp: ea }, Kind::Finite { mant: mb, exp: eb }) => {
@@ -231,9 +256,17 @@ fn parse_decimal(neg: bool, s: &[u8]) -> Option<LongDouble> {
         Some(b'e') => parse_exponent(&rest[1..])?,
         Some(_) => return None,
     };
-    let digits: Vec<u8> = int.iter().chain(frac.iter()).copied().skip_while(|&c| c == b'0').collect();
+    let digits: Vec<u8> = int
+        .iter()
+        .chain(frac.iter())
+        .copied()
+        .skip_while(|&c| c == b'0')
+        .collect();
     if digits.is_empty() {
-        return Some(LongDouble { neg, kind: Kind::Zero });
+        return Some(LongDouble {
+            neg,
+            kind: Kind::Zero,
+        });
     }
     // The value is digits · 10^exp10, in [10^(n-1+exp10), 10^(n+exp10)).
     let exp10 = exp_written - frac.len() as i64;
@@ -269,7 +302,10 @@ fn parse_hex(neg: bool, s: &[u8]) -> Option<LongDouble> {
     };
     let h = digits_value(int, frac, 16);
     if h.bits() == 0 {
-        return Some(LongDouble { neg, kind: Kind::Zero });
+        return Some(LongDouble {
+            neg,
+            kind: Kind::Zero,
+        });
     }
     let v = round(neg, &h, exp_written - 4 * frac.len() as i64, false);
     if v.kind == Kind::Zero {
@@ -284,7 +320,10 @@ fn parse_hex(neg: bool, s: &[u8]) -> Option<LongDouble> {
 fn round(neg: bool, mag: &BigUint, exp2: i64, sticky: bool) -> LongDouble {
     let n = mag.bits() as i64;
     if n == 0 {
-        return LongDouble { neg, kind: Kind::Zero };
+        return LongDouble {
+            neg,
+            kind: Kind::Zero,
+        };
     }
     // Drop enough low bits to keep 64, but never go below the subnormal exponent.
     let shift = (n - 64).max(EXP_MIN - exp2);
@@ -309,12 +348,21 @@ fn round(neg: bool, mag: &BigUint, exp2: i64, sticky: bool) -> LongDouble {
         mant
     };
     if mant == 0 {
-        return LongDouble { neg, kind: Kind::Zero };
+        return LongDouble {
+            neg,
+            kind: Kind::Zero,
+        };
     }
     if exp > EXP_MAX {
-        return LongDouble { neg, kind: Kind::Inf };
+        return LongDouble {
+            neg,
+            kind: Kind::Inf,
+        };
     }
-    LongDouble { neg, kind: Kind::Finite { mant, exp } }
+    LongDouble {
+        neg,
+        kind: Kind::Finite { mant, exp },
+    }
 }
 
 /// The low 64 bits (callers pass values known to fit).
@@ -327,7 +375,9 @@ mod tests {
     use super::*;
 
     fn human(s: &str) -> String {
-        LongDouble::parse(s.as_bytes()).map(|v| v.to_human_string()).unwrap_or_else(|| "invalid".into())
+        LongDouble::parse(s.as_bytes())
+            .map(|v| v.to_human_string())
+            .unwrap_or_else(|| "invalid".into())
     }
 
     fn sum(a: &str, b: &str) -> String {
@@ -377,15 +427,40 @@ mod tests {
         assert_eq!(human("1e-4940"), "0"); // a subnormal: accepted
         assert_eq!(human("0e99999999999999999999"), "0");
         for bad in [
-            "", " 1", "1 ", ".", "1e", "1e+", "0x", "0x1p", "nan", "-nan", "abc", "1.2e4932", "1e-4951", "1e-20000",
-            "1e99999999999999999999", "1_0", "--1", "infin",
+            "",
+            " 1",
+            "1 ",
+            ".",
+            "1e",
+            "1e+",
+            "0x",
+            "0x1p",
+            "nan",
+            "-nan",
+            "abc",
+            "1.2e4932",
+            "1e-4951",
+            "1e-20000",
+            "1e99999999999999999999",
+            "1_0",
+            "--1",
+            "infin",
         ] {
             assert_eq!(human(bad), "invalid", "{bad:?}");
         }
-        assert_eq!(LongDouble::parse(b"INFINITY").map(|v| v.is_finite()), Some(false));
-        assert_eq!(LongDouble::parse(b"-inf").map(|v| v.is_finite()), Some(false));
+        assert_eq!(
+            LongDouble::parse(b"INFINITY").map(|v| v.is_finite()),
+            Some(false)
+        );
+        assert_eq!(
+            LongDouble::parse(b"-inf").map(|v| v.is_finite()),
+            Some(false)
+        );
         assert!(LongDouble::parse(&vec![b'1'; LONG_DOUBLE_CHARS_MAX + 1]).is_none());
-        assert!(LongDouble::parse(&[b"0.".as_slice(), &vec![b'1'; LONG_DOUBLE_CHARS_MAX - 2]].concat()).is_some());
+        assert!(LongDouble::parse(
+            &[b"0.".as_slice(), &vec![b'1'; LONG_DOUBLE_CHARS_MAX - 2]].concat()
+        )
+        .is_some());
     }
 
     #[test]

@@ -734,7 +734,7 @@ mod tests {
     fn unchanged_writes_count_nothing() {
         // Dirty deltas observed on redis-server 7.0.15 (rdb_changes_since_last_save).
         let mut h = Harness::new();
-        let mut delta = |h: &mut Harness, cmd: &[&str]| {
+        let delta = |h: &mut Harness, cmd: &[&str]| {
             let before = h.dirty();
             let _ = h.run(cmd);
             h.dirty() - before

@@ -474,7 +474,7 @@ fn getset(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 
 fn mset_generic(ctx: &mut Ctx, args: &mut Args, nx: bool, cmd: &str) -> CmdResult {
     let pairs = args.rest();
-    if pairs.len() % 2 != 0 {
+    if !pairs.len().is_multiple_of(2) {
         return Err(CmdError::wrong_arity(cmd));
     }
     let mut db = ctx.db();
@@ -626,7 +626,7 @@ fn float_sum(old: Option<&StrValue>, incr: &[u8]) -> Result<String, CmdError> {
             .ok_or_else(CmdError::not_float)?,
     };
     let incr = LongDouble::parse(incr).ok_or_else(CmdError::not_float)?;
-    let sum = value.add(incr);
+    let sum = value + incr;
     if !sum.is_finite() {
         return Err(CmdError::new("ERR increment would produce NaN or Infinity"));
     }
@@ -1243,7 +1243,7 @@ mod tests {
     #[test]
     fn dirty_counts_follow_redis() {
         let mut h = Harness::new();
-        let mut delta = |h: &mut Harness, cmd: &[&str]| {
+        let delta = |h: &mut Harness, cmd: &[&str]| {
             let before = h.dirty();
             let _ = h.run(cmd);
             h.dirty() - before

@@ -115,48 +115,6 @@ impl LongDouble {
         self.kind == Kind::Nan
     }
 
-    /// The correctly rounded sum, as the FPU computes `a + b`.
-    pub fn add(self, other: LongDouble) -> LongDouble {
-        let nan = LongDouble {
-            neg: false,
-            kind: Kind::Nan,
-        };
-        match (self.kind, other.kind) {
-            (Kind::Nan, _) | (_, Kind::Nan) => nan,
-            (Kind::Inf, Kind::Inf) if self.neg != other.neg => nan,
-            (Kind::Inf, _) => self,
-            (_, Kind::Inf) => other,
-            (Kind::Zero, Kind::Zero) => LongDouble {
-                neg: self.neg && other.neg,
-                kind: Kind::Zero,
-            },
-            (Kind::Zero, _) => other,
-            (_, Kind::Zero) => self,
-            (Kind::Finite { mant: ma, exp: ea }, Kind::Finite { mant: mb, exp: eb }) => {
-                let top_a = ea + (64 - ma.leading_zeros()) as i64;
-                let top_b = eb + (64 - mb.leading_zeros()) as i64;
-                if top_a - top_b > ADD_NEGLIGIBLE_BITS {
-                    return self;
-                }
-                if top_b - top_a > ADD_NEGLIGIBLE_BITS {
-                    return other;
-                }
-                let e = ea.min(eb);
-                let a = BigUint::from(ma) << ((ea - e) as usize);
-                let b = BigUint::from(mb) << ((eb - e) as usize);
-                if self.neg == other.neg {
-                    round(self.neg, &(a + b), e, false)
-                } else if a > b {
-                    round(self.neg, &(a - b), e, false)
-                } else if b > a {
-                    round(other.neg, &(b - a), e, false)
-                } else {
-                    LongDouble::ZERO
-                }
-            }
-        }
-    }
-
     /// `ld2string` in human mode: `%.17Lf` with trailing zeros (and a bare
     /// point) removed, "-0" printed as "0"; "inf"/"-inf" for infinities.
     pub fn to_human_string(&self) -> String {
@@ -199,6 +157,52 @@ impl LongDouble {
             out.pop();
         }
         out
+    }
+}
+
+impl std::ops::Add for LongDouble {
+    type Output = LongDouble;
+
+    /// The correctly rounded sum, as the FPU computes `a + b`.
+    fn add(self, other: LongDouble) -> LongDouble {
+        let nan = LongDouble {
+            neg: false,
+            kind: Kind::Nan,
+        };
+        match (self.kind, other.kind) {
+            (Kind::Nan, _) | (_, Kind::Nan) => nan,
+            (Kind::Inf, Kind::Inf) if self.neg != other.neg => nan,
+            (Kind::Inf, _) => self,
+            (_, Kind::Inf) => other,
+            (Kind::Zero, Kind::Zero) => LongDouble {
+                neg: self.neg && other.neg,
+                kind: Kind::Zero,
+            },
+            (Kind::Zero, _) => other,
+            (_, Kind::Zero) => self,
+            (Kind::Finite { mant: ma, exp: ea }, Kind::Finite { mant: mb, exp: eb }) => {
+                let top_a = ea + (64 - ma.leading_zeros()) as i64;
+                let top_b = eb + (64 - mb.leading_zeros()) as i64;
+                if top_a - top_b > ADD_NEGLIGIBLE_BITS {
+                    return self;
+                }
+                if top_b - top_a > ADD_NEGLIGIBLE_BITS {
+                    return other;
+                }
+                let e = ea.min(eb);
+                let a = BigUint::from(ma) << ((ea - e) as usize);
+                let b = BigUint::from(mb) << ((eb - e) as usize);
+                if self.neg == other.neg {
+                    round(self.neg, &(a + b), e, false)
+                } else if a > b {
+                    round(self.neg, &(a - b), e, false)
+                } else if b > a {
+                    round(other.neg, &(b - a), e, false)
+                } else {
+                    LongDouble::ZERO
+                }
+            }
+        }
     }
 }
 
@@ -383,7 +387,7 @@ mod tests {
     fn sum(a: &str, b: &str) -> String {
         let a = LongDouble::parse(a.as_bytes()).unwrap();
         let b = LongDouble::parse(b.as_bytes()).unwrap();
-        a.add(b).to_human_string()
+        (a + b).to_human_string()
     }
 
     // Expected strings below were produced by redis-server 7.0.15 (INCRBYFLOAT).
@@ -467,10 +471,10 @@ mod tests {
     fn infinities_and_nan() {
         let inf = LongDouble::parse(b"inf").unwrap();
         let ninf = LongDouble::parse(b"-inf").unwrap();
-        assert!(inf.add(ninf).is_nan());
-        assert!(!inf.add(LongDouble::from_i64(1)).is_finite());
+        assert!((inf + ninf).is_nan());
+        assert!(!(inf + LongDouble::from_i64(1)).is_finite());
         let big = LongDouble::parse(b"1.1e4932").unwrap();
-        assert!(!big.add(big).is_finite(), "overflow to infinity");
+        assert!(!(big + big).is_finite(), "overflow to infinity");
         assert_eq!(inf.to_human_string(), "inf");
         assert_eq!(ninf.to_human_string(), "-inf");
     }
@@ -481,6 +485,6 @@ mod tests {
             assert_eq!(LongDouble::from_i64(n).to_human_string(), n.to_string());
         }
         let a = LongDouble::from_i64(i64::MIN);
-        assert_eq!(a.add(a).to_human_string(), "-18446744073709551616");
+        assert_eq!((a + a).to_human_string(), "-18446744073709551616");
     }
 }

@@ -1,4 +1,4 @@
 //! Small helpers shared by several command families.
 
-pub mod glob;
 pub mod float;
+pub mod glob;

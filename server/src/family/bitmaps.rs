@@ -272,10 +272,15 @@ fn find_bit(buf: &[u8], first: u64, last: u64, want: u8) -> Option<u64> {
     let skip = if want == 1 { 0x00 } else { 0xFF };
     let mut pos = first;
     while pos <= last {
-        // Whole bytes that cannot hold the bit are skipped at once.
-        if pos & 7 == 0 && pos + 7 <= last && buf.get((pos >> 3) as usize) == Some(&skip) {
-            pos += 8;
-            continue;
+        // Runs of whole bytes that cannot hold the bit are skipped at once.
+        if pos & 7 == 0 {
+            let (from, to) = ((pos >> 3) as usize, ((last + 1) >> 3) as usize);
+            let whole = buf.get(from..to.min(buf.len())).unwrap_or_default();
+            let skipped = whole.iter().position(|&b| b != skip).unwrap_or(whole.len());
+            if skipped > 0 {
+                pos += 8 * skipped as u64;
+                continue;
+            }
         }
         if bit_at(buf, pos) == want {
             return Some(pos);
@@ -582,20 +587,21 @@ fn bitfield_generic(ctx: &mut Ctx, args: &mut Args, read_only_cmd: bool) -> CmdR
     let mut db = ctx.db();
     let Some(last_bit) = last_written_bit else {
         // Only reads: a missing key reads as zeros.
-        let buf: Vec<u8> = match db.get(&key) {
-            None => Vec::new(),
-            Some(v) => string_of(v)?.to_bytes(),
+        let read = |buf: &[u8]| -> Vec<Reply> {
+            ops.iter()
+                .map(|op| {
+                    Reply::Int(field_value(
+                        get_bits(buf, op.offset, op.bits),
+                        op.signed,
+                        op.bits,
+                    ))
+                })
+                .collect()
         };
-        let replies = ops
-            .iter()
-            .map(|op| {
-                Reply::Int(field_value(
-                    get_bits(&buf, op.offset, op.bits),
-                    op.signed,
-                    op.bits,
-                ))
-            })
-            .collect();
+        let replies = match db.get(&key) {
+            None => read(&[]),
+            Some(v) => string_of(v)?.with_bytes(read),
+        };
         return Ok(Reply::Array(replies));
     };
     if read_only_cmd {
@@ -712,6 +718,19 @@ mod tests {
         assert_eq!(find_bit(&buf, 0, 31, 0), Some(12));
         assert_eq!(find_bit(&buf, 12, 31, 1), Some(28));
         assert_eq!(find_bit(&buf, 0, 7, 0), None);
+        assert_eq!(find_bit(&buf, 0, 15, 0), Some(12));
+        assert_eq!(find_bit(&buf, 0, 11, 0), None);
+        assert_eq!(find_bit(&[0u8; 64], 3, 511, 1), None);
+        assert_eq!(find_bit(&[0u8; 64], 3, 511, 0), Some(3));
+        let mut tail = vec![0u8; 64];
+        tail[63] = 1;
+        assert_eq!(find_bit(&tail, 0, 511, 1), Some(511));
+        assert_eq!(find_bit(&tail, 0, 510, 1), None);
+        assert_eq!(
+            find_bit(&[0xFF; 4], 0, 40, 0),
+            Some(32),
+            "zeros past the end"
+        );
         assert_eq!(clamp_units(4, -2, -1), Some((2, 3)));
         assert_eq!(clamp_units(4, 3, 1), None);
         assert_eq!(clamp_units(0, 0, -1), None);

@@ -240,6 +240,7 @@ pub const fn container(
 /// Every family's rows.
 pub fn families() -> Vec<&'static [CommandSpec]> {
     vec![
+        crate::family::bitmaps::COMMANDS,
         crate::family::connection::COMMANDS,
         crate::family::dump::COMMANDS,
         crate::family::persistence::COMMANDS,

@@ -1,5 +1,6 @@
 //! One file per command family; each declares its rows of the command table.
 
+pub mod bitmaps;
 pub mod connection;
 pub mod db;
 pub mod dump;

@@ -50,6 +50,10 @@ fn resolve(srv: &Server, argv: &[Bytes]) -> Result<(&'static CommandSpec, Option
         return Ok((spec, None));
     }
     if argv.len() < 2 {
+        // A container with a handler of its own runs alone (COMMAND).
+        if spec.handler.is_some() && spec.arity_ok(argv.len()) {
+            return Ok((spec, None));
+        }
         return Err(CmdError::wrong_arity(spec.name));
     }
     let Some(sub) = spec.subcommand(&argv[1]) else {

@@ -9,9 +9,13 @@
 
 pub mod args;
 pub mod error;
+#[rustfmt::skip]
+pub mod meta;
+pub mod meta_types;
 
 pub use args::Args;
 pub use error::{CmdError, CmdResult};
+pub use meta_types::lookup as meta_lookup;
 
 use crate::ctx::Ctx;
 
@@ -204,7 +208,11 @@ pub const fn container(name: &'static str, arity: i32, flags: u64, acl: u64, sub
 
 /// Every family's rows.
 pub fn families() -> Vec<&'static [CommandSpec]> {
-    vec![crate::family::connection::COMMANDS, crate::family::strings::COMMANDS]
+    vec![
+        crate::family::connection::COMMANDS,
+        crate::family::strings::COMMANDS,
+        crate::family::command::COMMANDS,
+    ]
 }
 
 /// Name → spec, built once at start-up.

@@ -104,6 +104,9 @@ fn check_gates(srv: &Server, client: &Client, spec: &CommandSpec, parent: Option
     if !client.authenticated && cmd_flags & flags::NO_AUTH == 0 {
         return Err(CmdError::new("NOAUTH Authentication required."));
     }
+    if spec.flags & flags::PROTECTED != 0 {
+        crate::family::server::protected_gate(srv, client, spec.name)?;
+    }
     if srv.loading && spec.flags & flags::LOADING == 0 {
         return Err(CmdError::new("LOADING Redis is loading the dataset in memory"));
     }
@@ -137,6 +140,7 @@ fn call(srv: &mut Server, client: &mut Client, spec: &'static CommandSpec, paren
     };
     let usec = start.elapsed().as_micros() as u64;
     let name = full_name(spec, parent);
+    crate::introspect::after_call(srv, client, spec, &name, args.argv(), usec);
     client.last_cmd = name.clone();
     client.last_interaction_ms = srv.keyspace.now_ms();
     srv.stats.total_commands_processed += 1;

@@ -19,4 +19,6 @@ pub fn idle_timeout_applies(_client: &Client) -> bool {
     true
 }
 
-pub fn cron(_srv: &mut Server, _now_ms: u64) {}
+pub fn cron(srv: &mut Server, now_ms: u64) {
+    crate::introspect::cron(srv, now_ms);
+}

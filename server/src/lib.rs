@@ -9,11 +9,14 @@ pub mod ctx;
 pub mod dispatch;
 pub mod family;
 pub mod hooks;
+pub mod introspect;
+pub mod latency;
 pub mod log;
 pub mod net;
 pub mod resp;
 pub mod server;
 pub mod shutdown;
+pub mod slowlog;
 pub mod util;
 
 /// The Redis version Strata reports and matches.

@@ -67,6 +67,8 @@ pub struct Server {
     pub pause_writes_only: bool,
     /// Ids of clients with replies to write.
     pub pending_writes: Vec<u64>,
+    /// Slow log, latency monitor, rates and memory peaks (INFO, SLOWLOG, LATENCY).
+    pub introspect: crate::introspect::Introspection,
 }
 
 impl Server {
@@ -90,6 +92,7 @@ impl Server {
             pause_until_ms: 0,
             pause_writes_only: false,
             pending_writes: Vec::new(),
+            introspect: Default::default(),
         }
     }
 }

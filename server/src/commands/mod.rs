@@ -212,6 +212,9 @@ pub fn families() -> Vec<&'static [CommandSpec]> {
         crate::family::connection::COMMANDS,
         crate::family::strings::COMMANDS,
         crate::family::command::COMMANDS,
+        crate::family::server::COMMANDS,
+        crate::family::slowlog::COMMANDS,
+        crate::family::latency::COMMANDS,
     ]
 }
 

@@ -41,6 +41,8 @@ pub struct Config {
     pub lazyfree_lazy_user_del: bool,
     pub lazyfree_lazy_user_flush: bool,
     pub busy_reply_threshold_ms: u64,
+    /// `enable-debug-command`: "no", "yes" or "local".
+    pub enable_debug_command: String,
 }
 
 /// One class of `client-output-buffer-limit` (0 means no limit).
@@ -96,6 +98,7 @@ impl Default for Config {
             lazyfree_lazy_user_del: false,
             lazyfree_lazy_user_flush: false,
             busy_reply_threshold_ms: 5000,
+            enable_debug_command: "no".into(),
         }
     }
 }
@@ -129,6 +132,7 @@ impl Config {
             "bind" => self.bind = vals.to_vec(),
             "dir" => self.dir = PathBuf::from(v),
             "databases" => self.databases = v.parse().map_err(|_| "Invalid databases".to_string())?,
+            "enable-debug-command" => self.enable_debug_command = v.to_ascii_lowercase(),
             "requirepass" => self.requirepass = if v.is_empty() { None } else { Some(v.into_bytes()) },
             _ => {}
         }

@@ -3,3 +3,7 @@
 pub mod connection;
 pub mod strings;
 pub mod command;
+pub mod info;
+pub mod latency;
+pub mod server;
+pub mod slowlog;

@@ -1,1 +1,5 @@
-//! strata-persistence: RDB codec, AOF, snapshot orchestration and file-safety helpers (arrive with the RDB and AOF issues).
+//! strata-persistence: RDB codec, AOF, snapshot orchestration and file-safety
+//! helpers. Today: LZF and CRC-64/Jones, the building blocks of the RDB codec.
+
+pub mod crc64;
+pub mod lzf;

@@ -89,7 +89,8 @@ impl Histogram {
     /// For a reporting level: the highest value equivalent to it and how many
     /// recorded values are at or below that.
     pub fn cumulative_at(&self, level_ns: u64) -> (u64, u64) {
-        let upper = (level_ns & !(Self::bucket_width(level_ns) - 1)) + Self::bucket_width(level_ns) - 1;
+        let upper =
+            (level_ns & !(Self::bucket_width(level_ns) - 1)) + Self::bucket_width(level_ns) - 1;
         (upper, self.counts.range(..=upper).map(|(_, n)| n).sum())
     }
 
@@ -152,7 +153,14 @@ impl Default for Introspection {
 }
 
 /// Records one executed command: latency histogram, slow log, latency spike.
-pub fn after_call(srv: &mut Server, client: &Client, spec: &CommandSpec, full_name: &str, argv: &[Bytes], duration_us: u64) {
+pub fn after_call(
+    srv: &mut Server,
+    client: &Client,
+    spec: &CommandSpec,
+    full_name: &str,
+    argv: &[Bytes],
+    duration_us: u64,
+) {
     let intro = &mut srv.introspect;
     match intro.histograms.get_mut(full_name) {
         Some(h) => h.record(duration_us.saturating_mul(1000)),
@@ -181,7 +189,11 @@ pub fn after_call(srv: &mut Server, client: &Client, spec: &CommandSpec, full_na
         let threshold_ms = srv.config.latency_monitor_threshold_ms;
         let duration_ms = duration_us / 1000;
         if threshold_ms > 0 && duration_ms >= threshold_ms {
-            let event = if spec.flags & flags::FAST != 0 { "fast-command" } else { "command" };
+            let event = if spec.flags & flags::FAST != 0 {
+                "fast-command"
+            } else {
+                "command"
+            };
             intro.latency.add(event, duration_ms, now_s);
         }
     }
@@ -192,9 +204,15 @@ pub fn cron(srv: &mut Server, now_ms: u64) {
     let intro = &mut srv.introspect;
     if now_ms.saturating_sub(intro.last_rate_sample_ms) >= RATE_SAMPLE_PERIOD_MS {
         intro.last_rate_sample_ms = now_ms;
-        intro.ops_rate.sample(srv.stats.total_commands_processed, now_ms);
-        intro.net_input_rate.sample(srv.stats.net_input_bytes, now_ms);
-        intro.net_output_rate.sample(srv.stats.net_output_bytes, now_ms);
+        intro
+            .ops_rate
+            .sample(srv.stats.total_commands_processed, now_ms);
+        intro
+            .net_input_rate
+            .sample(srv.stats.net_input_bytes, now_ms);
+        intro
+            .net_output_rate
+            .sample(srv.stats.net_output_bytes, now_ms);
     }
     update_peak(srv);
 }

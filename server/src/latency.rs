@@ -71,7 +71,10 @@ impl LatencyMonitor {
     }
 
     /// LATENCY DOCTOR's report.
-    pub fn doctor(&self, now_s: u64) -> String {
+    pub fn doctor(&self, now_s: u64, monitor_enabled: bool) -> String {
+        if self.events.is_empty() && !monitor_enabled {
+            return "I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis instance. You may use \"CONFIG SET latency-monitor-threshold <milliseconds>.\" in order to enable it. If we weren't in a deep space mission I'd suggest to take a look at https://redis.io/topics/latency-monitor.\n".to_string();
+        }
         if self.events.is_empty() {
             return "Dave, no latency spike was observed during the lifetime of this Redis instance, not in the slightest bit. I honestly think you ought to sit down calmly, take a stress pill, and think things over.\n".to_string();
         }
@@ -82,10 +85,18 @@ impl LatencyMonitor {
         for (i, (name, s)) in self.events.iter().enumerate() {
             let n = s.samples.len() as u64;
             let sum: u64 = s.samples.iter().map(|x| x.latency_ms).sum();
-            let avg = if n > 0 { sum / n } else { 0 };
-            let mad = if n > 0 { s.samples.iter().map(|x| x.latency_ms.abs_diff(avg)).sum::<u64>() / n } else { 0 };
+            let avg = sum.checked_div(n).unwrap_or(0);
+            let mad = s
+                .samples
+                .iter()
+                .map(|x| x.latency_ms.abs_diff(avg))
+                .sum::<u64>()
+                .checked_div(n)
+                .unwrap_or(0);
             let period = match (s.samples.front(), s.samples.back()) {
-                (Some(first), Some(_)) if n > 0 => now_s.saturating_sub(first.time_s) as f64 / n as f64,
+                (Some(first), Some(_)) if n > 0 => {
+                    now_s.saturating_sub(first.time_s) as f64 / n as f64
+                }
                 _ => 0.0,
             };
             out.push_str(&format!(
@@ -115,8 +126,15 @@ impl LatencyMonitor {
         let s = self.events.get(event)?;
         let values: Vec<u64> = s.samples.iter().map(|x| x.latency_ms).collect();
         let (min, max) = (values.iter().copied().min()?, values.iter().copied().max()?);
-        let labels: Vec<String> = s.samples.iter().map(|x| age_label(now_s.saturating_sub(x.time_s))).collect();
-        let mut out = format!("{event} - high {max} ms, low {min} ms (all time high {} ms)\n", s.max_ms);
+        let labels: Vec<String> = s
+            .samples
+            .iter()
+            .map(|x| age_label(now_s.saturating_sub(x.time_s)))
+            .collect();
+        let mut out = format!(
+            "{event} - high {max} ms, low {min} ms (all time high {} ms)\n",
+            s.max_ms
+        );
         out.push_str(&"-".repeat(GRAPH_COLUMNS));
         out.push('\n');
         for start in (0..values.len()).step_by(GRAPH_COLUMNS) {
@@ -169,7 +187,10 @@ fn render_rows(out: &mut String, values: &[u64], labels: &[String], min: u64, ma
     out.push('\n');
     let tallest = labels.iter().map(|l| l.len()).max().unwrap_or(0);
     for ch in 0..tallest {
-        let line: String = labels.iter().map(|l| l.as_bytes().get(ch).map_or(' ', |&c| c as char)).collect();
+        let line: String = labels
+            .iter()
+            .map(|l| l.as_bytes().get(ch).map_or(' ', |&c| c as char))
+            .collect();
         out.push_str(&line);
         out.push('\n');
     }
@@ -185,13 +206,30 @@ mod tests {
         m.add("command", 200, 10);
         m.add("command", 100, 10);
         m.add("command", 50, 11);
-        let s = m.get("command").map(|s| s.samples.iter().copied().collect::<Vec<_>>());
-        assert_eq!(s, Some(vec![Sample { time_s: 10, latency_ms: 200 }, Sample { time_s: 11, latency_ms: 50 }]));
+        let s = m
+            .get("command")
+            .map(|s| s.samples.iter().copied().collect::<Vec<_>>());
+        assert_eq!(
+            s,
+            Some(vec![
+                Sample {
+                    time_s: 10,
+                    latency_ms: 200
+                },
+                Sample {
+                    time_s: 11,
+                    latency_ms: 50
+                }
+            ])
+        );
         assert_eq!(m.get("command").map(|s| s.max_ms), Some(200));
         for t in 0..500 {
             m.add("x", 1, 100 + t);
         }
-        assert_eq!(m.get("x").map(|s| s.samples.len()), Some(LATENCY_SAMPLES_MAX));
+        assert_eq!(
+            m.get("x").map(|s| s.samples.len()),
+            Some(LATENCY_SAMPLES_MAX)
+        );
     }
 
     #[test]

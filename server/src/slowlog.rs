@@ -99,7 +99,9 @@ pub fn trim_args(argv: &[Bytes]) -> Vec<Bytes> {
         } else if arg.len() > SLOWLOG_ARG_BYTES_MAX {
             let mut v = Vec::with_capacity(SLOWLOG_ARG_BYTES_MAX + 32);
             v.extend_from_slice(&arg[..SLOWLOG_ARG_BYTES_MAX]);
-            v.extend_from_slice(format!("... ({} more bytes)", arg.len() - SLOWLOG_ARG_BYTES_MAX).as_bytes());
+            v.extend_from_slice(
+                format!("... ({} more bytes)", arg.len() - SLOWLOG_ARG_BYTES_MAX).as_bytes(),
+            );
             out.push(Bytes::from(v));
         } else {
             out.push(arg.clone());
@@ -150,7 +152,10 @@ pub fn redact(argv: &mut [Bytes]) {
     } else if is(name, "config") && argv.get(1).is_some_and(|a| is(a, "set")) {
         let mut i = 2;
         while i + 1 < argv.len() {
-            if ["masterauth", "masteruser", "requirepass"].iter().any(|w| is(&argv[i], w)) {
+            if ["masterauth", "masteruser", "requirepass"]
+                .iter()
+                .any(|w| is(&argv[i], w))
+            {
                 argv[i + 1] = REDACTED;
             }
             i += 2;
@@ -197,7 +202,10 @@ mod tests {
         log.record(0, 2, &[b("d")], 0, 0, "a", Some(&b("name")));
         let ids: Vec<u64> = log.newest(None).map(|e| e.id).collect();
         assert_eq!(ids, vec![2, 1]);
-        assert_eq!(log.newest(Some(1)).next().map(|e| e.client_name.clone()), Some(b("name")));
+        assert_eq!(
+            log.newest(Some(1)).next().map(|e| e.client_name.clone()),
+            Some(b("name"))
+        );
         log.reset();
         log.record(0, 2, &[b("e")], 0, 0, "a", None);
         assert_eq!(log.newest(None).next().map(|e| e.id), Some(3));
@@ -205,7 +213,15 @@ mod tests {
 
     #[test]
     fn secrets_are_redacted() {
-        let mut argv = vec![b("hello"), b("3"), b("AUTH"), b("u"), b("p"), b("SETNAME"), b("n")];
+        let mut argv = vec![
+            b("hello"),
+            b("3"),
+            b("AUTH"),
+            b("u"),
+            b("p"),
+            b("SETNAME"),
+            b("n"),
+        ];
         redact(&mut argv);
         assert_eq!(argv[3], b("(redacted)"));
         assert_eq!(argv[4], b("(redacted)"));

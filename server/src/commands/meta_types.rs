@@ -32,14 +32,25 @@ pub struct KeySpec {
 #[derive(Debug, Clone, Copy)]
 pub enum BeginSearch {
     Index(i32),
-    Keyword { keyword: &'static str, startfrom: i32 },
+    Keyword {
+        keyword: &'static str,
+        startfrom: i32,
+    },
     Unknown,
 }
 
 #[derive(Debug, Clone, Copy)]
 pub enum FindKeys {
-    Range { lastkey: i32, keystep: i32, limit: i32 },
-    Keynum { keynumidx: i32, firstkey: i32, keystep: i32 },
+    Range {
+        lastkey: i32,
+        keystep: i32,
+        limit: i32,
+    },
+    Keynum {
+        keynumidx: i32,
+        firstkey: i32,
+        keystep: i32,
+    },
     Unknown,
 }
 

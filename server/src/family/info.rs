@@ -121,7 +121,13 @@ impl Lines<'_> {
 
 /// Redis's `bytesToHuman`: B, then K/M/G/T/P with two decimals.
 pub fn bytes_to_human(n: u64) -> String {
-    const UNITS: &[(u64, &str)] = &[(1 << 50, "P"), (1 << 40, "T"), (1 << 30, "G"), (1 << 20, "M"), (1 << 10, "K")];
+    const UNITS: &[(u64, &str)] = &[
+        (1 << 50, "P"),
+        (1 << 40, "T"),
+        (1 << 30, "G"),
+        (1 << 20, "M"),
+        (1 << 10, "K"),
+    ];
     if n < 1024 {
         return format!("{n}B");
     }
@@ -143,10 +149,19 @@ fn uname() -> String {
         return String::new();
     }
     let field = |f: &[libc::c_char]| {
-        let bytes: Vec<u8> = f.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+        let bytes: Vec<u8> = f
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
         String::from_utf8_lossy(&bytes).into_owned()
     };
-    format!("{} {} {}", field(&u.sysname), field(&u.release), field(&u.machine))
+    format!(
+        "{} {} {}",
+        field(&u.sysname),
+        field(&u.release),
+        field(&u.machine)
+    )
 }
 
 fn server(srv: &Server, w: &mut Lines) {
@@ -173,9 +188,16 @@ fn server(srv: &Server, w: &mut Lines) {
     w.field("hz", srv.config.hz);
     w.field("configured_hz", srv.config.hz);
     w.field("lru_clock", (now_ms / 1000) & 0xFF_FFFF);
-    let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default();
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     w.field("executable", exe);
-    let config_file = srv.config.config_file.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+    let config_file = srv
+        .config
+        .config_file
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     w.field("config_file", config_file);
     w.field("io_threads_active", 0);
     w.field("strata_version", crate::STRATA_VERSION);
@@ -185,8 +207,17 @@ fn clients(srv: &Server, client: &Client, w: &mut Lines) {
     // The client being served is out of the map while its command runs.
     let me = usize::from(!client.fake);
     let others = srv.clients.values().map(|c| &c.client);
-    let max_in = others.clone().map(|c| c.qbuf_bytes).chain([client.qbuf_bytes]).max().unwrap_or(0);
-    let max_out = others.map(|c| c.out.len()).chain([client.out.len()]).max().unwrap_or(0);
+    let max_in = others
+        .clone()
+        .map(|c| c.qbuf_bytes)
+        .chain([client.qbuf_bytes])
+        .max()
+        .unwrap_or(0);
+    let max_out = others
+        .map(|c| c.out.len())
+        .chain([client.out.len()])
+        .max()
+        .unwrap_or(0);
     w.field("connected_clients", srv.clients.len() + me);
     w.field("cluster_connections", 0);
     w.field("maxclients", srv.config.maxclients);
@@ -263,7 +294,11 @@ fn memory(srv: &mut Server, client: &Client, w: &mut Lines) {
     w.bytes("used_memory", m.used);
     w.bytes("used_memory_rss", m.rss);
     w.bytes("used_memory_peak", m.peak);
-    let _ = write!(w.0, "used_memory_peak_perc:{:.2}%\r\n", ratio(m.used, m.peak) * 100.0);
+    let _ = write!(
+        w.0,
+        "used_memory_peak_perc:{:.2}%\r\n",
+        ratio(m.used, m.peak) * 100.0
+    );
     w.field("used_memory_overhead", m.overhead);
     w.field("used_memory_startup", m.startup);
     w.field("used_memory_dataset", m.dataset);
@@ -275,7 +310,10 @@ fn memory(srv: &mut Server, client: &Client, w: &mut Lines) {
     w.field("allocator_allocated", m.allocated);
     w.field("allocator_active", m.active);
     w.field("allocator_resident", m.resident);
-    w.bytes("total_system_memory", crate::family::server::total_system_memory());
+    w.bytes(
+        "total_system_memory",
+        crate::family::server::total_system_memory(),
+    );
     // No Lua engine or functions yet: an idle server's figures.
     w.field("used_memory_lua", 0);
     w.field("used_memory_vm_eval", 0);
@@ -358,13 +396,22 @@ fn stats(srv: &Server, w: &mut Lines) {
     let intro = &srv.introspect;
     w.field("total_connections_received", st.total_connections_received);
     w.field("total_commands_processed", st.total_commands_processed);
-    w.field("instantaneous_ops_per_sec", intro.ops_rate.per_second() as u64);
+    w.field(
+        "instantaneous_ops_per_sec",
+        intro.ops_rate.per_second() as u64,
+    );
     w.field("total_net_input_bytes", st.net_input_bytes);
     w.field("total_net_output_bytes", st.net_output_bytes);
     w.field("total_net_repl_input_bytes", 0);
     w.field("total_net_repl_output_bytes", 0);
-    w.fixed2("instantaneous_input_kbps", intro.net_input_rate.per_second() / 1024.0);
-    w.fixed2("instantaneous_output_kbps", intro.net_output_rate.per_second() / 1024.0);
+    w.fixed2(
+        "instantaneous_input_kbps",
+        intro.net_input_rate.per_second() / 1024.0,
+    );
+    w.fixed2(
+        "instantaneous_output_kbps",
+        intro.net_output_rate.per_second() / 1024.0,
+    );
     w.fixed2("instantaneous_input_repl_kbps", 0.0);
     w.fixed2("instantaneous_output_repl_kbps", 0.0);
     w.field("rejected_connections", st.rejected_connections);
@@ -373,8 +420,14 @@ fn stats(srv: &Server, w: &mut Lines) {
     w.field("sync_partial_err", 0);
     w.field("expired_keys", ks.expired_keys);
     w.fixed2("expired_stale_perc", ks.expired_stale_perc * 100.0);
-    w.field("expired_time_cap_reached_count", ks.expired_time_cap_reached_count);
-    w.field("expire_cycle_cpu_milliseconds", ks.expire_cycle_cpu_milliseconds);
+    w.field(
+        "expired_time_cap_reached_count",
+        ks.expired_time_cap_reached_count,
+    );
+    w.field(
+        "expire_cycle_cpu_milliseconds",
+        ks.expire_cycle_cpu_milliseconds,
+    );
     w.field("evicted_keys", ks.evicted_keys);
     w.field("evicted_clients", 0);
     w.field("total_eviction_exceeded_time", 0);
@@ -448,11 +501,17 @@ fn commandstats(srv: &Server, w: &mut Lines) {
     let mut names: Vec<&String> = srv.stats.commands.keys().collect();
     names.sort();
     for name in names {
-        let Some(s) = srv.stats.commands.get(name) else { continue };
+        let Some(s) = srv.stats.commands.get(name) else {
+            continue;
+        };
         if s.calls == 0 && s.failed_calls == 0 && s.rejected_calls == 0 {
             continue;
         }
-        let per_call = if s.calls == 0 { 0.0 } else { s.usec as f64 / s.calls as f64 };
+        let per_call = if s.calls == 0 {
+            0.0
+        } else {
+            s.usec as f64 / s.calls as f64
+        };
         let _ = write!(
             w.0,
             "cmdstat_{name}:calls={},usec={},usec_per_call={per_call:.2},rejected_calls={},failed_calls={}\r\n",
@@ -473,7 +532,9 @@ fn latencystats(srv: &Server, w: &mut Lines) {
     let mut names: Vec<&String> = srv.introspect.histograms.keys().collect();
     names.sort();
     for name in names {
-        let Some(h) = srv.introspect.histograms.get(name) else { continue };
+        let Some(h) = srv.introspect.histograms.get(name) else {
+            continue;
+        };
         if h.is_empty() {
             continue;
         }
@@ -482,7 +543,12 @@ fn latencystats(srv: &Server, w: &mut Lines) {
             if i > 0 {
                 w.0.push(',');
             }
-            let _ = write!(w.0, "p{}={:.3}", format_percentile(*p), h.value_at(*p) as f64 / 1000.0);
+            let _ = write!(
+                w.0,
+                "p{}={:.3}",
+                format_percentile(*p),
+                h.value_at(*p) as f64 / 1000.0
+            );
         }
         w.0.push_str("\r\n");
     }
@@ -497,7 +563,10 @@ fn format_percentile(p: f64) -> String {
 fn keyspace(srv: &Server, w: &mut Lines) {
     for (i, (keys, expires, avg_ttl)) in srv.keyspace.db_sizes().into_iter().enumerate() {
         if keys > 0 {
-            let _ = write!(w.0, "db{i}:keys={keys},expires={expires},avg_ttl={avg_ttl}\r\n");
+            let _ = write!(
+                w.0,
+                "db{i}:keys={keys},expires={expires},avg_ttl={avg_ttl}\r\n"
+            );
         }
     }
 }
@@ -508,7 +577,10 @@ mod tests {
     use bytes::Bytes;
 
     fn names(args: &[&str]) -> Vec<&'static str> {
-        let args: Vec<Bytes> = args.iter().map(|a| Bytes::copy_from_slice(a.as_bytes())).collect();
+        let args: Vec<Bytes> = args
+            .iter()
+            .map(|a| Bytes::copy_from_slice(a.as_bytes()))
+            .collect();
         wanted_sections(&args)
     }
 
@@ -527,7 +599,10 @@ mod tests {
         let mut srv = Server::new(crate::config::Config::default());
         let client = Client::new(1, 0);
         let text = render(&mut srv, &client, &["keyspace", "cluster", "module_list"]);
-        assert_eq!(text, "# Modules\r\n\r\n# Cluster\r\ncluster_enabled:0\r\n\r\n# Keyspace\r\n");
+        assert_eq!(
+            text,
+            "# Modules\r\n\r\n# Cluster\r\ncluster_enabled:0\r\n\r\n# Keyspace\r\n"
+        );
         let text = render(&mut srv, &client, &wanted_sections(&[]));
         assert!(text.starts_with("# Server\r\nredis_version:7.0.15\r\n"));
         assert!(text.contains("\r\n\r\n# Clients\r\nconnected_clients:1\r\n"));

@@ -3,20 +3,64 @@
 
 use bytes::Bytes;
 
-use crate::commands::{acl, container, flags::*, spec, Args, CmdError, CmdResult, CommandSpec, NO_KEYS};
+use crate::commands::{
+    acl, container, flags::*, spec, Args, CmdError, CmdResult, CommandSpec, NO_KEYS,
+};
 use crate::ctx::Ctx;
 use crate::family::command::help_reply;
 use crate::introspect::{Histogram, HIST_HIGHEST_NS};
 use crate::resp::Reply;
 
 const SUBCOMMANDS: &[CommandSpec] = &[
-    spec("doctor", 2, ADMIN | NOSCRIPT | LOADING | STALE, 0, NO_KEYS, doctor),
-    spec("graph", 3, ADMIN | NOSCRIPT | LOADING | STALE, 0, NO_KEYS, graph),
+    spec(
+        "doctor",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        0,
+        NO_KEYS,
+        doctor,
+    ),
+    spec(
+        "graph",
+        3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        0,
+        NO_KEYS,
+        graph,
+    ),
     spec("help", 2, LOADING | STALE, 0, NO_KEYS, help),
-    spec("histogram", -2, ADMIN | NOSCRIPT | LOADING | STALE, 0, NO_KEYS, histogram),
-    spec("history", 3, ADMIN | NOSCRIPT | LOADING | STALE, 0, NO_KEYS, history),
-    spec("latest", 2, ADMIN | NOSCRIPT | LOADING | STALE, 0, NO_KEYS, latest),
-    spec("reset", -2, ADMIN | NOSCRIPT | LOADING | STALE, 0, NO_KEYS, reset),
+    spec(
+        "histogram",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        0,
+        NO_KEYS,
+        histogram,
+    ),
+    spec(
+        "history",
+        3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        0,
+        NO_KEYS,
+        history,
+    ),
+    spec(
+        "latest",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        0,
+        NO_KEYS,
+        latest,
+    ),
+    spec(
+        "reset",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        0,
+        NO_KEYS,
+        reset,
+    ),
 ];
 
 pub const COMMANDS: &[CommandSpec] = &[container("latency", -2, 0, acl::SLOW, SUBCOMMANDS)];
@@ -77,7 +121,12 @@ fn history(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         Some(s) => s
             .samples
             .iter()
-            .map(|x| Reply::Array(vec![Reply::Int(x.time_s as i64), Reply::Int(x.latency_ms as i64)]))
+            .map(|x| {
+                Reply::Array(vec![
+                    Reply::Int(x.time_s as i64),
+                    Reply::Int(x.latency_ms as i64),
+                ])
+            })
             .collect(),
     };
     Ok(Reply::Array(out))
@@ -88,12 +137,17 @@ fn reset(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     if args.is_empty() {
         return Ok(Reply::Int(lat.reset_all() as i64));
     }
-    let n = args.rest().iter().filter(|e| lat.reset(&String::from_utf8_lossy(e))).count();
+    let n = args
+        .rest()
+        .iter()
+        .filter(|e| lat.reset(&String::from_utf8_lossy(e)))
+        .count();
     Ok(Reply::Int(n as i64))
 }
 
 fn doctor(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
-    let text = ctx.srv.introspect.latency.doctor(now_s());
+    let enabled = ctx.srv.config.latency_monitor_threshold_ms > 0;
+    let text = ctx.srv.introspect.latency.doctor(now_s(), enabled);
     Ok(Reply::Verbatim("txt", Bytes::from(text)))
 }
 
@@ -102,7 +156,9 @@ fn graph(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let name = String::from_utf8_lossy(&event).into_owned();
     match ctx.srv.introspect.latency.graph(&name, now_s()) {
         Some(text) => Ok(Reply::Verbatim("txt", Bytes::from(text))),
-        None => Err(CmdError::new(format!("ERR No samples available for event '{name}'"))),
+        None => Err(CmdError::new(format!(
+            "ERR No samples available for event '{name}'"
+        ))),
     }
 }
 
@@ -114,7 +170,10 @@ fn cdf_reply(calls: u64, h: &Histogram) -> Reply {
     loop {
         let (upper, cumulative) = h.cumulative_at(level);
         if cumulative > previous {
-            buckets.push((Reply::Int((upper / 1000) as i64), Reply::Int(cumulative as i64)));
+            buckets.push((
+                Reply::Int((upper / 1000) as i64),
+                Reply::Int(cumulative as i64),
+            ));
         }
         previous = cumulative;
         if cumulative >= h.total() || level > HIST_HIGHEST_NS {
@@ -133,7 +192,10 @@ fn histogram(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let mut names: Vec<String> = if args.is_empty() {
         srv.introspect.histograms.keys().cloned().collect()
     } else {
-        args.rest().iter().map(|n| String::from_utf8_lossy(n).to_ascii_lowercase()).collect()
+        args.rest()
+            .iter()
+            .map(|n| String::from_utf8_lossy(n).to_ascii_lowercase())
+            .collect()
     };
     names.sort();
     names.dedup();

@@ -170,32 +170,38 @@ pub fn after_call(
             intro.histograms.insert(full_name.to_string(), h);
         }
     }
-    if spec.flags & flags::SKIP_SLOWLOG == 0 {
-        let now_s = crate::clock::now_ms() / 1000;
-        let threshold = srv.config.slowlog_log_slower_than_us;
-        if threshold >= 0 && duration_us >= threshold as u64 {
-            let mut logged = argv.to_vec();
-            crate::slowlog::redact(&mut logged);
-            intro.slowlog.record(
-                threshold,
-                srv.config.slowlog_max_len,
-                &logged,
-                duration_us,
-                now_s,
-                &client.addr,
-                client.name.as_ref(),
-            );
-        }
-        let threshold_ms = srv.config.latency_monitor_threshold_ms;
-        let duration_ms = duration_us / 1000;
-        if threshold_ms > 0 && duration_ms >= threshold_ms {
-            let event = if spec.flags & flags::FAST != 0 {
-                "fast-command"
-            } else {
-                "command"
-            };
-            intro.latency.add(event, duration_ms, now_s);
-        }
+    if spec.flags & flags::SKIP_SLOWLOG != 0 {
+        return;
+    }
+    let threshold_us = srv.config.slowlog_log_slower_than_us;
+    let log_slow = threshold_us >= 0 && duration_us >= threshold_us as u64;
+    let threshold_ms = srv.config.latency_monitor_threshold_ms;
+    let duration_ms = duration_us / 1000;
+    let spike = threshold_ms > 0 && duration_ms >= threshold_ms;
+    if !log_slow && !spike {
+        return;
+    }
+    let now_s = crate::clock::now_ms() / 1000;
+    if log_slow {
+        let mut logged = argv.to_vec();
+        crate::slowlog::redact(&mut logged);
+        intro.slowlog.record(
+            threshold_us,
+            srv.config.slowlog_max_len,
+            &logged,
+            duration_us,
+            now_s,
+            &client.addr,
+            client.name.as_ref(),
+        );
+    }
+    if spike {
+        let event = if spec.flags & flags::FAST != 0 {
+            "fast-command"
+        } else {
+            "command"
+        };
+        intro.latency.add(event, duration_ms, now_s);
     }
 }
 

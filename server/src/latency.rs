@@ -71,8 +71,8 @@ impl LatencyMonitor {
     }
 
     /// LATENCY DOCTOR's report.
-    pub fn doctor(&self, now_s: u64, monitor_enabled: bool) -> String {
-        if self.events.is_empty() && !monitor_enabled {
+    pub fn doctor(&self, now_s: u64, threshold_ms: u64, slowlog_slower_than_us: i64) -> String {
+        if self.events.is_empty() && threshold_ms == 0 {
             return "I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis instance. You may use \"CONFIG SET latency-monitor-threshold <milliseconds>.\" in order to enable it. If we weren't in a deep space mission I'd suggest to take a look at https://redis.io/topics/latency-monitor.\n".to_string();
         }
         if self.events.is_empty() {
@@ -114,6 +114,12 @@ impl LatencyMonitor {
             }
         }
         out.push_str("\nI have a few advices for you:\n\n");
+        if slow_commands
+            && slowlog_slower_than_us >= 0
+            && slowlog_slower_than_us as u64 / 1000 > threshold_ms
+        {
+            out.push_str(&format!("- Your current Slow Log configuration only logs events that are slower than your configured latency monitor threshold. Please use 'CONFIG SET slowlog-log-slower-than {}'.\n", threshold_ms * 1000));
+        }
         if slow_commands {
             out.push_str("- Check your Slow Log to understand what are the commands you are running which are too slow to execute. Please check https://redis.io/commands/slowlog for more information.\n");
             out.push_str("- Deleting, expiring or evicting (because of maxmemory policy) large objects is a blocking operation. If you have very large objects that are often deleted, expired, or evicted, try to fragment those objects into multiple smaller objects.\n");
@@ -230,6 +236,31 @@ mod tests {
             m.get("x").map(|s| s.samples.len()),
             Some(LATENCY_SAMPLES_MAX)
         );
+    }
+
+    #[test]
+    fn doctor_report_as_redis_writes_it() {
+        let mut m = LatencyMonitor::default();
+        assert!(m.doctor(0, 0, 10_000).starts_with("I'm sorry, Dave"));
+        assert!(m.doctor(0, 1, 10_000).starts_with("Dave, no latency spike"));
+        for (t, v) in [(867, 200), (868, 100), (869, 50), (870, 130)] {
+            m.add("command", v, t);
+        }
+        let expected = "Dave, I have observed latency spikes in this Redis instance. You don't mind talking about it, do you Dave?\n\n1. command: 4 latency spikes (average 120ms, mean deviation 45ms, period 1.00 sec). Worst all time event 200ms.\n\nI have a few advices for you:\n\n- Your current Slow Log configuration only logs events that are slower than your configured latency monitor threshold. Please use 'CONFIG SET slowlog-log-slower-than 1000'.\n- Check your Slow Log to understand what are the commands you are running which are too slow to execute. Please check https://redis.io/commands/slowlog for more information.\n- Deleting, expiring or evicting (because of maxmemory policy) large objects is a blocking operation. If you have very large objects that are often deleted, expired, or evicted, try to fragment those objects into multiple smaller objects.\n";
+        assert_eq!(m.doctor(871, 1, 10_000), expected);
+    }
+
+    #[test]
+    fn graph_as_redis_draws_it() {
+        let mut m = LatencyMonitor::default();
+        for (t, v) in [(867, 200), (868, 100), (869, 50), (870, 130)] {
+            m.add("command", v, t);
+        }
+        let expected = format!(
+            "command - high 200 ms, low 50 ms (all time high 200 ms)\n{}\n#   \n|  _\n|o |\n||_|\n    \n4321\nssss\n",
+            "-".repeat(80)
+        );
+        assert_eq!(m.graph("command", 871).unwrap_or_default(), expected);
     }
 
     #[test]

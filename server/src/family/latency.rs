@@ -146,8 +146,12 @@ fn reset(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 }
 
 fn doctor(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
-    let enabled = ctx.srv.config.latency_monitor_threshold_ms > 0;
-    let text = ctx.srv.introspect.latency.doctor(now_s(), enabled);
+    let cfg = &ctx.srv.config;
+    let text = ctx.srv.introspect.latency.doctor(
+        now_s(),
+        cfg.latency_monitor_threshold_ms,
+        cfg.slowlog_log_slower_than_us,
+    );
     Ok(Reply::Verbatim("txt", Bytes::from(text)))
 }
 

@@ -53,6 +53,10 @@ fn resolve(
         return Ok((spec, None));
     }
     if argv.len() < 2 {
+        // A container with a handler of its own runs alone (COMMAND).
+        if spec.handler.is_some() && spec.arity_ok(argv.len()) {
+            return Ok((spec, None));
+        }
         return Err(CmdError::wrong_arity(spec.name));
     }
     let Some(sub) = spec.subcommand(&argv[1]) else {
@@ -111,6 +115,9 @@ fn check_gates(
     if !client.authenticated && cmd_flags & flags::NO_AUTH == 0 {
         return Err(CmdError::new("NOAUTH Authentication required."));
     }
+    if spec.flags & flags::PROTECTED != 0 {
+        crate::family::server::protected_gate(srv, client, spec.name)?;
+    }
     if srv.loading && spec.flags & flags::LOADING == 0 {
         return Err(CmdError::new(
             "LOADING Redis is loading the dataset in memory",
@@ -152,6 +159,7 @@ fn call(
     };
     let usec = start.elapsed().as_micros() as u64;
     let name = full_name(spec, parent);
+    crate::introspect::after_call(srv, client, spec, &name, args.argv(), usec);
     client.last_cmd = name.clone();
     client.last_interaction_ms = srv.keyspace.now_ms();
     srv.stats.total_commands_processed += 1;

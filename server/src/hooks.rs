@@ -21,6 +21,7 @@ pub fn idle_timeout_applies(_client: &Client) -> bool {
 
 pub fn cron(srv: &mut Server, now_ms: u64) {
     crate::persist::cron(srv, now_ms);
+    crate::introspect::cron(srv, now_ms);
 }
 
 /// After FLUSHALL emptied every database: with save points configured, Redis

@@ -9,6 +9,8 @@ pub mod ctx;
 pub mod dispatch;
 pub mod family;
 pub mod hooks;
+pub mod introspect;
+pub mod latency;
 pub mod lazyfree;
 pub mod log;
 pub mod memory;
@@ -17,6 +19,7 @@ pub mod persist;
 pub mod resp;
 pub mod server;
 pub mod shutdown;
+pub mod slowlog;
 pub mod util;
 
 /// The Redis version Strata reports and matches.

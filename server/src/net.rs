@@ -465,7 +465,7 @@ impl EventLoop {
         self.srv.keyspace.set_now_ms(now);
         // 25% of the cycle budget, as ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC.
         let budget_us = 1_000_000 / self.srv.config.hz.max(1) as u64 * 25 / 100;
-        if !self.srv.loading {
+        if !self.srv.loading && self.srv.introspect.active_expire {
             self.srv.keyspace.active_expire_cycle(budget_us);
         }
         crate::hooks::after_command(&mut self.srv);

@@ -30,6 +30,7 @@ pub struct BgSave {
     handle: SaveHandle,
     start_ms: u64,
     dirty_at_start: u64,
+    keys_total: u64,
 }
 
 /// The RDB side of INFO persistence and the save state machine.
@@ -44,6 +45,8 @@ pub struct RdbState {
     pub loading: Option<Loading>,
     pub loading_start_ms: u64,
     pub loading_total_bytes: u64,
+    pub last_load_keys_loaded: u64,
+    pub last_load_keys_expired: u64,
 }
 
 impl Default for RdbState {
@@ -59,6 +62,8 @@ impl Default for RdbState {
             loading: None,
             loading_start_ms: 0,
             loading_total_bytes: 0,
+            last_load_keys_loaded: 0,
+            last_load_keys_expired: 0,
         }
     }
 }
@@ -152,6 +157,7 @@ pub fn start_bgsave(srv: &mut Server) -> Result<(), String> {
         handle,
         start_ms: clock::now_ms(),
         dirty_at_start: srv.keyspace.shared.dirty,
+        keys_total: srv.keyspace.total_keys() as u64,
     });
     srv.rdb.scheduled = false;
     log_notice!("Background saving started (fork-free snapshot)");
@@ -364,6 +370,8 @@ fn poll_loading(srv: &mut Server) {
             ks.set_now_ms(clock::now_ms());
             srv.keyspace = ks;
             srv.loading = false;
+            srv.rdb.last_load_keys_loaded = loaded;
+            srv.rdb.last_load_keys_expired = expired;
             log_notice!("Done loading RDB, keys loaded: {loaded}, keys expired: {expired}.");
             let secs = (clock::now_ms() - srv.rdb.loading_start_ms) as f64 / 1000.0;
             log_notice!("DB loaded from disk: {secs:.3} seconds");
@@ -396,4 +404,31 @@ pub fn save_on_shutdown(srv: &mut Server, save: Option<bool>) -> Result<(), Stri
     }
     log_notice!("Saving the final RDB snapshot before exiting.");
     save_sync(srv).map_err(|_| "Error trying to save the DB, can't exit.".to_string())
+}
+
+/// ((bytes in flight now, peak), keys written, keys at start) of the running BGSAVE.
+pub fn bgsave_progress(srv: &Server) -> ((u64, u64), u64, u64) {
+    use std::sync::atomic::Ordering::Relaxed;
+    match &srv.rdb.bgsave {
+        Some(bg) => {
+            let s = &bg.handle.stats;
+            (
+                (
+                    s.bytes_in_flight.load(Relaxed),
+                    s.peak_bytes_in_flight.load(Relaxed),
+                ),
+                s.keys_written.load(Relaxed),
+                bg.keys_total,
+            )
+        }
+        None => ((0, 0), 0, 0),
+    }
+}
+
+/// Seconds the running BGSAVE has taken so far, or -1.
+pub fn current_bgsave_secs(srv: &Server, now_ms: u64) -> i64 {
+    srv.rdb
+        .bgsave
+        .as_ref()
+        .map_or(-1, |b| (now_ms.saturating_sub(b.start_ms) / 1000) as i64)
 }

@@ -71,6 +71,8 @@ pub struct Server {
     pub rdb: crate::persist::RdbState,
     /// Frees big values and flushed databases off the executor thread.
     pub lazyfree: crate::lazyfree::LazyFree,
+    /// Slow log, latency monitor, rates and memory peaks (INFO, SLOWLOG, LATENCY).
+    pub introspect: crate::introspect::Introspection,
 }
 
 impl Server {
@@ -96,6 +98,7 @@ impl Server {
             pending_writes: Vec::new(),
             rdb: Default::default(),
             lazyfree: crate::lazyfree::LazyFree::new(),
+            introspect: Default::default(),
         }
     }
 }

@@ -9,9 +9,13 @@
 
 pub mod args;
 pub mod error;
+#[rustfmt::skip]
+pub mod meta;
+pub mod meta_types;
 
 pub use args::Args;
 pub use error::{CmdError, CmdResult};
+pub use meta_types::lookup as meta_lookup;
 
 use crate::ctx::Ctx;
 
@@ -249,6 +253,10 @@ pub fn families() -> Vec<&'static [CommandSpec]> {
         crate::family::scan::COMMANDS,
         crate::family::expire::COMMANDS,
         crate::family::db::COMMANDS,
+        crate::family::command::COMMANDS,
+        crate::family::server::COMMANDS,
+        crate::family::slowlog::COMMANDS,
+        crate::family::latency::COMMANDS,
     ]
 }
 

@@ -45,6 +45,8 @@ pub struct Config {
     pub rdbchecksum: bool,
     pub stop_writes_on_bgsave_error: bool,
     pub rdb_del_sync_files: bool,
+    /// `enable-debug-command`: "no", "yes" or "local".
+    pub enable_debug_command: String,
 }
 
 /// One class of `client-output-buffer-limit` (0 means no limit).
@@ -112,6 +114,7 @@ impl Default for Config {
             rdbchecksum: true,
             stop_writes_on_bgsave_error: true,
             rdb_del_sync_files: false,
+            enable_debug_command: "no".into(),
         }
     }
 }
@@ -152,6 +155,7 @@ impl Config {
                 self.save_points = parse_save_points(vals)?;
             }
             "appendonly" => self.appendonly = v == "yes",
+            "enable-debug-command" => self.enable_debug_command = v.to_ascii_lowercase(),
             "requirepass" => {
                 self.requirepass = if v.is_empty() {
                     None

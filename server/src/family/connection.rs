@@ -6,11 +6,18 @@ use crate::resp::Reply;
 
 pub const COMMANDS: &[CommandSpec] = &[
     spec("ping", -1, FAST | SENTINEL, acl::CONNECTION, NO_KEYS, ping),
-    spec("echo", 2, FAST, acl::CONNECTION, NO_KEYS, echo),
+    spec(
+        "echo",
+        2,
+        LOADING | STALE | FAST,
+        acl::CONNECTION,
+        NO_KEYS,
+        echo,
+    ),
     spec(
         "quit",
         -1,
-        ALLOW_BUSY | NO_AUTH | LOADING | STALE | FAST,
+        ALLOW_BUSY | NOSCRIPT | NO_AUTH | LOADING | STALE | FAST,
         acl::CONNECTION,
         NO_KEYS,
         quit,

@@ -1,11 +1,16 @@
 //! One file per command family; each declares its rows of the command table.
 
 pub mod bitmaps;
+pub mod command;
 pub mod connection;
 pub mod db;
 pub mod dump;
 pub mod expire;
+pub mod info;
 pub mod keys;
+pub mod latency;
 pub mod persistence;
 pub mod scan;
+pub mod server;
+pub mod slowlog;
 pub mod strings;

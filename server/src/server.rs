@@ -40,11 +40,14 @@ pub struct Stats {
 }
 
 /// What SHUTDOWN (or a signal) asked for.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ShutdownRequest {
+    /// Some(true) for SAVE, Some(false) for NOSAVE, None to follow the save points.
     pub save: Option<bool>,
     pub now: bool,
     pub force: bool,
+    /// The SHUTDOWN command already ran `shutdown::prepare`: exit at once.
+    pub prepared: bool,
 }
 
 pub struct Server {
@@ -65,12 +68,14 @@ pub struct Server {
     /// Clients paused until this time (CLIENT PAUSE), and whether only writes are paused.
     pub pause_until_ms: u64,
     pub pause_writes_only: bool,
-    /// Ids of clients with replies to write.
+    /// Ids of clients with replies to write (or to close, if `close_asap`).
     pub pending_writes: Vec<u64>,
     /// RDB saving and loading state.
     pub rdb: crate::persist::RdbState,
     /// Frees big values and flushed databases off the executor thread.
     pub lazyfree: crate::lazyfree::LazyFree,
+    /// Ids of clients in MONITOR mode, in the order they started it.
+    pub monitors: Vec<u64>,
 }
 
 impl Server {
@@ -96,6 +101,7 @@ impl Server {
             pending_writes: Vec::new(),
             rdb: Default::default(),
             lazyfree: crate::lazyfree::LazyFree::new(),
+            monitors: Vec::new(),
         }
     }
 }

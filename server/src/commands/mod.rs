@@ -248,6 +248,9 @@ pub fn families() -> Vec<&'static [CommandSpec]> {
         crate::family::scan::COMMANDS,
         crate::family::expire::COMMANDS,
         crate::family::db::COMMANDS,
+        crate::family::client::COMMANDS,
+        crate::family::monitor::COMMANDS,
+        crate::shutdown::COMMANDS,
     ]
 }
 

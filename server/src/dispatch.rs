@@ -25,6 +25,7 @@ pub fn execute(srv: &mut Server, client: &mut Client, argv: Vec<Bytes>) {
         Ok((spec, parent)) => match check_gates(srv, client, spec, parent) {
             Err(e) => {
                 let name = full_name(spec, parent);
+                client.last_cmd = name.clone();
                 srv.stats.commands.entry(name).or_default().rejected_calls += 1;
                 count_error(srv, &e);
                 Reply::Error(e.0)
@@ -123,7 +124,33 @@ fn check_gates(
             "LOADING Redis is loading the dataset in memory",
         ));
     }
+    // Last gate: replicas and monitors are exempt from CLIENT PAUSE, so they
+    // may not touch the keyspace at all.
+    let keyspace_flags = flags::WRITE | flags::READONLY | flags::MAY_REPLICATE;
+    if (client.monitor || client.kind == crate::client::ClientKind::Replica)
+        && spec.flags & keyspace_flags != 0
+    {
+        return Err(CmdError::new(
+            "ERR Replica can't interact with the keyspace",
+        ));
+    }
     Ok(())
+}
+
+/// Whether CLIENT PAUSE holds this request back: it passed every gate and
+/// the pause covers it. The connection keeps it and runs it on unpause.
+pub fn must_postpone(srv: &Server, client: &Client, argv: &[Bytes]) -> bool {
+    let now = crate::clock::now_ms();
+    if argv.is_empty() || !crate::family::client::pause_active(srv, now) {
+        return false;
+    }
+    match resolve(srv, argv) {
+        Ok((spec, parent)) => {
+            check_gates(srv, client, spec, parent).is_ok()
+                && crate::family::client::pause_blocks(srv, client, spec, now)
+        }
+        Err(_) => false,
+    }
 }
 
 pub fn full_name(spec: &CommandSpec, parent: Option<&CommandSpec>) -> String {
@@ -150,6 +177,10 @@ fn call(
     srv.keyspace.set_now_ms(crate::clock::now_ms());
     let skip = if parent.is_some() { 2 } else { 1 };
     let mut args = Args::with_start(argv, skip);
+    client.redacted.clear();
+    // Set before the call: CLIENT LIST shows the running command.
+    let name = full_name(spec, parent);
+    client.last_cmd = name.clone();
     let result = match spec.handler {
         Some(h) => {
             let mut ctx = Ctx::new(srv, client);
@@ -157,10 +188,11 @@ fn call(
         }
         None => Err(CmdError::syntax()),
     };
+    if crate::family::monitor::shown(spec) {
+        crate::family::monitor::feed(srv, client, args.argv());
+    }
     let usec = start.elapsed().as_micros() as u64;
-    let name = full_name(spec, parent);
     crate::introspect::after_call(srv, client, spec, &name, args.argv(), usec);
-    client.last_cmd = name.clone();
     client.last_interaction_ms = srv.keyspace.now_ms();
     srv.stats.total_commands_processed += 1;
     let failed = result.is_err();

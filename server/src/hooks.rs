@@ -1,7 +1,7 @@
 //! Points where features that span the server hook into the loop (pub/sub
 //! cleanup when a client leaves, notifications after a command, cron work).
 
-use crate::client::Client;
+use crate::client::{Client, ClientState};
 use crate::server::Server;
 
 /// A client's connection is gone: forget what it registered.
@@ -30,4 +30,21 @@ pub fn after_flushall(srv: &mut Server) {
     if !srv.config.save_points.is_empty() {
         let _ = crate::persist::save_sync(srv);
     }
+}
+
+/// RESET: forget subscriptions, the transaction and tracking, without
+/// notifying the client (Redis's `clearClientConnectionState`).
+pub fn client_reset(_srv: &mut Server, _client: &mut Client) {}
+
+/// Subscriptions, transaction and blocking state of a client (CLIENT LIST
+/// fields, PING's pub/sub form, the client type).
+pub fn client_state(_srv: &Server, _client: &Client) -> ClientState {
+    ClientState::default()
+}
+
+/// CLIENT UNBLOCK: wakes a client blocked in BLPOP and friends, with a
+/// timeout reply or, if `as_error`, an -UNBLOCKED error. False if `id` is
+/// not blocked.
+pub fn unblock_client(_srv: &mut Server, _id: u64, _as_error: bool) -> bool {
+    false
 }

@@ -4,18 +4,25 @@
 //!
 //! Write path: replies are appended to the client's buffer while commands run;
 //! before the loop sleeps again, every client with pending output gets one
-//! write attempt; what does not fit waits for a writable event.
+//! write attempt; what does not fit waits for a writable event. A client
+//! marked `close_asap` (CLIENT KILL, output buffer limits) is closed at its
+//! next turn without reading or writing anything more.
+//!
+//! CLIENT PAUSE: a request the pause covers stays in its connection
+//! (`Conn::postponed`), which reads no further requests until the pause ends;
+//! postponed connections then resume in the order they were stopped.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use mio::{Events, Interest, Poll, Token};
 
 use crate::client::Client;
+use crate::family::client::{self as client_cmd, ConnIo};
 use crate::resp::{ParseLimits, Reply, RequestParser};
 use crate::server::Server;
 use crate::{clock, dispatch, log_notice, log_verbose, log_warning};
@@ -70,11 +77,23 @@ pub struct Conn {
     parser: RequestParser,
     /// Registered for writable events.
     want_write: bool,
+    /// A request held back by CLIENT PAUSE, run when the pause ends.
+    postponed: Option<Vec<Bytes>>,
 }
 
 impl Conn {
     pub fn output_bytes(&self) -> usize {
         self.client.out.len()
+    }
+
+    /// Socket-side figures for CLIENT LIST.
+    pub fn io(&self) -> ConnIo {
+        ConnIo {
+            qbuf: self.inbuf.len(),
+            qbuf_free: self.inbuf.capacity() - self.inbuf.len(),
+            want_write: self.want_write,
+            postponed: self.postponed.is_some(),
+        }
     }
 }
 
@@ -89,6 +108,8 @@ pub struct EventLoop {
     srv: Server,
     /// Clients that still had input when their turn ended.
     more_input: VecDeque<u64>,
+    /// Clients holding a request back until CLIENT PAUSE ends, in order.
+    postponed: VecDeque<u64>,
     last_cron_ms: u64,
 }
 
@@ -147,6 +168,7 @@ impl EventLoop {
             listeners,
             srv,
             more_input: VecDeque::new(),
+            postponed: VecDeque::new(),
             last_cron_ms: clock::now_ms(),
         })
     }
@@ -159,12 +181,18 @@ impl EventLoop {
     pub fn run(&mut self) -> i32 {
         let mut events = Events::with_capacity(1024);
         loop {
+            self.resume_postponed();
             self.flush_pending_writes();
             let interval_ms = (1000 / self.srv.config.hz.clamp(1, 500)) as u64;
             let busy = crate::persist::tick(&mut self.srv);
             let timeout = if self.more_input.is_empty() && !busy {
-                let since = clock::now_ms().saturating_sub(self.last_cron_ms);
-                Duration::from_millis(interval_ms.saturating_sub(since).max(1))
+                let now = clock::now_ms();
+                let mut wait_ms = interval_ms.saturating_sub(now.saturating_sub(self.last_cron_ms));
+                if !self.postponed.is_empty() && client_cmd::pause_active(&self.srv, now) {
+                    // Wake when the pause ends, not at the next cron tick.
+                    wait_ms = wait_ms.min(self.srv.pause_until_ms - now);
+                }
+                Duration::from_millis(wait_ms.max(1))
             } else {
                 Duration::ZERO
             };
@@ -174,6 +202,10 @@ impl EventLoop {
                 }
             }
             for event in events.iter() {
+                // SHUTDOWN exits before anyone else is served, as Redis's exit().
+                if self.srv.shutdown.is_some() {
+                    break;
+                }
                 let t = event.token().0;
                 if t < LISTENER_TOKENS {
                     self.accept(t);
@@ -207,12 +239,13 @@ impl EventLoop {
                 self.srv.shutdown = Some(Default::default());
             }
             if let Some(req) = self.srv.shutdown.take() {
-                match crate::shutdown::prepare(&mut self.srv, req) {
-                    Ok(()) => {
-                        self.flush_pending_writes();
-                        return 0;
-                    }
-                    Err(e) => log_warning!("{e}"),
+                if req.prepared {
+                    return 0;
+                }
+                // On failure prepare() logged why; the server goes on.
+                if crate::shutdown::prepare(&mut self.srv, req).is_ok() {
+                    self.flush_pending_writes();
+                    return 0;
                 }
             }
         }
@@ -281,6 +314,7 @@ impl EventLoop {
                 inbuf: BytesMut::with_capacity(READ_CHUNK_BYTES),
                 parser: RequestParser::new(),
                 want_write: false,
+                postponed: None,
             },
         );
     }
@@ -290,6 +324,10 @@ impl EventLoop {
         let Some(mut conn) = self.srv.clients.remove(&id) else {
             return;
         };
+        if conn.client.close_asap {
+            self.close(conn);
+            return;
+        }
         let mut closed = false;
         let mut reads = 0;
         loop {
@@ -334,14 +372,36 @@ impl EventLoop {
             conn.inbuf.truncate(len + n);
             reads += 1;
             self.srv.stats.net_input_bytes += n as u64;
+            conn.client.last_interaction_ms = clock::now_ms();
             if !self.process_input(&mut conn) {
                 closed = true;
                 break;
             }
-            if conn.client.close_after_reply || conn.client.close_asap {
+            // Redis writes replies between reads of at most 16 KiB; do the
+            // same for big outputs, or output buffer limits trip on clients
+            // whose socket keeps up.
+            if conn.client.out.len() > crate::client::REPLY_BUF_BYTES && !conn.client.close_asap {
+                match self.write_conn(conn) {
+                    Some(c) => conn = c,
+                    None => return,
+                }
+            }
+            self.flush_busy_monitors();
+            if conn.client.close_after_reply
+                || conn.client.close_asap
+                || conn.postponed.is_some()
+                || self.srv.shutdown.is_some()
+            {
                 break;
             }
         }
+        self.end_turn(conn, closed);
+    }
+
+    /// After a client's requests ran: close it, or queue its output and put
+    /// it back with the others.
+    fn end_turn(&mut self, mut conn: Conn, closed: bool) {
+        let id = conn.client.id;
         if closed && conn.client.out.is_empty() || conn.client.close_asap {
             self.close(conn);
             return;
@@ -355,11 +415,66 @@ impl EventLoop {
         self.srv.clients.insert(id, conn);
     }
 
+    /// Once no pause is active, runs the held-back requests in the order they
+    /// were stopped, then whatever each client sent meanwhile.
+    fn resume_postponed(&mut self) {
+        if client_cmd::pause_active(&self.srv, clock::now_ms()) {
+            return;
+        }
+        if self.srv.pause_until_ms != 0 {
+            // The pause ran out: expiry resumes even with nobody waiting.
+            client_cmd::unpause_clients(&mut self.srv);
+        }
+        while let Some(id) = self.postponed.pop_front() {
+            let Some(mut conn) = self.srv.clients.remove(&id) else {
+                continue;
+            };
+            let mut open = true;
+            if let Some(argv) = conn.postponed.take() {
+                self.run_request(&mut conn, argv);
+                open = self.process_input(&mut conn);
+            }
+            self.end_turn(conn, !open);
+            if client_cmd::pause_active(&self.srv, clock::now_ms()) {
+                // A resumed client paused again: the rest keep waiting.
+                break;
+            }
+        }
+    }
+
+    /// Runs one parsed request, or holds it back if CLIENT PAUSE covers it.
+    fn run_request(&mut self, conn: &mut Conn, argv: Vec<Bytes>) {
+        if dispatch::must_postpone(&self.srv, &conn.client, &argv) {
+            conn.postponed = Some(argv);
+            self.postponed.push_back(conn.client.id);
+            return;
+        }
+        conn.client.argv_bytes = argv.iter().map(|a| a.len()).sum();
+        dispatch::execute(&mut self.srv, &mut conn.client, argv);
+        conn.client.argv_bytes = 0;
+        if !conn.client.monitor_echo.is_empty() {
+            let echo = std::mem::take(&mut conn.client.monitor_echo);
+            conn.client.out.extend_from_slice(&echo);
+        }
+        let io = ConnIo::of_running(&conn.client);
+        client_cmd::enforce_output_limit(&mut self.srv, &mut conn.client, &io);
+    }
+
     /// Parses and runs complete requests; false means close the connection.
     fn process_input(&mut self, conn: &mut Conn) -> bool {
+        // Redis trims its query buffer only after a batch, so CLIENT LIST's
+        // qbuf counts the whole batch, the requests already run included.
+        let batch_bytes = conn.inbuf.len();
         loop {
-            if conn.client.close_after_reply {
+            if conn.client.close_after_reply
+                || conn.client.close_asap
+                || self.srv.shutdown.is_some()
+            {
                 return true;
+            }
+            if conn.postponed.is_some() {
+                // Held back by CLIENT PAUSE: input waits, within the query buffer limit.
+                break;
             }
             let limits = ParseLimits {
                 bulk_bytes_max: self.srv.config.proto_max_bulk_len,
@@ -370,8 +485,9 @@ impl EventLoop {
                     if argv.is_empty() {
                         continue;
                     }
-                    conn.client.qbuf_bytes = conn.inbuf.len();
-                    dispatch::execute(&mut self.srv, &mut conn.client, argv);
+                    conn.client.qbuf_bytes = batch_bytes;
+                    conn.client.qbuf_free = conn.inbuf.capacity().saturating_sub(conn.inbuf.len());
+                    self.run_request(conn, argv);
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -395,6 +511,31 @@ impl EventLoop {
         true
     }
 
+    /// Writes out monitors holding more than Redis's fixed reply buffer.
+    /// Redis feeds monitors from at most one 16 KiB read per client between
+    /// writes; a turn here may run many reads, so without this a monitor
+    /// that keeps up would still pass its output buffer limit.
+    fn flush_busy_monitors(&mut self) {
+        if self.srv.monitors.is_empty() {
+            return;
+        }
+        let busy: Vec<u64> = self
+            .srv
+            .monitors
+            .iter()
+            .copied()
+            .filter(|id| {
+                self.srv
+                    .clients
+                    .get(id)
+                    .is_some_and(|c| c.client.out.len() > crate::client::REPLY_BUF_BYTES)
+            })
+            .collect();
+        for id in busy {
+            self.write_client(id);
+        }
+    }
+
     fn flush_pending_writes(&mut self) {
         let ids = std::mem::take(&mut self.srv.pending_writes);
         for id in ids {
@@ -403,9 +544,21 @@ impl EventLoop {
     }
 
     fn write_client(&mut self, id: u64) {
-        let Some(mut conn) = self.srv.clients.remove(&id) else {
+        let Some(conn) = self.srv.clients.remove(&id) else {
             return;
         };
+        if let Some(conn) = self.write_conn(conn) {
+            self.srv.clients.insert(id, conn);
+        }
+    }
+
+    /// Writes what the socket takes; None if the connection got closed.
+    fn write_conn(&mut self, mut conn: Conn) -> Option<Conn> {
+        let id = conn.client.id;
+        if conn.client.close_asap {
+            self.close(conn);
+            return None;
+        }
         let mut written = 0;
         let mut failed = false;
         while written < conn.client.out.len() {
@@ -425,9 +578,12 @@ impl EventLoop {
         }
         self.srv.stats.net_output_bytes += written as u64;
         conn.client.out.drain(..written);
+        if written > 0 {
+            conn.client.last_interaction_ms = clock::now_ms();
+        }
         if failed || (conn.client.out.is_empty() && conn.client.close_after_reply) {
             self.close(conn);
-            return;
+            return None;
         }
         let need_write = !conn.client.out.is_empty();
         if need_write != conn.want_write {
@@ -446,7 +602,7 @@ impl EventLoop {
         if conn.client.out.capacity() > 64 * 1024 && conn.client.out.is_empty() {
             conn.client.out = Vec::new();
         }
-        self.srv.clients.insert(id, conn);
+        Some(conn)
     }
 
     fn close(&mut self, mut conn: Conn) {
@@ -456,6 +612,10 @@ impl EventLoop {
             conn.client.id,
             conn.client.addr
         );
+        if conn.client.monitor {
+            let id = conn.client.id;
+            self.srv.monitors.retain(|&m| m != id);
+        }
         crate::hooks::client_closed(&mut self.srv, &mut conn.client);
     }
 
@@ -465,7 +625,11 @@ impl EventLoop {
         self.srv.keyspace.set_now_ms(now);
         // 25% of the cycle budget, as ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC.
         let budget_us = 1_000_000 / self.srv.config.hz.max(1) as u64 * 25 / 100;
-        if !self.srv.loading && self.srv.introspect.active_expire {
+        // A paused dataset stays as it is: no active expiry either.
+        if !self.srv.loading
+            && self.srv.introspect.active_expire
+            && !client_cmd::pause_active(&self.srv, now)
+        {
             self.srv.keyspace.active_expire_cycle(budget_us);
         }
         crate::hooks::after_command(&mut self.srv);
@@ -473,10 +637,13 @@ impl EventLoop {
         let mut to_close = Vec::new();
         for (id, conn) in self.srv.clients.iter() {
             let c = &conn.client;
+            // Monitors and clients waiting on a pause never time out.
+            let may_idle =
+                !c.monitor && conn.postponed.is_none() && crate::hooks::idle_timeout_applies(c);
             if c.close_asap
                 || (timeout_ms > 0
                     && now.saturating_sub(c.last_interaction_ms) > timeout_ms
-                    && crate::hooks::idle_timeout_applies(c))
+                    && may_idle)
             {
                 to_close.push(*id);
             }

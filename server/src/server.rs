@@ -40,11 +40,14 @@ pub struct Stats {
 }
 
 /// What SHUTDOWN (or a signal) asked for.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ShutdownRequest {
+    /// Some(true) for SAVE, Some(false) for NOSAVE, None to follow the save points.
     pub save: Option<bool>,
     pub now: bool,
     pub force: bool,
+    /// The SHUTDOWN command already ran `shutdown::prepare`: exit at once.
+    pub prepared: bool,
 }
 
 pub struct Server {
@@ -65,7 +68,7 @@ pub struct Server {
     /// Clients paused until this time (CLIENT PAUSE), and whether only writes are paused.
     pub pause_until_ms: u64,
     pub pause_writes_only: bool,
-    /// Ids of clients with replies to write.
+    /// Ids of clients with replies to write (or to close, if `close_asap`).
     pub pending_writes: Vec<u64>,
     /// RDB saving and loading state.
     pub rdb: crate::persist::RdbState,
@@ -73,6 +76,8 @@ pub struct Server {
     pub lazyfree: crate::lazyfree::LazyFree,
     /// Slow log, latency monitor, rates and memory peaks (INFO, SLOWLOG, LATENCY).
     pub introspect: crate::introspect::Introspection,
+    /// Ids of clients in MONITOR mode, in the order they started it.
+    pub monitors: Vec<u64>,
 }
 
 impl Server {
@@ -99,6 +104,7 @@ impl Server {
             rdb: Default::default(),
             lazyfree: crate::lazyfree::LazyFree::new(),
             introspect: Default::default(),
+            monitors: Vec::new(),
         }
     }
 }

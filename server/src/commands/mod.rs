@@ -257,6 +257,9 @@ pub fn families() -> Vec<&'static [CommandSpec]> {
         crate::family::server::COMMANDS,
         crate::family::slowlog::COMMANDS,
         crate::family::latency::COMMANDS,
+        crate::family::client::COMMANDS,
+        crate::family::monitor::COMMANDS,
+        crate::shutdown::COMMANDS,
     ]
 }
 

@@ -1,6 +1,7 @@
 //! One file per command family; each declares its rows of the command table.
 
 pub mod bitmaps;
+pub mod client;
 pub mod command;
 pub mod connection;
 pub mod db;
@@ -9,6 +10,7 @@ pub mod expire;
 pub mod info;
 pub mod keys;
 pub mod latency;
+pub mod monitor;
 pub mod persistence;
 pub mod scan;
 pub mod server;

@@ -291,10 +291,23 @@ pub fn load_file(
     databases: usize,
     verify: bool,
 ) -> Result<(Keyspace, u64, u64), String> {
-    let file = std::fs::File::open(path).map_err(|e| format!("can't open: {e}"))?;
-    let now = clock::now_ms();
     let mut ks = Keyspace::new(databases);
-    ks.set_now_ms(now);
+    ks.set_now_ms(clock::now_ms());
+    let (loaded, expired) = load_into(&mut ks, path, verify)?;
+    Ok((ks, loaded, expired))
+}
+
+/// Loads an RDB file into an existing keyspace (keys in the file replace
+/// keys of the same name): (keys loaded, keys expired). Counts no changes.
+pub fn load_into(
+    ks: &mut Keyspace,
+    path: &std::path::Path,
+    verify: bool,
+) -> Result<(u64, u64), String> {
+    let file = std::fs::File::open(path).map_err(|e| format!("can't open: {e}"))?;
+    let now = ks.now_ms();
+    let databases = ks.db_count();
+    let dirty_before = ks.shared.dirty;
     let (mut loaded, mut expired) = (0u64, 0u64);
     let reader = std::io::BufReader::with_capacity(1 << 20, file);
     load::load(reader, verify, |item| {
@@ -323,17 +336,16 @@ pub fn load_file(
                         return Ok(());
                     }
                 }
-                insert_loaded(&mut ks, db, &key, value, expire_at_ms);
+                insert_loaded(ks, db, &key, value, expire_at_ms);
                 loaded += 1;
             }
         }
         Ok(())
     })
     .map_err(|e| e.to_string())?;
-    ks.shared.dirty = 0;
+    ks.shared.dirty = dirty_before;
     ks.shared.events.clear();
-    ks.shared.touched.clear();
-    Ok((ks, loaded, expired))
+    Ok((loaded, expired))
 }
 
 fn insert_loaded(

@@ -274,15 +274,20 @@ fn debug(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         }
         ("object", 3) => debug_object(ctx, &args.next()?),
         ("reload", _) => {
+            let (mut flush, mut save) = (true, true);
             for opt in args.rest() {
-                let o = opt.to_ascii_lowercase();
-                if o != b"merge" && o != b"noflush" && o != b"nosave" {
-                    return Err(CmdError::new(
-                        "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
-                    ));
+                match opt.to_ascii_lowercase().as_slice() {
+                    b"merge" => {}
+                    b"noflush" => flush = false,
+                    b"nosave" => save = false,
+                    _ => {
+                        return Err(CmdError::new(
+                            "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
+                        ))
+                    }
                 }
             }
-            Err(CmdError::new("ERR DEBUG RELOAD is not supported yet"))
+            debug_reload(ctx, flush, save)
         }
         ("log", 3) => {
             crate::log_warning!("DEBUG LOG: {}", String::from_utf8_lossy(&args.next()?));
@@ -790,5 +795,30 @@ mod tests {
         assert_eq!(strtod_prefix(b"x"), 0.0);
         assert_eq!(memtoull(b"1kb"), Some(1024));
         assert_eq!(memtoull(b"x"), None);
+    }
+}
+
+/// DEBUG RELOAD: save (unless NOSAVE), empty the dataset (unless NOFLUSH), load
+/// the RDB file back. With NOFLUSH the file's keys replace same-named ones.
+fn debug_reload(ctx: &mut Ctx, flush: bool, save: bool) -> CmdResult {
+    if save && crate::persist::save_sync(ctx.srv).is_err() {
+        return Err(CmdError::new("ERR Error trying to save the DB"));
+    }
+    if flush {
+        ctx.srv.keyspace.flush_all();
+    }
+    let path = crate::persist::rdb_path(ctx.srv);
+    let verify = ctx.srv.config.rdbchecksum;
+    match crate::persist::load_into(&mut ctx.srv.keyspace, &path, verify) {
+        Ok(_) => {
+            crate::log_notice!("DB reloaded by DEBUG RELOAD");
+            Ok(Reply::OK)
+        }
+        Err(e) => {
+            crate::log_warning!("Error loading {}: {e}", path.display());
+            Err(CmdError::new(
+                "ERR Error trying to load the RDB dump, check server logs.",
+            ))
+        }
     }
 }

@@ -746,6 +746,31 @@ fn memory_purge(_ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
     Ok(Reply::OK)
 }
 
+/// DEBUG RELOAD: save (unless NOSAVE), empty the dataset (unless NOFLUSH), load
+/// the RDB file back. With NOFLUSH the file's keys replace same-named ones.
+fn debug_reload(ctx: &mut Ctx, flush: bool, save: bool) -> CmdResult {
+    if save && crate::persist::save_sync(ctx.srv).is_err() {
+        return Err(CmdError::new("ERR Error trying to save the DB"));
+    }
+    if flush {
+        ctx.srv.keyspace.flush_all();
+    }
+    let path = crate::persist::rdb_path(ctx.srv);
+    let verify = ctx.srv.config.rdbchecksum;
+    match crate::persist::load_into(&mut ctx.srv.keyspace, &path, verify) {
+        Ok(_) => {
+            crate::log_notice!("DB reloaded by DEBUG RELOAD");
+            Ok(Reply::OK)
+        }
+        Err(e) => {
+            crate::log_warning!("Error loading {}: {e}", path.display());
+            Err(CmdError::new(
+                "ERR Error trying to load the RDB dump, check server logs.",
+            ))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -795,30 +820,5 @@ mod tests {
         assert_eq!(strtod_prefix(b"x"), 0.0);
         assert_eq!(memtoull(b"1kb"), Some(1024));
         assert_eq!(memtoull(b"x"), None);
-    }
-}
-
-/// DEBUG RELOAD: save (unless NOSAVE), empty the dataset (unless NOFLUSH), load
-/// the RDB file back. With NOFLUSH the file's keys replace same-named ones.
-fn debug_reload(ctx: &mut Ctx, flush: bool, save: bool) -> CmdResult {
-    if save && crate::persist::save_sync(ctx.srv).is_err() {
-        return Err(CmdError::new("ERR Error trying to save the DB"));
-    }
-    if flush {
-        ctx.srv.keyspace.flush_all();
-    }
-    let path = crate::persist::rdb_path(ctx.srv);
-    let verify = ctx.srv.config.rdbchecksum;
-    match crate::persist::load_into(&mut ctx.srv.keyspace, &path, verify) {
-        Ok(_) => {
-            crate::log_notice!("DB reloaded by DEBUG RELOAD");
-            Ok(Reply::OK)
-        }
-        Err(e) => {
-            crate::log_warning!("Error loading {}: {e}", path.display());
-            Err(CmdError::new(
-                "ERR Error trying to load the RDB dump, check server logs.",
-            ))
-        }
     }
 }

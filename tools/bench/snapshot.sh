@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Snapshot scenario, Strata and redis-server side by side in one run:
+# KEYS keys of VALUE_BYTES-byte values, a random-overwrite SET load during
+# BGSAVE. Prints, for each server: peak extra memory during the save (RSS of
+# the server and its children above the pre-save RSS, and INFO's
+# rdb_last_cow_size), the longest PING stall and its p99, and SET throughput
+# during the save relative to before it.
+#
+# Usage: tools/bench/snapshot.sh [KEYS] [VALUE_BYTES]   (defaults 1000000 200)
+set -euo pipefail
+KEYS=${1:-1000000}
+VALUE_BYTES=${2:-200}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+probe="python3 $root/tools/bench/snapshot_probe.py"
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+
+cargo build --release -p strata-server --manifest-path "$root/Cargo.toml" >/dev/null 2>&1
+strata_bin="$root/target/release/strata-server"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+run_one() { # name start-command...
+  local name=$1; shift
+  local port; port=$(free_port)
+  local dir="$work/$name"; mkdir -p "$dir"
+  "$@" --port "$port" --dir "$dir" --save '' --appendonly no >"$dir/log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  $probe load "$port" "$KEYS" "$VALUE_BYTES"
+  # A continuous random-overwrite SET load; throughput is read from INFO's
+  # command counter before the save and over exactly the save's duration.
+  redis-benchmark -p "$port" -t set -r "$KEYS" -d "$VALUE_BYTES" -c 50 -l -q >/dev/null 2>&1 &
+  local bench_pid=$!
+  sleep 2
+  local c0 t0 c1 t1 c2 t2
+  c0=$($probe info "$port" total_commands_processed); t0=$(date +%s.%N)
+  sleep 3
+  c1=$($probe info "$port" total_commands_processed); t1=$(date +%s.%N)
+  local rss_before; rss_before=$(awk '/VmRSS/{print $2}' /proc/$pid/status)
+  rm -f "$dir/stop"
+  $probe ping "$port" "$dir/stop" "$dir/ping" &
+  local ping_pid=$!
+  $probe rss "$pid" "$dir/stop" "$dir/rss" &
+  local rss_pid=$!
+  redis-cli -p "$port" bgsave >/dev/null
+  local saving=1 waited=0
+  while [ "$saving" = 1 ] && [ $waited -lt 6000 ]; do
+    sleep 0.05; waited=$((waited+1))
+    saving=$($probe info "$port" rdb_bgsave_in_progress)
+  done
+  c2=$($probe info "$port" total_commands_processed); t2=$(date +%s.%N)
+  touch "$dir/stop"; wait $ping_pid $rss_pid
+  kill $bench_pid 2>/dev/null || true; wait $bench_pid 2>/dev/null || true
+  local before_rps save_done_rps
+  before_rps=$(python3 -c "print(($c1-$c0)/($t1-$t0))")
+  save_done_rps=$(python3 -c "print(($c2-$c1)/($t2-$t1))")
+  local cow; cow=$($probe info "$port" rdb_last_cow_size)
+  local save_secs; save_secs=$($probe info "$port" rdb_last_bgsave_time_sec)
+  local used; used=$($probe info "$port" used_memory)
+  read -r ping_max ping_p99 ping_n < "$dir/ping"
+  local rss_peak; rss_peak=$(cat "$dir/rss")
+  redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
+  wait $pid 2>/dev/null || true
+  python3 - "$name" "$used" "$rss_before" "$rss_peak" "$cow" "$ping_max" "$ping_p99" "$ping_n" "$before_rps" "$save_done_rps" "$save_secs" <<'PY'
+import sys
+name, used, rss0, rssp, cow, pmax, p99, n, before, during, secs = sys.argv[1:]
+used = int(used); extra = (int(rssp) - int(rss0)) * 1024
+print(f"{name:8} dataset(used_memory)={used/2**20:8.1f} MiB  extra RSS peak={extra/2**20:8.1f} MiB ({100*extra/used:5.1f}%)  "
+      f"rdb_last_cow_size={int(cow)/2**20:7.1f} MiB  longest PING={float(pmax):6.2f} ms (p99 {float(p99):.2f}, {n} pings)  "
+      f"SET rps before={float(before):9.0f} during={float(during):9.0f} ({100*float(during)/float(before):5.1f}%)  save={secs}s")
+PY
+}
+
+echo "snapshot scenario: $KEYS keys x $VALUE_BYTES bytes, random-overwrite SET load during BGSAVE ($(date -u +%F), $(nproc) cores)"
+run_one strata "$strata_bin"
+run_one redis redis-server

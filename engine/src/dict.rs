@@ -46,6 +46,10 @@ struct Node<V> {
 pub struct Dict<V> {
     buckets: Vec<Option<Box<Node<V>>>>,
     len: usize,
+    /// While set (a snapshot tracks buckets by index), the table never
+    /// resizes; chains grow instead. An empty table may still get its first
+    /// buckets.
+    resize_locked: bool,
 }
 
 impl<V> Default for Dict<V> {
@@ -53,6 +57,7 @@ impl<V> Default for Dict<V> {
         Dict {
             buckets: Vec::new(),
             len: 0,
+            resize_locked: false,
         }
     }
 }
@@ -74,6 +79,36 @@ impl<V> Dict<V> {
 
     pub fn bucket_count(&self) -> usize {
         self.buckets.len()
+    }
+
+    /// Stops (or allows again) resizing; see `resize_locked`.
+    pub fn set_resize_locked(&mut self, locked: bool) {
+        self.resize_locked = locked;
+    }
+
+    /// The bucket a hash falls in (None for an unallocated table).
+    #[inline]
+    pub fn bucket_of(&self, hash: u64) -> Option<usize> {
+        if self.buckets.is_empty() {
+            None
+        } else {
+            Some(hash as usize & self.mask())
+        }
+    }
+
+    /// The nodes of one bucket.
+    pub fn bucket_iter(&self, idx: usize) -> impl Iterator<Item = (&[u8], &V)> {
+        let mut cur = self.buckets.get(idx).and_then(|b| b.as_deref());
+        std::iter::from_fn(move || {
+            let node = cur?;
+            cur = node.next.as_deref();
+            Some((&*node.key, &node.value))
+        })
+    }
+
+    /// Whether bucket `idx` holds no node.
+    pub fn bucket_is_empty(&self, idx: usize) -> bool {
+        self.buckets.get(idx).is_none_or(|b| b.is_none())
     }
 
     #[inline]
@@ -136,7 +171,7 @@ impl<V> Dict<V> {
 
     /// Inserts a key known to be absent.
     pub fn insert_new(&mut self, hasher: &Hasher, hash: u64, key: Box<[u8]>, value: V) {
-        if self.len >= self.buckets.len() {
+        if self.len >= self.buckets.len() && (!self.resize_locked || self.buckets.is_empty()) {
             let target = (self.len + 1).next_power_of_two().max(BUCKETS_MIN);
             self.resize(hasher, target);
         }
@@ -178,6 +213,9 @@ impl<V> Dict<V> {
     }
 
     fn maybe_shrink(&mut self, hasher: &Hasher) {
+        if self.resize_locked {
+            return;
+        }
         let buckets = self.buckets.len();
         if buckets > BUCKETS_MIN && self.len * 8 < buckets {
             let target = self.len.next_power_of_two().max(BUCKETS_MIN);

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 
 use crate::dict::{Dict, Hasher};
 use crate::notify::{self, Notification};
-use crate::snapshot::{ActiveSnapshot, SnapshotEntry, SnapshotSink};
+use crate::snapshot::{ActiveSnapshot, SegmentState, SnapshotEntry, SnapshotSink};
 use crate::value::Value;
 
 /// Segments per database (a power of two; the top bits of the hash choose one).
@@ -444,11 +444,25 @@ impl Keyspace {
     }
 
     /// Starts a point-in-time snapshot; false if one is already running.
+    /// Costs one pass over the segments (not the keys): the bucket bitsets.
     pub fn snapshot_begin(&mut self, sink: Box<dyn SnapshotSink>) -> bool {
         if self.shared.snapshot.is_some() {
             return false;
         }
-        self.shared.snapshot = Some(ActiveSnapshot::new(sink, self.dbs.len()));
+        let mut states = Vec::with_capacity(self.dbs.len() * SEGMENTS);
+        for db in self.dbs.iter_mut() {
+            for seg in db.segments.iter_mut() {
+                let buckets = if seg.map.is_empty() {
+                    0
+                } else {
+                    seg.map.bucket_count()
+                };
+                states.push(SegmentState::new(buckets));
+                seg.map.set_resize_locked(true);
+                seg.expires.set_resize_locked(true);
+            }
+        }
+        self.shared.snapshot = Some(ActiveSnapshot::new(sink, states));
         true
     }
 
@@ -456,9 +470,18 @@ impl Keyspace {
         self.shared.snapshot.is_some()
     }
 
-    /// Captures up to `segments_max` segments (empty ones are free). When the
-    /// last one is done, the sink is completed and dropped; returns true then.
-    pub fn snapshot_step(&mut self, segments_max: usize) -> bool {
+    /// Whether the sink would take more background work now.
+    pub fn snapshot_wants_more(&self) -> bool {
+        self.shared
+            .snapshot
+            .as_ref()
+            .is_some_and(|s| s.sink.wants_more())
+    }
+
+    /// Captures buckets until about `entries_max` entries were handed over or
+    /// the sink asks to wait. When the last bucket is done, the sink is
+    /// completed and dropped and dicts may resize again; returns true then.
+    pub fn snapshot_step(&mut self, entries_max: usize) -> bool {
         let Shared {
             snapshot, hasher, ..
         } = &mut self.shared;
@@ -466,43 +489,68 @@ impl Keyspace {
             return true;
         };
         let total = self.dbs.len() * SEGMENTS;
-        let mut budget = segments_max;
-        while snap.remaining > 0 && snap.cursor < total && budget > 0 {
-            let (db, seg) = (snap.cursor / SEGMENTS, snap.cursor % SEGMENTS);
-            snap.cursor += 1;
-            if snap.is_captured(db, seg) {
+        let mut budget = entries_max;
+        while snap.cursor.0 < total && budget > 0 {
+            let (gseg, bucket) = snap.cursor;
+            let (db, seg) = (gseg / SEGMENTS, gseg % SEGMENTS);
+            let segment = &self.dbs[db].segments[seg];
+            let state = &snap.segments[gseg];
+            if state.done || bucket >= segment.map.bucket_count() {
+                snap.cursor = (gseg + 1, 0);
                 continue;
             }
-            let segment = &self.dbs[db].segments[seg];
-            if !segment.map.is_empty() {
-                budget -= 1;
+            snap.cursor.1 += 1;
+            if state.is_captured(bucket) {
+                continue;
             }
-            capture_segment(snap, hasher, db, seg, segment);
+            if !snap.sink.wants_more() {
+                snap.cursor.1 -= 1;
+                return false;
+            }
+            budget = budget
+                .saturating_sub(capture_bucket(snap, hasher, db, seg, segment, bucket).max(1));
         }
-        if snap.remaining == 0 || snap.cursor >= total {
-            if let Some(mut done) = self.shared.snapshot.take() {
-                done.sink.complete();
-            }
+        if snap.cursor.0 >= total {
+            self.snapshot_finish(true);
             return true;
         }
         false
     }
 
-    /// Abandons a running snapshot (its sink is dropped without `complete`).
-    pub fn snapshot_abort(&mut self) {
-        self.shared.snapshot = None;
+    fn snapshot_finish(&mut self, complete: bool) {
+        if let Some(mut done) = self.shared.snapshot.take() {
+            if complete {
+                done.sink.complete();
+            }
+        }
+        for db in self.dbs.iter_mut() {
+            for seg in db.segments.iter_mut() {
+                seg.map.set_resize_locked(false);
+                seg.expires.set_resize_locked(false);
+            }
+        }
     }
 
-    /// Runs a whole snapshot synchronously (SAVE).
+    /// Abandons a running snapshot (its sink is dropped without `complete`).
+    pub fn snapshot_abort(&mut self) {
+        self.snapshot_finish(false);
+    }
+
+    /// Runs a whole snapshot synchronously (SAVE), waiting for the sink when
+    /// its queue is long.
     pub fn snapshot_now(&mut self, sink: Box<dyn SnapshotSink>) -> bool {
         if !self.snapshot_begin(sink) {
             return false;
         }
-        while !self.snapshot_step(usize::MAX) {}
+        while !self.snapshot_step(usize::MAX) {
+            if !self.snapshot_wants_more() {
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+        }
         true
     }
 
-    /// Captures every not-yet-captured segment of a database (before a flush or swap).
+    /// Captures every bucket not captured yet of a database (before a flush or swap).
     fn capture_db(&mut self, idx: usize) {
         let Shared {
             snapshot, hasher, ..
@@ -512,9 +560,7 @@ impl Keyspace {
         };
         let Some(db) = self.dbs.get(idx) else { return };
         for seg in 0..SEGMENTS {
-            if !snap.is_captured(idx, seg) {
-                capture_segment(snap, hasher, idx, seg, &db.segments[seg]);
-            }
+            capture_whole_segment(snap, hasher, idx, seg, &db.segments[seg]);
         }
     }
 
@@ -537,30 +583,58 @@ impl Keyspace {
     }
 }
 
-/// Hands one segment's entries to the snapshot and marks it captured.
-fn capture_segment(
+/// Hands one bucket's entries to the snapshot and marks it captured.
+/// Returns how many entries it held.
+fn capture_bucket(
+    snap: &mut ActiveSnapshot,
+    hasher: &Hasher,
+    db: usize,
+    seg: usize,
+    segment: &Segment,
+    bucket: usize,
+) -> usize {
+    let gseg = db * SEGMENTS + seg;
+    if !snap.segments[gseg].mark(bucket) || segment.map.bucket_is_empty(bucket) {
+        return 0;
+    }
+    let has_expires = !segment.expires.is_empty();
+    let mut n = 0usize;
+    let mut entries = segment.map.bucket_iter(bucket).map(|(key, entry)| {
+        n += 1;
+        SnapshotEntry {
+            key,
+            value: &entry.value,
+            expire_at_ms: if has_expires {
+                segment.expires.get(hasher.hash(key), key).copied()
+            } else {
+                None
+            },
+            lru: entry.lru,
+        }
+    });
+    snap.sink.segment(db, &mut entries);
+    drop(entries);
+    n
+}
+
+/// Captures every bucket of a segment not captured yet.
+fn capture_whole_segment(
     snap: &mut ActiveSnapshot,
     hasher: &Hasher,
     db: usize,
     seg: usize,
     segment: &Segment,
 ) {
-    snap.mark(db, seg);
-    if segment.map.is_empty() {
+    let gseg = db * SEGMENTS + seg;
+    if snap.segments[gseg].done {
         return;
     }
-    let has_expires = !segment.expires.is_empty();
-    let mut entries = segment.map.iter().map(|(key, entry)| SnapshotEntry {
-        key,
-        value: &entry.value,
-        expire_at_ms: if has_expires {
-            segment.expires.get(hasher.hash(key), key).copied()
-        } else {
-            None
-        },
-        lru: entry.lru,
-    });
-    snap.sink.segment(db, &mut entries);
+    for bucket in 0..segment.map.bucket_count() {
+        if !snap.segments[gseg].is_captured(bucket) {
+            capture_bucket(snap, hasher, db, seg, segment, bucket);
+        }
+    }
+    snap.segments[gseg].mark_all();
 }
 
 /// The door to one database.
@@ -633,7 +707,7 @@ impl<'a> DbView<'a> {
 
     /// Removes the entry and its expiry, signalling watchers; no notification.
     fn unlink(&mut self, hash: u64, seg: usize, key: &[u8]) -> Option<Value> {
-        self.before_write(seg);
+        self.before_write(seg, hash);
         let hasher = &self.sh.hasher;
         let segment = &mut self.db.segments[seg];
         let entry = segment.map.remove(hasher, hash, key)?;
@@ -646,16 +720,28 @@ impl<'a> DbView<'a> {
         Some(entry.value)
     }
 
-    /// The snapshot hook: runs before any entry of `seg` may change. If a
-    /// snapshot is in progress and has not captured this segment yet, the
-    /// segment goes to the snapshot first, as it is now.
+    /// The snapshot hook: runs before the entry with `hash` in `seg` may
+    /// change (or a key with that hash is inserted). If a snapshot is in
+    /// progress and has not captured that bucket yet, the bucket goes to the
+    /// snapshot first, as it is now.
     #[inline]
-    fn before_write(&mut self, seg: usize) {
+    fn before_write(&mut self, seg: usize, hash: u64) {
         self.db.segments[seg].version += 1;
         if let Some(snap) = self.sh.snapshot.as_mut() {
-            if !snap.is_captured(self.idx, seg) {
-                capture_segment(snap, &self.sh.hasher, self.idx, seg, &self.db.segments[seg]);
+            let segment = &self.db.segments[seg];
+            if let Some(bucket) = segment.map.bucket_of(hash) {
+                if !snap.segments[self.idx * SEGMENTS + seg].is_captured(bucket) {
+                    capture_bucket(snap, &self.sh.hasher, self.idx, seg, segment, bucket);
+                }
             }
+        }
+    }
+
+    /// The snapshot hook for a change to a whole segment (flush).
+    fn before_write_all(&mut self, seg: usize) {
+        self.db.segments[seg].version += 1;
+        if let Some(snap) = self.sh.snapshot.as_mut() {
+            capture_whole_segment(snap, &self.sh.hasher, self.idx, seg, &self.db.segments[seg]);
         }
     }
 
@@ -722,7 +808,7 @@ impl<'a> DbView<'a> {
         if self.expire_if_needed(hash, seg, key) {
             return None;
         }
-        self.before_write(seg);
+        self.before_write(seg, hash);
         let entry = self.db.segments[seg].map.get_mut(hash, key)?;
         self.sh.touch(&mut entry.lru);
         let old_mem = entry.value.mem_bytes();
@@ -738,7 +824,7 @@ impl<'a> DbView<'a> {
     ) -> (WriteGuard<'_, 'k>, bool) {
         let (hash, seg) = self.locate(key);
         self.expire_if_needed(hash, seg, key);
-        self.before_write(seg);
+        self.before_write(seg, hash);
         let created = self.db.segments[seg].map.get(hash, key).is_none();
         if created {
             let value = make();
@@ -785,7 +871,7 @@ impl<'a> DbView<'a> {
     pub fn set(&mut self, key: &[u8], value: Value, keep_ttl: bool) -> bool {
         let (hash, seg) = self.locate(key);
         self.expire_if_needed(hash, seg, key);
-        self.before_write(seg);
+        self.before_write(seg, hash);
         let lru = self.sh.fresh_lru();
         let new_mem = value.mem_bytes() as i64;
         let created = match self.db.segments[seg].map.get_mut(hash, key) {
@@ -846,7 +932,7 @@ impl<'a> DbView<'a> {
         {
             return false;
         }
-        self.before_write(seg);
+        self.before_write(seg, hash);
         let hasher = &self.sh.hasher;
         if self.db.segments[seg]
             .expires
@@ -890,7 +976,7 @@ impl<'a> DbView<'a> {
         if self.expire_if_needed(hash, seg, key) {
             return false;
         }
-        self.before_write(seg);
+        self.before_write(seg, hash);
         let hasher = &self.sh.hasher;
         if self.db.segments[seg]
             .expires
@@ -922,7 +1008,7 @@ impl<'a> DbView<'a> {
             }
         }
         for seg in 0..SEGMENTS {
-            self.before_write(seg);
+            self.before_write_all(seg);
         }
         let fresh = Db {
             watched: std::mem::take(&mut self.db.watched),
@@ -1130,7 +1216,7 @@ impl<'a> DbView<'a> {
     ) -> Option<Value> {
         let (hash, seg) = self.locate(key);
         let old = self.unlink(hash, seg, key);
-        self.before_write(seg);
+        self.before_write(seg, hash);
         self.add_entry(hash, seg, key, value);
         if let Some(e) = self.db.segments[seg].map.get_mut(hash, key) {
             if let Some(lru) = lru {

@@ -192,6 +192,9 @@ impl EventLoop {
                     // Wake when the pause ends, not at the next cron tick.
                     wait_ms = wait_ms.min(self.srv.pause_until_ms - now);
                 }
+                if let Some(ms) = crate::persist::wake_within_ms(&self.srv) {
+                    wait_ms = wait_ms.min(ms);
+                }
                 Duration::from_millis(wait_ms.max(1))
             } else {
                 Duration::ZERO

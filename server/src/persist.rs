@@ -21,8 +21,8 @@ use crate::{clock, log_notice, log_warning};
 
 /// Work done per event-loop turn while a snapshot runs.
 pub const SNAPSHOT_STEP_BUDGET: Duration = Duration::from_micros(1000);
-/// Segments captured between two looks at the clock.
-const SEGMENTS_PER_CHECK: usize = 4;
+/// Entries captured between two looks at the clock.
+const ENTRIES_PER_CHECK: usize = 256;
 /// After a failed BGSAVE, save points wait this long before retrying (CONFIG_BGSAVE_RETRY_DELAY).
 pub const BGSAVE_RETRY_DELAY_MS: u64 = 5000;
 
@@ -173,7 +173,11 @@ pub fn tick(srv: &mut Server) -> bool {
     }
     if srv.keyspace.snapshot_active() {
         let start = Instant::now();
-        while !srv.keyspace.snapshot_step(SEGMENTS_PER_CHECK) {
+        while !srv.keyspace.snapshot_step(ENTRIES_PER_CHECK) {
+            if !srv.keyspace.snapshot_wants_more() {
+                // The encoder thread is behind: let the loop sleep briefly.
+                return false;
+            }
             if start.elapsed() >= SNAPSHOT_STEP_BUDGET {
                 return true;
             }
@@ -188,8 +192,8 @@ pub fn tick(srv: &mut Server) -> bool {
         finish_bgsave(srv, result);
         return false;
     }
-    // The writer thread is still flushing; look again soon.
-    true
+    // The encoder thread is still writing; the cron looks again.
+    false
 }
 
 fn finish_bgsave(srv: &mut Server, result: save::SaveResult) {
@@ -216,6 +220,16 @@ fn finish_bgsave(srv: &mut Server, result: save::SaveResult) {
             srv.rdb.last_bgsave_ok = false;
         }
     }
+}
+
+/// How soon the loop should wake to continue a save waiting on its encoder.
+pub fn wake_within_ms(srv: &Server) -> Option<u64> {
+    srv.rdb.bgsave.as_ref()?;
+    Some(if srv.keyspace.snapshot_active() {
+        1
+    } else {
+        10
+    })
 }
 
 /// The save points and scheduled BGSAVEs (called from the cron).

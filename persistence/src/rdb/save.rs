@@ -1,28 +1,37 @@
 //! Writing an RDB file from a point-in-time snapshot.
 //!
-//! The executor thread encodes captured segments (`RdbSink`, a
-//! `SnapshotSink`) into chunks; a writer thread appends them to a temp file
-//! with the running CRC-64, then writes EOF and the checksum, fsyncs, renames
-//! over the target and fsyncs the directory. The channel between them is
-//! bounded, so the bytes in flight (the snapshot's extra memory) stay bounded.
+//! Two sides:
+//! - `RdbSink` runs on the executor thread inside the door's snapshot hook: it
+//!   only copies the captured entries into batches (a memcpy per value), so a
+//!   write that forces a capture waits microseconds, not an encode;
+//! - an encoder thread turns batches into RDB bytes (LZF, CRC-64), writes the
+//!   temp file, then EOF and the checksum, fsyncs, renames over the target and
+//!   fsyncs the directory.
+//!
+//! The bytes queued between them are the snapshot's extra memory; the sink
+//! asks the background walk to wait (`wants_more`) above
+//! `QUEUED_BYTES_SOFT_MAX`, so it stays a small, bounded amount.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 use std::sync::Arc;
 
 use strata_engine::snapshot::{SnapshotEntry, SnapshotSink};
+use strata_engine::value::Value;
 
 use super::writer::Writer;
 use super::{opcode, value, RDB_VERSION_WRITTEN};
 use crate::fsutil;
 
-/// Bytes encoded before a chunk is handed to the writer thread.
-pub const CHUNK_BYTES: usize = 64 * 1024;
-/// Chunks that may wait in the channel (bounds the memory a save uses).
-pub const CHUNKS_IN_FLIGHT_MAX: usize = 64;
+/// Copied bytes gathered before a batch goes to the encoder thread.
+pub const BATCH_BYTES: usize = 256 * 1024;
+/// Above this many queued bytes the background walk pauses.
+pub const QUEUED_BYTES_SOFT_MAX: u64 = 32 * 1024 * 1024;
+/// Fixed overhead counted per copied entry.
+const ENTRY_OVERHEAD_BYTES: usize = 64;
 
 /// How access information is saved (only under an LRU or LFU maxmemory policy).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,19 +68,28 @@ pub struct SaveStats {
 
 pub type SaveResult = Result<u64, String>;
 
+struct Owned {
+    key: Box<[u8]>,
+    value: Value,
+    expire_at_ms: Option<u64>,
+    lru: u32,
+}
+
+struct Batch {
+    db: usize,
+    entries: Vec<Owned>,
+    bytes: u64,
+}
+
 enum Msg {
-    Data(Vec<u8>),
+    Batch(Batch),
     Complete,
 }
 
-/// The encoding side, run on the executor thread through the door's snapshot hook.
+/// The executor side: copies captured entries and queues them.
 pub struct RdbSink {
-    tx: SyncSender<Msg>,
-    w: Writer<Vec<u8>>,
-    current_db: Option<usize>,
-    resized: Vec<bool>,
-    db_sizes: Vec<(usize, usize)>,
-    access: AccessInfo,
+    tx: Sender<Msg>,
+    batch: Batch,
     stats: Arc<SaveStats>,
     failed: bool,
 }
@@ -82,18 +100,18 @@ pub struct SaveHandle {
     pub stats: Arc<SaveStats>,
 }
 
-/// Opens the temp file, writes the header and starts the writer thread.
+/// Opens the temp file and starts the encoder thread (which writes the header).
 pub fn start(opts: SaveOptions) -> io::Result<(RdbSink, SaveHandle)> {
     let file = File::create(&opts.temp)?;
-    let (tx, rx) = sync_channel::<Msg>(CHUNKS_IN_FLIGHT_MAX);
+    let (tx, rx) = channel::<Msg>();
     let (res_tx, res_rx) = sync_channel::<SaveResult>(1);
     let stats = Arc::new(SaveStats::default());
     let thread_stats = stats.clone();
-    let (target, temp, checksum) = (opts.target.clone(), opts.temp.clone(), opts.checksum);
     std::thread::Builder::new()
         .name("rdb-writer".into())
         .spawn(move || {
-            let result = write_file(file, rx, &thread_stats, checksum).and_then(|bytes| {
+            let (target, temp) = (opts.target.clone(), opts.temp.clone());
+            let result = encode_file(file, rx, &thread_stats, &opts).and_then(|bytes| {
                 fsutil::commit_rename(&temp, &target)
                     .map_err(|e| format!("rename of {} failed: {e}", temp.display()))?;
                 Ok(bytes)
@@ -103,17 +121,16 @@ pub fn start(opts: SaveOptions) -> io::Result<(RdbSink, SaveHandle)> {
             }
             let _ = res_tx.send(result);
         })?;
-    let mut sink = RdbSink {
+    let sink = RdbSink {
         tx,
-        w: Writer::without_checksum(Vec::with_capacity(CHUNK_BYTES * 2), opts.compress),
-        current_db: None,
-        resized: vec![false; opts.db_sizes.len()],
-        db_sizes: opts.db_sizes,
-        access: opts.access,
+        batch: Batch {
+            db: 0,
+            entries: Vec::new(),
+            bytes: 0,
+        },
         stats: stats.clone(),
         failed: false,
     };
-    sink.header(&opts.aux, &opts.functions);
     Ok((
         sink,
         SaveHandle {
@@ -123,111 +140,128 @@ pub fn start(opts: SaveOptions) -> io::Result<(RdbSink, SaveHandle)> {
     ))
 }
 
-fn write_file(file: File, rx: Receiver<Msg>, stats: &SaveStats, checksum: bool) -> SaveResult {
-    let mut out = BufWriter::with_capacity(256 * 1024, file);
-    let mut digest = crate::crc64::digest();
-    let mut bytes = 0u64;
+fn io_err(e: io::Error) -> String {
+    format!("Write error saving DB on disk: {e}")
+}
+
+/// The encoder thread: header, batches, EOF, checksum, fsync.
+fn encode_file(file: File, rx: Receiver<Msg>, stats: &SaveStats, opts: &SaveOptions) -> SaveResult {
+    let out = BufWriter::with_capacity(1 << 20, file);
+    let mut w = if opts.checksum {
+        Writer::new(out, opts.compress)
+    } else {
+        Writer::without_checksum(out, opts.compress)
+    };
+    w.raw(format!("REDIS{RDB_VERSION_WRITTEN:04}").as_bytes())
+        .map_err(io_err)?;
+    for (k, v) in &opts.aux {
+        w.u8(opcode::AUX).map_err(io_err)?;
+        w.string(k.as_bytes()).map_err(io_err)?;
+        w.string(v.as_bytes()).map_err(io_err)?;
+    }
+    for f in &opts.functions {
+        w.u8(opcode::FUNCTION2).map_err(io_err)?;
+        w.string(f).map_err(io_err)?;
+    }
+    let mut current_db: Option<usize> = None;
+    let mut resized = vec![false; opts.db_sizes.len()];
     let mut complete = false;
     for msg in rx {
-        match msg {
-            Msg::Data(chunk) => {
-                stats
-                    .bytes_in_flight
-                    .fetch_sub(chunk.len() as u64, Ordering::Relaxed);
-                if checksum {
-                    digest.update(&chunk);
-                }
-                out.write_all(&chunk)
-                    .map_err(|e| format!("Write error saving DB on disk: {e}"))?;
-                bytes += chunk.len() as u64;
-            }
+        let batch = match msg {
+            Msg::Batch(b) => b,
             Msg::Complete => {
                 complete = true;
                 break;
             }
+        };
+        if current_db != Some(batch.db) {
+            w.u8(opcode::SELECTDB).map_err(io_err)?;
+            w.len(batch.db as u64).map_err(io_err)?;
+            if let Some(r) = resized.get_mut(batch.db).filter(|r| !**r) {
+                let (keys, expires) = opts.db_sizes.get(batch.db).copied().unwrap_or((0, 0));
+                w.u8(opcode::RESIZEDB).map_err(io_err)?;
+                w.len(keys as u64).map_err(io_err)?;
+                w.len(expires as u64).map_err(io_err)?;
+                *r = true;
+            }
+            current_db = Some(batch.db);
         }
+        for e in &batch.entries {
+            write_entry(&mut w, e, opts.access).map_err(io_err)?;
+        }
+        stats
+            .keys_written
+            .fetch_add(batch.entries.len() as u64, Ordering::Relaxed);
+        stats
+            .bytes_in_flight
+            .fetch_sub(batch.bytes, Ordering::Relaxed);
     }
     if !complete {
         return Err("snapshot aborted".into());
     }
-    let eof = [opcode::EOF];
-    digest.update(&eof);
-    out.write_all(&eof)
-        .map_err(|e| format!("Write error saving DB on disk: {e}"))?;
-    let crc = if checksum { digest.finalize() } else { 0 };
-    out.write_all(&crc.to_le_bytes())
-        .map_err(|e| format!("Write error saving DB on disk: {e}"))?;
-    let file = out
+    w.u8(opcode::EOF).map_err(io_err)?;
+    let crc = if opts.checksum { w.checksum() } else { 0 };
+    w.raw(&crc.to_le_bytes()).map_err(io_err)?;
+    let written = w.written();
+    let file = w
         .into_inner()
-        .map_err(|e| format!("Write error saving DB on disk: {e}"))?;
+        .into_inner()
+        .map_err(|e| io_err(e.into_error()))?;
     file.sync_all()
         .map_err(|e| format!("fsync error saving DB on disk: {e}"))?;
-    Ok(bytes + 9)
+    Ok(written)
+}
+
+fn write_entry<W: Write>(w: &mut Writer<W>, e: &Owned, access: AccessInfo) -> io::Result<()> {
+    if let Some(at) = e.expire_at_ms {
+        w.u8(opcode::EXPIRETIME_MS)?;
+        w.raw(&at.to_le_bytes())?;
+    }
+    match access {
+        AccessInfo::None => {}
+        AccessInfo::Lru { now_s } => {
+            let clock = now_s & 0xFF_FFFF;
+            let idle = if clock >= e.lru {
+                clock - e.lru
+            } else {
+                0xFF_FFFF - e.lru + clock
+            };
+            w.u8(opcode::IDLE)?;
+            w.len(idle as u64)?;
+        }
+        AccessInfo::Lfu => {
+            w.u8(opcode::FREQ)?;
+            w.u8((e.lru & 0xFF) as u8)?;
+        }
+    }
+    w.u8(value::type_byte(&e.value))?;
+    w.string(&e.key)?;
+    value::write_payload(w, &e.value)
 }
 
 impl RdbSink {
-    fn header(&mut self, aux: &[(String, String)], functions: &[Vec<u8>]) {
-        let mut ok = self
-            .w
-            .raw(format!("REDIS{RDB_VERSION_WRITTEN:04}").as_bytes())
-            .is_ok();
-        for (k, v) in aux {
-            ok &= self.w.u8(opcode::AUX).is_ok()
-                && self.w.string(k.as_bytes()).is_ok()
-                && self.w.string(v.as_bytes()).is_ok();
-        }
-        for f in functions {
-            ok &= self.w.u8(opcode::FUNCTION2).is_ok() && self.w.string(f).is_ok();
-        }
-        if !ok {
-            self.failed = true;
-        }
-    }
-
-    fn flush_chunk(&mut self, force: bool) {
-        if self.failed
-            || (!force && self.w.inner_mut().len() < CHUNK_BYTES)
-            || self.w.inner_mut().is_empty()
-        {
+    fn flush_batch(&mut self) {
+        if self.batch.entries.is_empty() || self.failed {
             return;
         }
-        let chunk = std::mem::replace(self.w.inner_mut(), Vec::with_capacity(CHUNK_BYTES * 2));
-        let n = chunk.len() as u64;
+        let db = self.batch.db;
+        let batch = std::mem::replace(
+            &mut self.batch,
+            Batch {
+                db,
+                entries: Vec::new(),
+                bytes: 0,
+            },
+        );
+        let n = batch.bytes;
         let now = self.stats.bytes_in_flight.fetch_add(n, Ordering::Relaxed) + n;
         self.stats
             .peak_bytes_in_flight
             .fetch_max(now, Ordering::Relaxed);
-        if self.tx.send(Msg::Data(chunk)).is_err() {
-            // The writer thread failed; it reports why through the result channel.
+        if self.tx.send(Msg::Batch(batch)).is_err() {
+            // The encoder failed; it reports why through the result channel.
             self.failed = true;
         }
-    }
-
-    fn entry(&mut self, e: &SnapshotEntry<'_>) -> io::Result<()> {
-        if let Some(at) = e.expire_at_ms {
-            self.w.u8(opcode::EXPIRETIME_MS)?;
-            self.w.raw(&at.to_le_bytes())?;
-        }
-        match self.access {
-            AccessInfo::None => {}
-            AccessInfo::Lru { now_s } => {
-                let clock = now_s & 0xFF_FFFF;
-                let idle = if clock >= e.lru {
-                    clock - e.lru
-                } else {
-                    0xFF_FFFF - e.lru + clock
-                };
-                self.w.u8(opcode::IDLE)?;
-                self.w.len(idle as u64)?;
-            }
-            AccessInfo::Lfu => {
-                self.w.u8(opcode::FREQ)?;
-                self.w.u8((e.lru & 0xFF) as u8)?;
-            }
-        }
-        self.w.u8(value::type_byte(e.value))?;
-        self.w.string(e.key)?;
-        value::write_payload(&mut self.w, e.value)
     }
 }
 
@@ -236,39 +270,33 @@ impl SnapshotSink for RdbSink {
         if self.failed {
             return;
         }
-        if self.current_db != Some(db) {
-            let mut ok = self.w.u8(opcode::SELECTDB).is_ok() && self.w.len(db as u64).is_ok();
-            if !self.resized.get(db).copied().unwrap_or(true) {
-                let (keys, expires) = self.db_sizes.get(db).copied().unwrap_or((0, 0));
-                ok &= self.w.u8(opcode::RESIZEDB).is_ok()
-                    && self.w.len(keys as u64).is_ok()
-                    && self.w.len(expires as u64).is_ok();
-                if let Some(r) = self.resized.get_mut(db) {
-                    *r = true;
-                }
-            }
-            if !ok {
-                self.failed = true;
-                return;
-            }
-            self.current_db = Some(db);
+        if db != self.batch.db {
+            self.flush_batch();
+            self.batch.db = db;
         }
-        let mut n = 0u64;
         for e in entries {
-            if self.entry(&e).is_err() {
-                self.failed = true;
-                return;
-            }
-            n += 1;
-            self.flush_chunk(false);
+            self.batch.bytes += (e.key.len() + e.value.mem_bytes() + ENTRY_OVERHEAD_BYTES) as u64;
+            self.batch.entries.push(Owned {
+                key: e.key.into(),
+                value: e.value.clone(),
+                expire_at_ms: e.expire_at_ms,
+                lru: e.lru,
+            });
         }
-        self.stats.keys_written.fetch_add(n, Ordering::Relaxed);
+        if self.batch.bytes as usize >= BATCH_BYTES {
+            self.flush_batch();
+        }
     }
 
     fn complete(&mut self) {
-        self.flush_chunk(true);
+        self.flush_batch();
         if !self.failed {
             let _ = self.tx.send(Msg::Complete);
         }
+    }
+
+    fn wants_more(&self) -> bool {
+        self.stats.bytes_in_flight.load(Ordering::Relaxed) + self.batch.bytes
+            < QUEUED_BYTES_SOFT_MAX
     }
 }

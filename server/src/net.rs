@@ -180,11 +180,15 @@ impl EventLoop {
     /// Runs until shutdown; returns the exit code.
     pub fn run(&mut self) -> i32 {
         let mut events = Events::with_capacity(1024);
+        let mut turn_start: Option<std::time::Instant> = None;
         loop {
             self.resume_postponed();
             self.flush_pending_writes();
             let interval_ms = (1000 / self.srv.config.hz.clamp(1, 500)) as u64;
-            let busy = crate::persist::tick(&mut self.srv);
+            // Snapshot work gets a share of the time the last turn spent
+            // serving clients (all of a short slice when nobody was served).
+            let served = turn_start.map(|t| t.elapsed());
+            let busy = crate::persist::tick(&mut self.srv, served);
             let timeout = if self.more_input.is_empty() && !busy {
                 let now = clock::now_ms();
                 let mut wait_ms = interval_ms.saturating_sub(now.saturating_sub(self.last_cron_ms));
@@ -204,6 +208,11 @@ impl EventLoop {
                     log_warning!("poll failed: {e}");
                 }
             }
+            turn_start = if events.is_empty() {
+                None
+            } else {
+                Some(std::time::Instant::now())
+            };
             for event in events.iter() {
                 // SHUTDOWN exits before anyone else is served, as Redis's exit().
                 if self.srv.shutdown.is_some() {

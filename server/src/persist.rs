@@ -19,8 +19,12 @@ use strata_persistence::rdb::save::{self, AccessInfo, SaveHandle, SaveOptions};
 use crate::server::Server;
 use crate::{clock, log_notice, log_warning};
 
-/// Work done per event-loop turn while a snapshot runs.
-pub const SNAPSHOT_STEP_BUDGET: Duration = Duration::from_micros(1000);
+/// Snapshot work per event-loop turn when no client was served.
+pub const SNAPSHOT_IDLE_BUDGET: Duration = Duration::from_micros(2000);
+/// Bounds of the work per turn while clients are served: a third of the
+/// time the turn spent on them, so writes keep most of the executor.
+pub const SNAPSHOT_BUSY_BUDGET_MIN: Duration = Duration::from_micros(50);
+pub const SNAPSHOT_BUSY_BUDGET_MAX: Duration = Duration::from_micros(1000);
 /// Entries captured between two looks at the clock.
 const ENTRIES_PER_CHECK: usize = 256;
 /// After a failed BGSAVE, save points wait this long before retrying (CONFIG_BGSAVE_RETRY_DELAY).
@@ -166,7 +170,11 @@ pub fn start_bgsave(srv: &mut Server) -> Result<(), String> {
 
 /// Runs a slice of snapshot work and collects finished saves and loads.
 /// Returns true while there is more work, so the loop should not sleep.
-pub fn tick(srv: &mut Server) -> bool {
+pub fn tick(srv: &mut Server, served: Option<Duration>) -> bool {
+    let budget = match served {
+        None => SNAPSHOT_IDLE_BUDGET,
+        Some(t) => (t / 3).clamp(SNAPSHOT_BUSY_BUDGET_MIN, SNAPSHOT_BUSY_BUDGET_MAX),
+    };
     poll_loading(srv);
     if srv.rdb.bgsave.is_none() {
         return srv.rdb.loading.is_some();
@@ -178,7 +186,7 @@ pub fn tick(srv: &mut Server) -> bool {
                 // The encoder thread is behind: let the loop sleep briefly.
                 return false;
             }
-            if start.elapsed() >= SNAPSHOT_STEP_BUDGET {
+            if start.elapsed() >= budget {
                 return true;
             }
         }

@@ -75,7 +75,7 @@ impl Server {
         let mut keyspace = Keyspace::new(config.databases);
         keyspace.set_now_ms(now);
         keyspace.shared.notify_flags = config.notify_keyspace_events;
-        Server {
+        let mut srv = Server {
             config,
             keyspace,
             commands: CommandTable::new(),
@@ -90,7 +90,9 @@ impl Server {
             pause_until_ms: 0,
             pause_writes_only: false,
             pending_writes: Vec::new(),
-        }
+        };
+        crate::family::config::on_start(&mut srv);
+        srv
     }
 }
 

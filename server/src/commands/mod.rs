@@ -130,7 +130,11 @@ pub struct Keys {
     pub step: i32,
 }
 
-pub const NO_KEYS: Keys = Keys { first: 0, last: 0, step: 0 };
+pub const NO_KEYS: Keys = Keys {
+    first: 0,
+    last: 0,
+    step: 0,
+};
 
 pub const fn keys(first: i32, last: i32, step: i32) -> Keys {
     Keys { first, last, step }
@@ -188,23 +192,58 @@ impl CommandSpec {
     }
 
     pub fn subcommand(&self, name: &[u8]) -> Option<&'static CommandSpec> {
-        self.subcommands.iter().find(|s| s.name.as_bytes().eq_ignore_ascii_case(name))
+        self.subcommands
+            .iter()
+            .find(|s| s.name.as_bytes().eq_ignore_ascii_case(name))
     }
 }
 
 /// A row of a family's table.
-pub const fn spec(name: &'static str, arity: i32, flags: u64, acl: u64, keys: Keys, handler: Handler) -> CommandSpec {
-    CommandSpec { name, arity, flags, acl, keys, handler: Some(handler), subcommands: &[] }
+pub const fn spec(
+    name: &'static str,
+    arity: i32,
+    flags: u64,
+    acl: u64,
+    keys: Keys,
+    handler: Handler,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        flags,
+        acl,
+        keys,
+        handler: Some(handler),
+        subcommands: &[],
+    }
 }
 
 /// A container command (CONFIG, CLIENT, ...) whose subcommands carry handlers.
-pub const fn container(name: &'static str, arity: i32, flags: u64, acl: u64, subcommands: &'static [CommandSpec]) -> CommandSpec {
-    CommandSpec { name, arity, flags, acl, keys: NO_KEYS, handler: None, subcommands }
+pub const fn container(
+    name: &'static str,
+    arity: i32,
+    flags: u64,
+    acl: u64,
+    subcommands: &'static [CommandSpec],
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        arity,
+        flags,
+        acl,
+        keys: NO_KEYS,
+        handler: None,
+        subcommands,
+    }
 }
 
 /// Every family's rows.
 pub fn families() -> Vec<&'static [CommandSpec]> {
-    vec![crate::family::connection::COMMANDS, crate::family::strings::COMMANDS]
+    vec![
+        crate::family::connection::COMMANDS,
+        crate::family::strings::COMMANDS,
+        crate::family::config::COMMANDS,
+    ]
 }
 
 /// Name → spec, built once at start-up.
@@ -233,12 +272,24 @@ impl CommandTable {
     pub fn get(&self, name: &[u8]) -> Option<&'static CommandSpec> {
         let mut buf = [0u8; 32];
         if name.len() > buf.len() {
-            return None;
+            // Long names exist only through rename-command.
+            return self.by_name.get(&name.to_ascii_lowercase()).copied();
         }
         let lower = &mut buf[..name.len()];
         lower.copy_from_slice(name);
         lower.make_ascii_lowercase();
         self.by_name.get(&lower[..]).copied()
+    }
+
+    /// `rename-command old new`: an empty new name removes the command.
+    pub fn rename(&mut self, old: &[u8], new: &[u8]) -> bool {
+        let Some(spec) = self.by_name.remove(&old.to_ascii_lowercase()) else {
+            return false;
+        };
+        if !new.is_empty() {
+            self.by_name.insert(new.to_ascii_lowercase(), spec);
+        }
+        true
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &'static CommandSpec> + '_ {

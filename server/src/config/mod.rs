@@ -416,6 +416,14 @@ impl Config {
         Ok(changed)
     }
 
+    /// Sets a directive by name or alias, as CONFIG SET would but without
+    /// its immutability checks (for commands such as REPLICAOF that own a
+    /// directive). Ok(true) when the value changed.
+    pub fn set_by_name(&mut self, name: &str, args: &[&[u8]]) -> Result<bool, SetError> {
+        let found = table::lookup(name.as_bytes()).ok_or(Cow::Borrowed("no such directive"))?;
+        self.set(found.idx, args, SetMode::Runtime)
+    }
+
     /// The value as CONFIG GET reports it.
     pub fn get(&self, idx: usize) -> Vec<u8> {
         let d = &TABLE[idx];
@@ -863,6 +871,14 @@ mod tests {
             set(&mut c, "proc-title-template", "{nope}").unwrap_err(),
             "template format is invalid or contains unknown variables"
         );
+    }
+
+    #[test]
+    fn set_by_name_reaches_immutable_directives() {
+        let mut c = Config::default();
+        assert_eq!(c.set_by_name("slaveof", &[b"127.0.0.1", b"6380"]), Ok(true));
+        assert_eq!(c.replicaof, Some(("127.0.0.1".into(), 6380)));
+        assert!(c.set_by_name("nosuch", &[b"1"]).is_err());
     }
 
     #[test]

@@ -67,6 +67,9 @@ pub struct Server {
     pub pause_writes_only: bool,
     /// Ids of clients with replies to write.
     pub pending_writes: Vec<u64>,
+    /// TCP listeners bound by CONFIG SET port/bind, for the event loop to
+    /// put in place of the current ones.
+    pub new_tcp_listeners: Option<Vec<std::net::TcpListener>>,
 }
 
 impl Server {
@@ -90,6 +93,7 @@ impl Server {
             pause_until_ms: 0,
             pause_writes_only: false,
             pending_writes: Vec::new(),
+            new_tcp_listeners: None,
         };
         crate::family::config::on_start(&mut srv);
         srv

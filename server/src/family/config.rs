@@ -221,6 +221,7 @@ fn config_set(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     if let Err((name, reason)) = apply(ctx.srv, &changed, Some(&old)) {
         log_warning!("Failed applying new configuration. Possibly related to new {name} setting. Restoring previous settings.");
         ctx.srv.config = old;
+        ctx.srv.new_tcp_listeners = None;
         if let Some(dir) = &old_dir {
             let _ = std::env::set_current_dir(dir);
         }
@@ -238,14 +239,27 @@ pub fn apply(
     changed: &[&'static str],
     before: Option<&Config>,
 ) -> Result<(), (&'static str, Cow<'static, str>)> {
+    let mut listeners_bound = false;
     for &name in changed {
         match name {
             "port" | "bind" => {
-                // The listeners belong to the event loop; moving them while
-                // running is not implemented, so refuse honestly.
                 if let Some(old) = before {
-                    if old.port != srv.config.port || old.bind != srv.config.bind {
-                        return Err((name, "changing the listening addresses at run time is not supported by Strata; restart with the new value".into()));
+                    // Port and bind together need one set of listeners.
+                    if !listeners_bound
+                        && (old.port != srv.config.port || old.bind != srv.config.bind)
+                    {
+                        listeners_bound = true;
+                        let listeners =
+                            bind_tcp(&srv.config.bind, srv.config.port).map_err(|e| {
+                                log_warning!("Could not listen on the new {name}: {e}");
+                                let reason = if name == "port" {
+                                    "Unable to listen on this port"
+                                } else {
+                                    "Failed to bind to specified addresses."
+                                };
+                                (name, Cow::Borrowed(reason))
+                            })?;
+                        srv.new_tcp_listeners = Some(listeners);
                     }
                 }
             }
@@ -290,6 +304,35 @@ pub fn on_start(srv: &mut Server) {
         srv.commands.rename(&old, &new);
     }
     sync_keyspace(srv);
+}
+
+/// Binds TCP listeners for `bind` on `port` (port 0: none), non-blocking.
+/// An optional address ("-" prefix, or IPv6 as at start-up) may fail.
+///
+/// The new sockets are bound before the event loop closes the old ones, so
+/// an address that overlaps a current one on the same port is refused
+/// (Redis closes first); a new port never overlaps.
+pub fn bind_tcp(bind: &[String], port: u16) -> std::io::Result<Vec<std::net::TcpListener>> {
+    let mut out = Vec::new();
+    if port == 0 {
+        return Ok(out);
+    }
+    for b in bind {
+        let optional = b.starts_with('-');
+        for addr in crate::net::bind_addrs(std::slice::from_ref(b), port) {
+            match std::net::TcpListener::bind(addr) {
+                Ok(l) => {
+                    l.set_nonblocking(true)?;
+                    out.push(l);
+                }
+                Err(e) if optional || addr.is_ipv6() => {
+                    crate::log_verbose!("Could not bind {addr}: {e}")
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Copies the settings the keyspace reads into its shared state.
@@ -602,10 +645,23 @@ mod tests {
             run(&mut srv, &mut c, &["config", "set", "port", &port]),
             Reply::OK
         );
-        assert!(
-            err(run(&mut srv, &mut c, &["config", "set", "port", "1"])).contains("not supported")
+        // A port another socket holds cannot be taken: the old value stays.
+        let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let taken = holder.local_addr().unwrap().port().to_string();
+        srv.config.set_by_name("bind", &[b"127.0.0.1"]).unwrap();
+        assert_eq!(
+            err(run(&mut srv, &mut c, &["config", "set", "port", &taken])),
+            "ERR CONFIG SET failed (possibly related to argument 'port') - Unable to listen on this port"
         );
         assert_eq!(srv.config.port, 6379);
+        assert!(srv.new_tcp_listeners.is_none());
+        // A free port is bound at once and handed to the event loop.
+        drop(holder);
+        assert_eq!(
+            run(&mut srv, &mut c, &["config", "set", "port", &taken]),
+            Reply::OK
+        );
+        assert_eq!(srv.new_tcp_listeners.as_ref().map(|l| l.len()), Some(1));
     }
 
     #[test]

@@ -276,18 +276,10 @@ pub fn apply(
                 crate::log::configure(level, &srv.config.logfile);
             }
             "maxmemory" => {
-                if let Some(old) = before {
-                    let used = srv.keyspace.shared.value_bytes.max(0) as u64;
-                    if srv.config.maxmemory_bytes != 0
-                        && srv.config.maxmemory_bytes < old.maxmemory_bytes.max(1)
-                        && srv.config.maxmemory_bytes < used
-                    {
-                        log_warning!(
-                            "WARNING: the new maxmemory value set via CONFIG SET ({}) is smaller than the current memory usage ({}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.",
-                            srv.config.maxmemory_bytes,
-                            used
-                        );
-                    }
+                let max = srv.config.maxmemory_bytes;
+                let used = allocated_bytes();
+                if before.is_some() && max != 0 && max < used {
+                    log_warning!("WARNING: the new maxmemory value set via CONFIG SET ({max}) is smaller than the current memory usage ({used}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.");
                 }
             }
             _ => {}
@@ -342,6 +334,12 @@ pub fn sync_keyspace(srv: &mut Server) {
     shared.lfu = srv.config.maxmemory_policy.ends_with("-lfu");
     shared.lfu_log_factor = srv.config.lfu_log_factor;
     shared.lfu_decay_time_min = srv.config.lfu_decay_time_min;
+}
+
+/// Bytes the allocator has handed out (what INFO calls used_memory).
+fn allocated_bytes() -> u64 {
+    let _ = tikv_jemalloc_ctl::epoch::advance();
+    tikv_jemalloc_ctl::stats::allocated::read().map_or(0, |b| b as u64)
 }
 
 /// Makes sure the process may open `maxclients` + reserved descriptors,

@@ -48,3 +48,22 @@ pub fn client_state(_srv: &Server, _client: &Client) -> ClientState {
 pub fn unblock_client(_srv: &mut Server, _id: u64, _as_error: bool) -> bool {
     false
 }
+
+/// CONFIG SET changed these directives (start-up: all of them): subsystems
+/// that keep their own copy of a setting follow it here. An error refuses
+/// the change: (directive, reason); the previous configuration comes back.
+pub fn config_changed(
+    _srv: &mut Server,
+    _names: &[&'static str],
+) -> Result<(), (&'static str, String)> {
+    Ok(())
+}
+
+/// CONFIG RESETSTAT: subsystems reset the counters they keep themselves.
+pub fn config_resetstat(_srv: &mut Server) {}
+
+/// CONFIG REWRITE: the ACL's `user ...` lines to write, or None to leave the
+/// file's own `user` lines as they are (no ACL module yet).
+pub fn config_rewrite_users(_srv: &Server) -> Option<Vec<String>> {
+    None
+}

@@ -235,6 +235,9 @@ impl EventLoop {
             for id in again {
                 self.read_client(id);
             }
+            if let Some(new) = self.srv.new_tcp_listeners.take() {
+                self.replace_tcp_listeners(new);
+            }
             let now = clock::now_ms();
             if now.saturating_sub(self.last_cron_ms) >= interval_ms {
                 self.last_cron_ms = now;
@@ -259,6 +262,41 @@ impl EventLoop {
                     self.flush_pending_writes();
                     return 0;
                 }
+            }
+        }
+    }
+
+    /// CONFIG SET port/bind bound new TCP listeners: they replace the old
+    /// ones; the Unix socket stays. Tokens are renumbered.
+    fn replace_tcp_listeners(&mut self, new: Vec<std::net::TcpListener>) {
+        let mut kept = Vec::new();
+        for l in std::mem::take(&mut self.listeners) {
+            match l {
+                Listener::Tcp(mut t) => {
+                    let _ = self.poll.registry().deregister(&mut t);
+                }
+                Listener::Unix(u) => kept.push(u),
+            }
+        }
+        for l in new.into_iter().take(LISTENER_TOKENS - 1) {
+            let mut l = TcpListener::from_std(l);
+            if self
+                .poll
+                .registry()
+                .register(&mut l, Token(self.listeners.len()), Interest::READABLE)
+                .is_ok()
+            {
+                self.listeners.push(Listener::Tcp(l));
+            }
+        }
+        for mut u in kept {
+            if self
+                .poll
+                .registry()
+                .reregister(&mut u, Token(self.listeners.len()), Interest::READABLE)
+                .is_ok()
+            {
+                self.listeners.push(Listener::Unix(u));
             }
         }
     }
@@ -672,7 +710,9 @@ impl EventLoop {
     }
 }
 
-fn bind_addrs(bind: &[String], port: u16) -> Vec<SocketAddr> {
+/// The socket addresses of `bind` entries on `port` ("*" is every IPv4
+/// address, "::*" every IPv6 one; a leading "-" marks an optional address).
+pub fn bind_addrs(bind: &[String], port: u16) -> Vec<SocketAddr> {
     let mut out = Vec::new();
     for b in bind {
         let b = b.trim_start_matches('-');

@@ -78,6 +78,9 @@ pub struct Server {
     pub introspect: crate::introspect::Introspection,
     /// Ids of clients in MONITOR mode, in the order they started it.
     pub monitors: Vec<u64>,
+    /// TCP listeners bound by CONFIG SET port/bind, for the event loop to
+    /// put in place of the current ones.
+    pub new_tcp_listeners: Option<Vec<std::net::TcpListener>>,
 }
 
 impl Server {
@@ -86,7 +89,7 @@ impl Server {
         let mut keyspace = Keyspace::new(config.databases);
         keyspace.set_now_ms(now);
         keyspace.shared.notify_flags = config.notify_keyspace_events;
-        Server {
+        let mut srv = Server {
             config,
             keyspace,
             commands: CommandTable::new(),
@@ -105,7 +108,10 @@ impl Server {
             lazyfree: crate::lazyfree::LazyFree::new(),
             introspect: Default::default(),
             monitors: Vec::new(),
-        }
+            new_tcp_listeners: None,
+        };
+        crate::family::config::on_start(&mut srv);
+        srv
     }
 }
 

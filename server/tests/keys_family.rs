@@ -62,10 +62,7 @@ struct T {
 
 impl T {
     fn new() -> T {
-        T::with_config(Config {
-            save_points: Vec::new(),
-            ..Config::default()
-        })
+        T::with_config(config_with(&[("save", "")]))
     }
 
     fn with_config(config: Config) -> T {
@@ -285,10 +282,7 @@ fn async_flush_frees_on_the_lazyfree_thread() {
     assert_eq!(t.srv.lazyfree.pending_objects(), 0);
 
     // lazyfree-lazy-user-flush makes a bare FLUSHDB asynchronous; SYNC overrides it.
-    let config = Config {
-        lazyfree_lazy_user_flush: true,
-        ..Config::default()
-    };
+    let config = config_with(&[("save", ""), ("lazyfree-lazy-user-flush", "yes")]);
     let mut t = T::with_config(config);
     t.run("SET a 1");
     t.run("SET b 1");
@@ -332,11 +326,11 @@ fn shared_integers_depend_on_the_policy() {
     let mut t = T::new();
     t.run("SET n 42");
     assert_eq!(t.run("OBJECT REFCOUNT n"), R::Int(i32::MAX as i64));
-    let config = Config {
-        maxmemory_bytes: 1 << 30,
-        maxmemory_policy: "allkeys-lru".into(),
-        ..Config::default()
-    };
+    let config = config_with(&[
+        ("save", ""),
+        ("maxmemory", "1gb"),
+        ("maxmemory-policy", "allkeys-lru"),
+    ]);
     let mut t = T::with_config(config);
     t.run("SET n 42");
     assert_eq!(t.run("OBJECT REFCOUNT n"), R::Int(1));
@@ -436,14 +430,21 @@ fn keys_skips_expired_keys_without_deleting_them() {
 
 #[test]
 fn del_with_lazy_user_del_behaves_like_unlink() {
-    let config = Config {
-        lazyfree_lazy_user_del: true,
-        ..Config::default()
-    };
+    let config = config_with(&[("save", ""), ("lazyfree-lazy-user-del", "yes")]);
     let mut t = T::with_config(config);
     t.run("SET a 1");
     t.events();
     assert_eq!(t.run("DEL a a"), R::Int(1));
     assert_eq!(t.events(), [(0, "del", "a".into())]);
     assert_eq!(t.run("EXISTS a"), R::Int(0));
+}
+
+/// The default configuration with some directives set as CONFIG SET would.
+fn config_with(pairs: &[(&str, &str)]) -> Config {
+    let mut c = Config::default();
+    for (name, value) in pairs {
+        c.set_by_name(name, &[value.as_bytes()])
+            .expect("valid directive");
+    }
+    c
 }

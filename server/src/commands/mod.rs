@@ -260,6 +260,7 @@ pub fn families() -> Vec<&'static [CommandSpec]> {
         crate::family::client::COMMANDS,
         crate::family::monitor::COMMANDS,
         crate::shutdown::COMMANDS,
+        crate::family::config::COMMANDS,
     ]
 }
 
@@ -289,12 +290,24 @@ impl CommandTable {
     pub fn get(&self, name: &[u8]) -> Option<&'static CommandSpec> {
         let mut buf = [0u8; 32];
         if name.len() > buf.len() {
-            return None;
+            // Long names exist only through rename-command.
+            return self.by_name.get(&name.to_ascii_lowercase()).copied();
         }
         let lower = &mut buf[..name.len()];
         lower.copy_from_slice(name);
         lower.make_ascii_lowercase();
         self.by_name.get(&lower[..]).copied()
+    }
+
+    /// `rename-command old new`: an empty new name removes the command.
+    pub fn rename(&mut self, old: &[u8], new: &[u8]) -> bool {
+        let Some(spec) = self.by_name.remove(&old.to_ascii_lowercase()) else {
+            return false;
+        };
+        if !new.is_empty() {
+            self.by_name.insert(new.to_ascii_lowercase(), spec);
+        }
+        true
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &'static CommandSpec> + '_ {

@@ -3,6 +3,7 @@
 pub mod bitmaps;
 pub mod client;
 pub mod command;
+pub mod config;
 pub mod connection;
 pub mod db;
 pub mod dump;

@@ -106,11 +106,11 @@ mod tests {
 
     #[test]
     fn commands_are_logged_newest_first_with_client_details() {
-        let config = Config {
-            slowlog_log_slower_than_us: 0,
-            slowlog_max_len: 2,
-            ..Config::default()
-        };
+        let mut config = Config::default();
+        config
+            .set_by_name("slowlog-log-slower-than", &[b"0"])
+            .unwrap();
+        config.set_by_name("slowlog-max-len", &[b"2"]).unwrap();
         let mut srv = Server::new(config);
         let mut client = Client::new(7, 0);
         client.addr = "127.0.0.1:5555".into();
@@ -133,10 +133,10 @@ mod tests {
 
     #[test]
     fn negative_threshold_disables_logging() {
-        let config = Config {
-            slowlog_log_slower_than_us: -1,
-            ..Config::default()
-        };
+        let mut config = Config::default();
+        config
+            .set_by_name("slowlog-log-slower-than", &[b"-1"])
+            .unwrap();
         let mut srv = Server::new(config);
         let mut client = Client::new(7, 0);
         run(&mut srv, &mut client, "SET a b");
@@ -145,11 +145,13 @@ mod tests {
 
     #[test]
     fn slow_commands_are_latency_events() {
-        let config = Config {
-            latency_monitor_threshold_ms: 10,
-            enable_debug_command: "yes".into(),
-            ..Config::default()
-        };
+        let mut config = Config::default();
+        config
+            .set_by_name("latency-monitor-threshold", &[b"10"])
+            .unwrap();
+        config
+            .set_by_name("enable-debug-command", &[b"yes"])
+            .unwrap();
         let mut srv = Server::new(config);
         let mut client = Client::new(7, 0);
         assert_eq!(run(&mut srv, &mut client, "DEBUG SLEEP 0.02"), b"+OK\r\n");

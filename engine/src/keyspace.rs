@@ -37,6 +37,10 @@ pub const EXPIRE_REPEAT_PERCENT: usize = 25;
 /// LFU counter given to new keys (LFU_INIT_VAL).
 pub const LFU_INIT_VAL: u8 = 5;
 
+/// An entry (with its node's key pointer and chain link) must fit jemalloc's
+/// 48-byte class: that is what keeps small strings under Redis's memory.
+const _: () = assert!(std::mem::size_of::<Entry>() <= 24);
+
 pub struct Entry {
     pub value: Value,
     /// LRU clock (seconds, 24 bits) or, under an LFU policy, minutes << 8 | counter.
@@ -1473,7 +1477,7 @@ mod tests {
         {
             let mut db = k.db(0);
             let mut g = db.write(b"w").unwrap();
-            *g.value_mut() = Value::Str(StrValue::Raw(b"abc".to_vec()));
+            *g.value_mut() = Value::Str(StrValue::Raw(b"abc".to_vec().into()));
         }
         assert_eq!(k.shared.touched.len(), 1);
         k.shared.touched.clear();

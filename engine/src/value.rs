@@ -3,6 +3,8 @@
 //! Invariant: `mem_bytes` is O(1) for every variant (collections keep a running
 //! total), because the door calls it around every write.
 
+use crate::thin::ThinBytes;
+
 /// Strings up to this many bytes are "embstr" when created by SET and friends
 /// (OBJECT_ENCODING_EMBSTR_SIZE_LIMIT in Redis).
 pub const EMBSTR_BYTES_MAX: usize = 44;
@@ -19,9 +21,9 @@ pub enum StrValue {
     /// An integer, "int" encoding.
     Int(i64),
     /// A short string created whole, "embstr" encoding.
-    Embstr(Box<[u8]>),
+    Embstr(ThinBytes),
     /// A string that was modified in place (APPEND, SETRANGE, SETBIT) or is long, "raw".
-    Raw(Vec<u8>),
+    Raw(ThinBytes),
 }
 
 /// Redis's `TYPE` names.
@@ -82,8 +84,8 @@ impl Value {
     pub fn mem_bytes(&self) -> usize {
         match self {
             Value::Str(StrValue::Int(_)) => 0,
-            Value::Str(StrValue::Embstr(b)) => b.len(),
-            Value::Str(StrValue::Raw(v)) => v.capacity(),
+            Value::Str(StrValue::Embstr(b)) => b.capacity() + 8,
+            Value::Str(StrValue::Raw(v)) => v.capacity() + 8,
         }
     }
 
@@ -107,7 +109,7 @@ impl StrValue {
         if bytes.len() <= EMBSTR_BYTES_MAX {
             StrValue::Embstr(bytes.into())
         } else {
-            StrValue::Raw(bytes.to_vec())
+            StrValue::Raw(ThinBytes::from_slice(bytes))
         }
     }
 
@@ -116,7 +118,7 @@ impl StrValue {
         if bytes.len() <= EMBSTR_BYTES_MAX {
             StrValue::Embstr(bytes.into())
         } else {
-            StrValue::Raw(bytes.to_vec())
+            StrValue::Raw(ThinBytes::from_slice(bytes))
         }
     }
 
@@ -137,7 +139,7 @@ impl StrValue {
         match self {
             StrValue::Int(n) => n.to_string().into_bytes(),
             StrValue::Embstr(b) => b.to_vec(),
-            StrValue::Raw(v) => v.clone(),
+            StrValue::Raw(v) => v.to_vec(),
         }
     }
 
@@ -164,9 +166,9 @@ impl StrValue {
     }
 
     /// Turns the value into a mutable raw buffer (APPEND, SETRANGE, SETBIT).
-    pub fn make_raw(&mut self) -> &mut Vec<u8> {
+    pub fn make_raw(&mut self) -> &mut ThinBytes {
         if !matches!(self, StrValue::Raw(_)) {
-            *self = StrValue::Raw(self.to_bytes());
+            *self = StrValue::Raw(ThinBytes::from(self.to_bytes()));
         }
         match self {
             StrValue::Raw(v) => v,

@@ -8,6 +8,7 @@
 //! growth) counts no change and sends no event, as in Redis 7.0.15.
 
 use strata_engine::notify;
+use strata_engine::thin::ThinBytes;
 use strata_engine::value::parse_i64_strict;
 use strata_engine::{DbView, StrValue, Value, WriteGuard};
 
@@ -128,7 +129,9 @@ fn open_for_bits<'d, 'k>(
     key: &'k [u8],
     len: usize,
 ) -> Result<(WriteGuard<'d, 'k>, bool), CmdError> {
-    let (mut g, created) = db.write_or_insert(key, || Value::Str(StrValue::Raw(Vec::new())));
+    let (mut g, created) = db.write_or_insert(key, || {
+        Value::Str(StrValue::Raw(ThinBytes::with_capacity(0)))
+    });
     match string_of_mut(g.value_mut()) {
         Ok(s) => {
             let raw = s.make_raw();
@@ -146,7 +149,7 @@ fn open_for_bits<'d, 'k>(
 }
 
 /// The raw buffer behind a guard opened by `open_for_bits`.
-fn raw_of<'g>(g: &'g mut WriteGuard<'_, '_>) -> Result<&'g mut Vec<u8>, CmdError> {
+fn raw_of<'g>(g: &'g mut WriteGuard<'_, '_>) -> Result<&'g mut ThinBytes, CmdError> {
     Ok(string_of_mut(g.value_mut())?.make_raw())
 }
 
@@ -388,7 +391,7 @@ fn bitop(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
             db.notify(notify::GENERIC, "del", &dest);
         }
     } else {
-        db.set(&dest, Value::Str(StrValue::Raw(out)), false);
+        db.set(&dest, Value::Str(StrValue::Raw(out.into())), false);
         db.notify(notify::STRING, "set", &dest);
     }
     Ok(Reply::Int(len))

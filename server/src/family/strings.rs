@@ -12,6 +12,7 @@
 
 use bytes::Bytes;
 use strata_engine::notify;
+use strata_engine::thin::ThinBytes;
 use strata_engine::{Lookup, StrValue, Value};
 
 use crate::commands::args::parse_i64;
@@ -732,7 +733,7 @@ fn setrange(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         return Ok(Reply::Int(0));
     }
     check_string_length(offset, patch.len() as i64, max_bytes)?;
-    let mut raw = Vec::new();
+    let mut raw = ThinBytes::with_capacity(offset as usize + patch.len());
     write_at(&mut raw, offset as usize, &patch);
     let len = raw.len();
     db.set(&key, Value::Str(StrValue::Raw(raw)), false);
@@ -742,7 +743,7 @@ fn setrange(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 
 /// Copies `patch` into `buf` at `offset`, growing it with zero bytes.
 /// Callers have checked `offset + patch.len()` against the size limit.
-fn write_at(buf: &mut Vec<u8>, offset: usize, patch: &[u8]) {
+fn write_at(buf: &mut ThinBytes, offset: usize, patch: &[u8]) {
     let end = offset + patch.len();
     if buf.len() < end {
         buf.resize(end, 0);

@@ -2,5 +2,7 @@
 //! base file and incr files in `appenddirname`) and the command stream format
 //! (RESP arrays, optional `#TS:` annotations).
 
+pub mod dir;
 pub mod manifest;
 pub mod reader;
+pub mod writer;

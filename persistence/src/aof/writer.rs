@@ -1,0 +1,277 @@
+//! Appending to the current incr file with Redis's fsync policies.
+//!
+//! The executor appends encoded commands to `buf` while it serves a loop turn
+//! and calls `flush` once before any reply of that turn is written:
+//! - `always`: write and fdatasync right there, so one fsync covers every
+//!   client served in the turn (group commit);
+//! - `everysec`: write; an fsync job goes to a helper thread about once a
+//!   second. While a job has been running for more than 2 s, writes are
+//!   postponed (up to 2 s) as Redis does, then done anyway (`delayed_fsyncs`);
+//! - `no`: write; the kernel decides when data reaches the disk.
+//!
+//! A failed write is trimmed back to the last good size (a partial command
+//! never stays in the file) and reported; an fsync failure is never retried
+//! silently: the writer stays in error until the caller resets it.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{channel, Sender};
+use std::sync::Arc;
+
+/// How long an everysec fsync may run before writes are postponed.
+pub const FSYNC_STUCK_MS: u64 = 2000;
+/// How long a write may be postponed behind a stuck fsync.
+pub const WRITE_POSTPONE_MAX_MS: u64 = 2000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fsync {
+    Always,
+    EverySec,
+    No,
+}
+
+impl Fsync {
+    pub fn parse(s: &str) -> Option<Fsync> {
+        match s.to_ascii_lowercase().as_str() {
+            "always" => Some(Fsync::Always),
+            "everysec" => Some(Fsync::EverySec),
+            "no" => Some(Fsync::No),
+            _ => None,
+        }
+    }
+}
+
+/// The helper thread that runs everysec fsyncs.
+struct FsyncThread {
+    jobs: Sender<Arc<File>>,
+    /// Unix ms when the running job started, 0 when idle.
+    running_since_ms: Arc<AtomicU64>,
+    failed: Arc<AtomicBool>,
+}
+
+impl FsyncThread {
+    fn start() -> io::Result<FsyncThread> {
+        let (jobs, rx) = channel::<Arc<File>>();
+        let running_since_ms = Arc::new(AtomicU64::new(0));
+        let failed = Arc::new(AtomicBool::new(false));
+        let (r, f) = (running_since_ms.clone(), failed.clone());
+        std::thread::Builder::new()
+            .name("aof-fsync".into())
+            .spawn(move || {
+                for file in rx {
+                    if file.sync_data().is_err() {
+                        f.store(true, Ordering::SeqCst);
+                    }
+                    r.store(0, Ordering::SeqCst);
+                }
+            })?;
+        Ok(FsyncThread {
+            jobs,
+            running_since_ms,
+            failed,
+        })
+    }
+}
+
+pub struct AofWriter {
+    file: Arc<File>,
+    pub buf: Vec<u8>,
+    pub policy: Fsync,
+    /// Bytes in the current incr file.
+    pub size: u64,
+    last_fsync_ms: u64,
+    postponed_since_ms: Option<u64>,
+    bg: Option<FsyncThread>,
+    /// Why the last write or fsync failed (writes are refused meanwhile).
+    pub error: Option<String>,
+    pub delayed_fsyncs: u64,
+    /// The db the last appended command ran in (a SELECT is emitted on change).
+    pub selected_db: Option<usize>,
+}
+
+impl AofWriter {
+    pub fn new(file: File, policy: Fsync, now_ms: u64) -> io::Result<AofWriter> {
+        let size = file.metadata()?.len();
+        let bg = if policy == Fsync::EverySec {
+            Some(FsyncThread::start()?)
+        } else {
+            None
+        };
+        Ok(AofWriter {
+            file: Arc::new(file),
+            buf: Vec::new(),
+            policy,
+            size,
+            last_fsync_ms: now_ms,
+            postponed_since_ms: None,
+            bg,
+            error: None,
+            delayed_fsyncs: 0,
+            selected_db: None,
+        })
+    }
+
+    /// Switches to a new incr file (after flushing what is buffered).
+    pub fn switch_file(&mut self, file: File, now_ms: u64) -> io::Result<()> {
+        self.flush(now_ms, true);
+        if self.policy != Fsync::No {
+            let _ = self.file.sync_data();
+        }
+        self.size = file.metadata()?.len();
+        self.file = Arc::new(file);
+        self.selected_db = None;
+        Ok(())
+    }
+
+    pub fn set_policy(&mut self, policy: Fsync) -> io::Result<()> {
+        if policy == Fsync::EverySec && self.bg.is_none() {
+            self.bg = Some(FsyncThread::start()?);
+        }
+        self.policy = policy;
+        Ok(())
+    }
+
+    /// Appends one command (and a SELECT first if the db changed).
+    pub fn append(&mut self, db: usize, argv: &[&[u8]]) {
+        if self.selected_db != Some(db) {
+            let n = db.to_string();
+            encode_command(&mut self.buf, &[b"SELECT", n.as_bytes()]);
+            self.selected_db = Some(db);
+        }
+        encode_command(&mut self.buf, argv);
+    }
+
+    /// Appends bytes already encoded (annotations).
+    pub fn append_raw(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Whether an everysec fsync is still running on the helper thread.
+    pub fn fsync_in_progress(&self) -> bool {
+        self.bg
+            .as_ref()
+            .is_some_and(|b| b.running_since_ms.load(Ordering::SeqCst) != 0)
+    }
+
+    /// Writes the buffer (and fsyncs per policy). `force` writes even behind a
+    /// stuck fsync. Returns false if the write was postponed.
+    pub fn flush(&mut self, now_ms: u64, force: bool) -> bool {
+        if let Some(bg) = &self.bg {
+            if bg.failed.swap(false, Ordering::SeqCst) {
+                self.error = Some("fsync error in the background".into());
+            }
+        }
+        if self.buf.is_empty() {
+            self.maybe_fsync(now_ms);
+            return true;
+        }
+        if self.policy == Fsync::EverySec && !force {
+            let since = self
+                .bg
+                .as_ref()
+                .map_or(0, |b| b.running_since_ms.load(Ordering::SeqCst));
+            if since != 0 && now_ms.saturating_sub(since) > FSYNC_STUCK_MS {
+                let first = *self.postponed_since_ms.get_or_insert(now_ms);
+                if now_ms.saturating_sub(first) < WRITE_POSTPONE_MAX_MS {
+                    return false;
+                }
+                self.delayed_fsyncs += 1;
+            }
+        }
+        self.postponed_since_ms = None;
+        match (&*self.file).write_all(&self.buf) {
+            Ok(()) => {
+                self.size += self.buf.len() as u64;
+                self.buf.clear();
+                self.error = None;
+            }
+            Err(e) => {
+                // Trim a partial write back, as Redis does.
+                let _ = self.file.set_len(self.size);
+                self.error = Some(format!("{e}"));
+                return true;
+            }
+        }
+        self.maybe_fsync(now_ms);
+        true
+    }
+
+    fn maybe_fsync(&mut self, now_ms: u64) {
+        match self.policy {
+            Fsync::Always => {
+                if now_ms != u64::MAX {
+                    if let Err(e) = self.file.sync_data() {
+                        self.error = Some(format!("fsync: {e}"));
+                    }
+                    self.last_fsync_ms = now_ms;
+                }
+            }
+            Fsync::EverySec => {
+                if now_ms.saturating_sub(self.last_fsync_ms) >= 1000 && !self.fsync_in_progress() {
+                    if let Some(bg) = &self.bg {
+                        bg.running_since_ms.store(now_ms.max(1), Ordering::SeqCst);
+                        if bg.jobs.send(self.file.clone()).is_err() {
+                            bg.running_since_ms.store(0, Ordering::SeqCst);
+                        }
+                    }
+                    self.last_fsync_ms = now_ms;
+                }
+            }
+            Fsync::No => {}
+        }
+    }
+
+    /// Fsyncs now on this thread (shutdown, rewrite switch).
+    pub fn sync_now(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+
+    pub fn fd(&self) -> i32 {
+        self.file.as_raw_fd()
+    }
+}
+
+/// RESP encoding of a command.
+pub fn encode_command(out: &mut Vec<u8>, argv: &[&[u8]]) {
+    out.extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
+    for a in argv {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aof::reader::{AofReader, Item};
+
+    #[test]
+    fn appends_select_and_commands_readable_back() {
+        let path = std::env::temp_dir().join(format!("strata-aofw-{}", std::process::id()));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .read(true)
+            .open(&path)
+            .unwrap();
+        let mut w = AofWriter::new(file, Fsync::Always, 1).unwrap();
+        w.append(0, &[b"SET", b"a", b"1"]);
+        w.append(0, &[b"SET", b"b", b"2"]);
+        w.append(3, &[b"DEL", b"a"]);
+        assert!(w.flush(2, false));
+        assert!(w.error.is_none());
+        let data = std::fs::read(&path).unwrap();
+        assert_eq!(w.size, data.len() as u64);
+        let mut r = AofReader::new(&data[..]);
+        let mut names = Vec::new();
+        while let Some(Item::Command { argv, .. }) = r.next_item().unwrap() {
+            names.push(String::from_utf8(argv[0].clone()).unwrap());
+        }
+        assert_eq!(names, ["SELECT", "SET", "SET", "SELECT", "DEL"]);
+        std::fs::remove_file(&path).unwrap();
+    }
+}

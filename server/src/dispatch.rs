@@ -33,9 +33,19 @@ pub fn execute(srv: &mut Server, client: &mut Client, argv: Vec<Bytes>) {
             Ok(()) => call(srv, client, spec, parent, argv),
         },
     };
+    crate::propagate::end_unit(srv);
     client.reply(&reply);
     if client.reply_mode == ReplyMode::Skip {
         client.reply_mode = ReplyMode::On;
+    }
+}
+
+/// Runs a command read from the AOF: no gates, no statistics of errors to
+/// the client; the reply is discarded by the caller.
+pub fn execute_for_load(srv: &mut Server, client: &mut Client, argv: Vec<Bytes>) {
+    if let Ok((spec, parent)) = resolve(srv, &argv) {
+        let reply = call(srv, client, spec, parent, argv);
+        client.reply(&reply);
     }
 }
 
@@ -181,6 +191,9 @@ fn call(
     // Set before the call: CLIENT LIST shows the running command.
     let name = full_name(spec, parent);
     client.last_cmd = name.clone();
+    let db = client.db;
+    let dirty_before = srv.keyspace.shared.dirty;
+    crate::propagate::before_call(srv);
     let result = match spec.handler {
         Some(h) => {
             let mut ctx = Ctx::new(srv, client);
@@ -188,6 +201,9 @@ fn call(
         }
         None => Err(CmdError::syntax()),
     };
+    let changed = srv.keyspace.shared.dirty != dirty_before;
+    let is_write = spec.flags & (flags::WRITE | flags::MAY_REPLICATE) != 0;
+    crate::propagate::after_call(srv, db, is_write, changed, args.argv());
     if crate::family::monitor::shown(spec) {
         crate::family::monitor::feed(srv, client, args.argv());
     }

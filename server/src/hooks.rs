@@ -11,7 +11,7 @@ pub fn client_closed(_srv: &mut Server, _client: &mut Client) {}
 pub fn after_command(srv: &mut Server) {
     srv.keyspace.shared.events.clear();
     srv.keyspace.shared.touched.clear();
-    srv.keyspace.shared.expired.clear();
+    crate::propagate::flush_expired(srv);
 }
 
 /// Whether `timeout` may close this idle client (not pub/sub, not blocked).
@@ -21,6 +21,7 @@ pub fn idle_timeout_applies(_client: &Client) -> bool {
 
 pub fn cron(srv: &mut Server, now_ms: u64) {
     crate::persist::cron(srv, now_ms);
+    crate::aof::cron(srv);
     crate::introspect::cron(srv, now_ms);
 }
 
@@ -53,10 +54,10 @@ pub fn unblock_client(_srv: &mut Server, _id: u64, _as_error: bool) -> bool {
 /// that keep their own copy of a setting follow it here. An error refuses
 /// the change: (directive, reason); the previous configuration comes back.
 pub fn config_changed(
-    _srv: &mut Server,
-    _names: &[&'static str],
+    srv: &mut Server,
+    names: &[&'static str],
 ) -> Result<(), (&'static str, String)> {
-    Ok(())
+    crate::aof::config_changed(srv, names)
 }
 
 /// CONFIG RESETSTAT: subsystems reset the counters they keep themselves.

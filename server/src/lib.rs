@@ -1,6 +1,7 @@
 //! strata-server: configuration, the event loop, RESP, the command table with
 //! one file per command family, and the state the executor thread owns.
 
+pub mod aof;
 pub mod client;
 pub mod clock;
 pub mod commands;
@@ -16,6 +17,7 @@ pub mod log;
 pub mod memory;
 pub mod net;
 pub mod persist;
+pub mod propagate;
 pub mod resp;
 pub mod server;
 pub mod shutdown;

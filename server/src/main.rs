@@ -140,8 +140,7 @@ fn main() {
             log_warning!("Failed to write PID file: {e}");
         }
     }
-    let mut srv = Server::new(config);
-    strata_server::persist::start_loading(&mut srv);
+    let srv = Server::new(config);
     let mut event_loop = match EventLoop::new(srv) {
         Ok(l) => l,
         Err(e) => {
@@ -150,6 +149,18 @@ fn main() {
         }
     };
     log_notice!("Server initialized");
+    // The AOF wins over dump.rdb when it is enabled (it is loaded in full
+    // before serving); otherwise the RDB loads on a helper thread.
+    let srv = event_loop.server();
+    if srv.config.appendonly {
+        if let Err(e) = strata_server::aof::start(srv) {
+            log_warning!("{e}");
+            log_warning!("Terminating server after AOF loading failure.");
+            std::process::exit(1);
+        }
+    } else {
+        strata_server::persist::start_loading(srv);
+    }
     // As Redis does, announce readiness once the dataset is loaded.
     if !event_loop.server().loading {
         log_notice!("Ready to accept connections");

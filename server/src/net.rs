@@ -587,6 +587,8 @@ impl EventLoop {
     }
 
     fn flush_pending_writes(&mut self) {
+        // Effects reach the AOF (and the disk, under `always`) before replies.
+        crate::aof::before_replies(&mut self.srv);
         let ids = std::mem::take(&mut self.srv.pending_writes);
         for id in ids {
             self.write_client(id);
@@ -594,6 +596,8 @@ impl EventLoop {
     }
 
     fn write_client(&mut self, id: u64) {
+        // A writable event may come before this turn's effects were flushed.
+        crate::aof::before_replies(&mut self.srv);
         let Some(conn) = self.srv.clients.remove(&id) else {
             return;
         };

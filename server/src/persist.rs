@@ -116,6 +116,10 @@ pub fn save_sync(srv: &mut Server) -> Result<(), String> {
     if srv.rdb.bgsave.is_some() {
         return Err("ERR Background save already in progress".into());
     }
+    // An AOF rewrite holds the snapshot: finish capturing it first.
+    while srv.keyspace.snapshot_active() && !srv.keyspace.snapshot_step(usize::MAX) {
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
     let opts = options(srv, "save");
     let (sink, handle) = save::start(opts).map_err(|e| {
         log_warning!("Failed opening the temp RDB file for saving: {e}");
@@ -145,6 +149,9 @@ pub fn save_sync(srv: &mut Server) -> Result<(), String> {
 pub fn start_bgsave(srv: &mut Server) -> Result<(), String> {
     if srv.rdb.bgsave.is_some() {
         return Err("ERR Background save already in progress".into());
+    }
+    if srv.keyspace.snapshot_active() || srv.aof.as_ref().is_some_and(|a| a.rewrite.is_some()) {
+        return Err("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.".into());
     }
     srv.rdb.last_try_ms = clock::now_ms();
     let opts = options(srv, "bgsave");
@@ -176,9 +183,6 @@ pub fn tick(srv: &mut Server, served: Option<Duration>) -> bool {
         Some(t) => (t / 3).clamp(SNAPSHOT_BUSY_BUDGET_MIN, SNAPSHOT_BUSY_BUDGET_MAX),
     };
     poll_loading(srv);
-    if srv.rdb.bgsave.is_none() {
-        return srv.rdb.loading.is_some();
-    }
     if srv.keyspace.snapshot_active() {
         let start = Instant::now();
         while !srv.keyspace.snapshot_step(ENTRIES_PER_CHECK) {
@@ -190,6 +194,9 @@ pub fn tick(srv: &mut Server, served: Option<Duration>) -> bool {
                 return true;
             }
         }
+    }
+    if srv.rdb.bgsave.is_none() {
+        return srv.rdb.loading.is_some();
     }
     let finished = match srv.rdb.bgsave.as_ref().map(|b| b.handle.result.try_recv()) {
         Some(Ok(r)) => Some(r),
@@ -242,7 +249,7 @@ pub fn wake_within_ms(srv: &Server) -> Option<u64> {
 
 /// The save points and scheduled BGSAVEs (called from the cron).
 pub fn cron(srv: &mut Server, now_ms: u64) {
-    if srv.rdb.bgsave.is_some() || srv.rdb.loading.is_some() {
+    if srv.rdb.bgsave.is_some() || srv.rdb.loading.is_some() || srv.keyspace.snapshot_active() {
         return;
     }
     if srv.rdb.scheduled {
@@ -368,6 +375,43 @@ pub fn load_into(
     ks.shared.dirty = dirty_before;
     ks.shared.events.clear();
     Ok((loaded, expired))
+}
+
+/// Loads an RDB stream that may be followed by more data (an AOF preamble):
+/// returns (keys loaded, offset just after the RDB's checksum).
+pub fn load_prefix_into<R: std::io::Read>(
+    ks: &mut Keyspace,
+    input: R,
+    verify: bool,
+) -> Result<(u64, u64), String> {
+    let now = ks.now_ms();
+    let databases = ks.db_count();
+    let dirty_before = ks.shared.dirty;
+    let mut loaded = 0u64;
+    let info = load::load(input, verify, |item| {
+        if let Item::Entry {
+            db,
+            key,
+            value,
+            expire_at_ms,
+            ..
+        } = item
+        {
+            if db >= databases {
+                return Err(format!("database {db} is out of range"));
+            }
+            if expire_at_ms.is_some_and(|at| at <= now) {
+                return Ok(());
+            }
+            insert_loaded(ks, db, &key, value, expire_at_ms);
+            loaded += 1;
+        }
+        Ok(())
+    })
+    .map_err(|e| e.to_string())?;
+    ks.shared.dirty = dirty_before;
+    ks.shared.events.clear();
+    Ok((loaded, info.bytes))
 }
 
 fn insert_loaded(

@@ -81,6 +81,10 @@ pub struct Server {
     /// TCP listeners bound by CONFIG SET port/bind, for the event loop to
     /// put in place of the current ones.
     pub new_tcp_listeners: Option<Vec<std::net::TcpListener>>,
+    /// Effects of the running command for the AOF.
+    pub propagation: crate::propagate::Propagation,
+    /// The append-only file, when `appendonly yes`.
+    pub aof: Option<crate::aof::Aof>,
 }
 
 impl Server {
@@ -109,6 +113,8 @@ impl Server {
             introspect: Default::default(),
             monitors: Vec::new(),
             new_tcp_listeners: None,
+            propagation: Default::default(),
+            aof: None,
         };
         crate::family::config::on_start(&mut srv);
         srv

@@ -90,6 +90,7 @@ fn shutdown(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 /// fails without FORCE).
 pub fn prepare(srv: &mut Server, req: ShutdownRequest) -> Result<(), String> {
     log_warning!("User requested shutdown...");
+    crate::aof::shutdown(srv);
     if let Err(e) = crate::persist::save_on_shutdown(srv, req.save) {
         log_warning!("{e}");
         if !req.force {

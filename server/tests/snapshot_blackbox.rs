@@ -2,142 +2,10 @@
 //! point-in-time contents under concurrent writes, and a kill -9 during
 //! BGSAVE leaving the previous dump loadable.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use common::{start, temp_dir, Conn, Resp};
 use std::time::{Duration, Instant};
-
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start(dir: &Path) -> Server {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_strata-server"))
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .arg("--dir")
-        .arg(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start strata-server");
-    let s = Server { child, port };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(mut c) = Conn::open(port) {
-            if c.cmd(&["PING"]) == Resp::Status("PONG".into()) {
-                return s;
-            }
-        }
-        assert!(Instant::now() < deadline, "server did not become ready");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-#[derive(Debug, PartialEq)]
-enum Resp {
-    Status(String),
-    Error(String),
-    Int(i64),
-    Bulk(Option<Vec<u8>>),
-    Array(Vec<Resp>),
-}
-
-struct Conn {
-    w: TcpStream,
-    r: BufReader<TcpStream>,
-}
-
-impl Conn {
-    fn open(port: u16) -> std::io::Result<Conn> {
-        let w = TcpStream::connect(("127.0.0.1", port))?;
-        w.set_read_timeout(Some(Duration::from_secs(60)))?;
-        let r = BufReader::new(w.try_clone()?);
-        Ok(Conn { w, r })
-    }
-
-    fn send(&mut self, args: &[&str]) {
-        let mut out = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            out.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
-        }
-        self.w.write_all(&out).unwrap();
-    }
-
-    fn read(&mut self) -> Resp {
-        let mut line = String::new();
-        self.r.read_line(&mut line).unwrap();
-        let body = line[1..].trim_end().to_string();
-        match line.as_bytes().first() {
-            Some(b'+') => Resp::Status(body),
-            Some(b'-') => Resp::Error(body),
-            Some(b':') => Resp::Int(body.parse().unwrap()),
-            Some(b'$') => {
-                let n: i64 = body.parse().unwrap();
-                if n < 0 {
-                    return Resp::Bulk(None);
-                }
-                let mut b = vec![0u8; n as usize + 2];
-                self.r.read_exact(&mut b).unwrap();
-                b.truncate(n as usize);
-                Resp::Bulk(Some(b))
-            }
-            Some(b'*') => {
-                let n: usize = body.parse().unwrap();
-                Resp::Array((0..n).map(|_| self.read()).collect())
-            }
-            _ => panic!("bad reply line {line:?}"),
-        }
-    }
-
-    fn cmd(&mut self, args: &[&str]) -> Resp {
-        self.send(args);
-        self.read()
-    }
-
-    fn info_field(&mut self, field: &str) -> String {
-        let Resp::Bulk(Some(text)) = self.cmd(&["INFO", "persistence"]) else {
-            panic!("INFO")
-        };
-        let text = String::from_utf8(text).unwrap();
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("{field}:")).map(str::to_string))
-            .unwrap_or_default()
-    }
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("strata-snap-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// Fills `n` keys with `tag`-marked values, pipelined.
 fn fill(c: &mut Conn, n: usize, tag: &str, value_bytes: usize) {
@@ -154,7 +22,7 @@ fn fill(c: &mut Conn, n: usize, tag: &str, value_bytes: usize) {
 
 fn wait_bgsave(c: &mut Conn) {
     let deadline = Instant::now() + Duration::from_secs(120);
-    while c.info_field("rdb_bgsave_in_progress") == "1" {
+    while c.info_field("persistence", "rdb_bgsave_in_progress") == "1" {
         assert!(Instant::now() < deadline, "BGSAVE did not finish");
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -162,7 +30,7 @@ fn wait_bgsave(c: &mut Conn) {
 
 #[test]
 fn bgsave_is_a_point_in_time_snapshot_under_writes() {
-    let dir = temp_dir("pit");
+    let dir = temp_dir("snap-pit");
     let n = 20_000;
     {
         let srv = start(&dir);
@@ -182,7 +50,7 @@ fn bgsave_is_a_point_in_time_snapshot_under_writes() {
             c.read();
         }
         wait_bgsave(&mut c);
-        assert_eq!(c.info_field("rdb_last_bgsave_status"), "ok");
+        assert_eq!(c.info_field("persistence", "rdb_last_bgsave_status"), "ok");
     }
     let srv = start(&dir);
     let mut c = Conn::open(srv.port).unwrap();
@@ -203,7 +71,7 @@ fn bgsave_is_a_point_in_time_snapshot_under_writes() {
 
 #[test]
 fn kill_during_bgsave_leaves_the_previous_dump_loadable() {
-    let dir = temp_dir("kill");
+    let dir = temp_dir("snap-kill");
     let n = 30_000;
     {
         let mut srv = start(&dir);
@@ -216,7 +84,7 @@ fn kill_during_bgsave_leaves_the_previous_dump_loadable() {
             c.cmd(&["BGSAVE"]),
             Resp::Status("Background saving started".into())
         );
-        let in_progress = c.info_field("rdb_bgsave_in_progress") == "1";
+        let in_progress = c.info_field("persistence", "rdb_bgsave_in_progress") == "1";
         srv.child.kill().unwrap();
         srv.child.wait().unwrap();
         if !in_progress {

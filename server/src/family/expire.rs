@@ -204,10 +204,17 @@ fn expire_generic(
         // Already expired: delete now (counts one change, signals WATCHers).
         db.remove(&key);
         db.notify(notify::GENERIC, "del", &key);
+        ctx.propagate_as(vec![Bytes::from_static(b"DEL"), key]);
         return Ok(Reply::Int(1));
     }
     db.set_expire_at(&key, when.max(0) as u64);
     db.notify(notify::GENERIC, "expire", &key);
+    // Propagated as an absolute time, whatever form the client used.
+    ctx.propagate_as(vec![
+        Bytes::from_static(b"PEXPIREAT"),
+        key,
+        Bytes::from(when.max(0).to_string()),
+    ]);
     Ok(Reply::Int(1))
 }
 

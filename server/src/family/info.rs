@@ -385,25 +385,13 @@ fn persistence(srv: &Server, w: &mut Lines) {
     w.field("rdb_last_cow_size", rdb.last_cow_size);
     w.field("rdb_last_load_keys_expired", rdb.last_load_keys_expired);
     w.field("rdb_last_load_keys_loaded", rdb.last_load_keys_loaded);
-    w.field("aof_enabled", u8::from(srv.config.appendonly));
-    w.field("aof_rewrite_in_progress", 0);
-    w.field("aof_rewrite_scheduled", 0);
-    w.field("aof_last_rewrite_time_sec", -1);
-    w.field("aof_current_rewrite_time_sec", -1);
-    w.field("aof_last_bgrewrite_status", "ok");
-    w.field("aof_rewrites", 0);
-    w.field("aof_rewrites_consecutive_failures", 0);
-    w.field("aof_last_write_status", "ok");
-    w.field("aof_last_cow_size", 0);
+    for (name, value) in crate::aof::info_fields(srv) {
+        w.field(name, value);
+    }
     w.field("module_fork_in_progress", 0);
     w.field("module_fork_last_cow_size", 0);
-    if srv.config.appendonly {
-        w.field("aof_current_size", 0);
-        w.field("aof_base_size", 0);
-        w.field("aof_pending_rewrite", 0);
-        w.field("aof_buffer_length", 0);
-        w.field("aof_pending_bio_fsync", 0);
-        w.field("aof_delayed_fsync", 0);
+    for (name, value) in crate::aof::info_enabled_fields(srv) {
+        w.field(name, value);
     }
 }
 

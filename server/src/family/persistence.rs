@@ -1,4 +1,4 @@
-//! Persistence commands: SAVE, BGSAVE [SCHEDULE].
+//! Persistence commands: SAVE, BGSAVE [SCHEDULE], BGREWRITEAOF.
 
 use crate::commands::{acl, flags::*, spec, Args, CmdError, CmdResult, CommandSpec, NO_KEYS};
 use crate::ctx::Ctx;
@@ -22,6 +22,14 @@ pub const COMMANDS: &[CommandSpec] = &[
         NO_KEYS,
         bgsave,
     ),
+    spec(
+        "bgrewriteaof",
+        1,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING,
+        acl::ADMIN,
+        NO_KEYS,
+        bgrewriteaof,
+    ),
 ];
 
 fn save(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
@@ -44,4 +52,22 @@ fn bgsave(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     }
     persist::start_bgsave(ctx.srv).map_err(CmdError::new)?;
     Ok(Reply::status("Background saving started"))
+}
+
+fn bgrewriteaof(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
+    if ctx.srv.aof.is_none() {
+        // Redis rewrites even with the AOF off (to create a file); Strata
+        // keeps the AOF's files only while it is on.
+        return Err(CmdError::new(
+            "ERR Background append only file rewriting needs appendonly yes in Strata",
+        ));
+    }
+    match crate::aof::start_rewrite(ctx.srv).map_err(CmdError::new)? {
+        true => Ok(Reply::status(
+            "Background append only file rewriting started",
+        )),
+        false => Ok(Reply::status(
+            "Background append only file rewriting scheduled",
+        )),
+    }
 }

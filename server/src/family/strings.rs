@@ -334,6 +334,14 @@ fn expire_at_ms(kind: ExpireKind, arg: &[u8], now_ms: u64, cmd: &str) -> Result<
     Ok(ms as u64)
 }
 
+fn b(x: &[u8]) -> Bytes {
+    Bytes::copy_from_slice(x)
+}
+
+fn ms(n: u64) -> Bytes {
+    Bytes::from(n.to_string())
+}
+
 /// The core of SET, SETNX, SETEX and PSETEX (Redis's setGenericCommand).
 /// `ok` is the reply when the value was stored, `abort` when NX/XX refused;
 /// with GET the reply is the old value either way.
@@ -370,6 +378,14 @@ fn set_generic(
         let shared = db.shared();
         shared.dirty = shared.dirty.saturating_sub(1);
         db.notify(notify::GENERIC, "expire", key);
+        // Replayed later, a relative time would mean something else.
+        ctx.propagate_as(vec![
+            Bytes::from_static(b"SET"),
+            b(key),
+            b(val),
+            Bytes::from_static(b"PXAT"),
+            ms(at),
+        ]);
     }
     Ok(old.unwrap_or(ok))
 }
@@ -437,14 +453,17 @@ fn getex(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         Some((kind, at)) if !kind.relative() && at <= now_ms => {
             db.remove(&key);
             db.notify(notify::GENERIC, "del", &key);
+            ctx.propagate_as(vec![Bytes::from_static(b"DEL"), key.clone()]);
         }
         Some((_, at)) => {
             db.set_expire_at(&key, at);
             db.notify(notify::GENERIC, "expire", &key);
+            ctx.propagate_as(vec![Bytes::from_static(b"PEXPIREAT"), key.clone(), ms(at)]);
         }
         None => {
             if opts.persist && db.persist(&key) {
                 db.notify(notify::GENERIC, "persist", &key);
+                ctx.propagate_as(vec![Bytes::from_static(b"PERSIST"), key.clone()]);
             }
         }
     }
@@ -459,6 +478,7 @@ fn getdel(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         if db.remove(&key).is_some() {
             db.notify(notify::GENERIC, "del", &key);
         }
+        ctx.propagate_as(vec![Bytes::from_static(b"DEL"), key.clone()]);
     }
     Ok(reply)
 }
@@ -470,6 +490,7 @@ fn getset(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let mut db = ctx.db();
     db.set(&key, Value::Str(StrValue::from_bytes(&val)), false);
     db.notify(notify::STRING, "set", &key);
+    ctx.propagate_as(vec![Bytes::from_static(b"SET"), key.clone(), val.clone()]);
     Ok(reply)
 }
 
@@ -637,29 +658,58 @@ fn float_sum(old: Option<&StrValue>, incr: &[u8]) -> Result<String, CmdError> {
 fn incrbyfloat(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let key = args.key()?;
     let incr = args.next()?;
+    let text = match incrbyfloat_existing(ctx, &key, &incr)? {
+        Some(text) => text,
+        None => {
+            let text = float_sum(None, &incr)?;
+            let mut db = ctx.db();
+            db.set(
+                &key,
+                Value::Str(StrValue::from_bytes_no_int(text.as_bytes())),
+                false,
+            );
+            db.notify(notify::STRING, "incrbyfloat", &key);
+            text
+        }
+    };
+    let text = Bytes::from(text);
+    ctx.propagate_as(incrbyfloat_effect(&key, &text));
+    Ok(Reply::Bulk(text))
+}
+
+/// INCRBYFLOAT on an existing key: the new text, or None if the key is missing.
+fn incrbyfloat_existing(
+    ctx: &mut Ctx,
+    key: &[u8],
+    incr: &[u8],
+) -> Result<Option<String>, CmdError> {
     let mut db = ctx.db();
-    if let Some(mut g) = db.write(&key) {
-        return match string_of(g.value()).and_then(|s| float_sum(Some(s), &incr)) {
-            Ok(text) => {
-                // Stored as a string even when it looks like an integer; TTL kept.
-                g.replace(Value::Str(StrValue::from_bytes_no_int(text.as_bytes())));
-                g.notify(notify::STRING, "incrbyfloat");
-                Ok(Reply::Bulk(Bytes::from(text)))
-            }
-            Err(e) => {
-                g.unchanged();
-                Err(e)
-            }
-        };
+    let Some(mut g) = db.write(key) else {
+        return Ok(None);
+    };
+    match string_of(g.value()).and_then(|s| float_sum(Some(s), incr)) {
+        Ok(text) => {
+            // Stored as a string even when it looks like an integer; TTL kept.
+            g.replace(Value::Str(StrValue::from_bytes_no_int(text.as_bytes())));
+            g.notify(notify::STRING, "incrbyfloat");
+            Ok(Some(text))
+        }
+        Err(e) => {
+            g.unchanged();
+            Err(e)
+        }
     }
-    let text = float_sum(None, &incr)?;
-    db.set(
-        &key,
-        Value::Str(StrValue::from_bytes_no_int(text.as_bytes())),
-        false,
-    );
-    db.notify(notify::STRING, "incrbyfloat", &key);
-    Ok(Reply::Bulk(Bytes::from(text)))
+}
+
+/// INCRBYFLOAT replays as a SET of the result (float formatting may differ
+/// between machines), keeping the TTL.
+fn incrbyfloat_effect(key: &Bytes, text: &Bytes) -> Vec<Bytes> {
+    vec![
+        Bytes::from_static(b"SET"),
+        key.clone(),
+        text.clone(),
+        Bytes::from_static(b"KEEPTTL"),
+    ]
 }
 
 // ---------------------------------------------------------------------------

@@ -1,0 +1,270 @@
+//! Black-box tests of the append-only file against the real binary:
+//! effects propagation survives restarts, rewrites keep the dataset, torn
+//! tails are trimmed or refused, kill -9 under `always` loses no acknowledged
+//! write, and directories move between Strata and redis-server both ways.
+
+mod common;
+
+use common::{redis_server, start_with, temp_dir, wait_ready, Conn, Resp};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn aof_server(dir: &Path, fsync: &str) -> common::Server {
+    start_with(
+        dir,
+        &["--save", "", "--appendonly", "yes", "--appendfsync", fsync],
+    )
+}
+
+fn incr_file(dir: &Path) -> std::path::PathBuf {
+    let manifest =
+        std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest")).unwrap();
+    let name = manifest
+        .lines()
+        .rfind(|l| l.ends_with("type i"))
+        .and_then(|l| l.split(' ').nth(1))
+        .unwrap()
+        .to_string();
+    dir.join("appendonlydir").join(name)
+}
+
+#[test]
+fn effects_survive_restart_with_absolute_expiry() {
+    let dir = temp_dir("aof-effects");
+    {
+        let srv = aof_server(&dir, "always");
+        let mut c = Conn::open(srv.port).unwrap();
+        assert_eq!(c.cmd(&["SET", "a", "1"]), Resp::Status("OK".into()));
+        assert_eq!(c.cmd(&["INCRBYFLOAT", "f", "1.5"]), Resp::bulk("1.5"));
+        assert_eq!(
+            c.cmd(&["SET", "t", "v", "EX", "1000"]),
+            Resp::Status("OK".into())
+        );
+        assert_eq!(c.cmd(&["EXPIRE", "a", "500"]), Resp::Int(1));
+        assert_eq!(c.cmd(&["SELECT", "3"]), Resp::Status("OK".into()));
+        assert_eq!(c.cmd(&["SET", "in3", "x"]), Resp::Status("OK".into()));
+        let text = std::fs::read_to_string(incr_file(&dir)).unwrap();
+        assert!(
+            text.contains("PEXPIREAT"),
+            "EXPIRE is written as PEXPIREAT:\n{text}"
+        );
+        assert!(text.contains("PXAT"), "SET EX is written with PXAT");
+        assert!(
+            text.contains("KEEPTTL"),
+            "INCRBYFLOAT is written as SET KEEPTTL"
+        );
+        assert!(
+            !text
+                .to_lowercase()
+                .contains("expire\r\n$1\r\na\r\n$3\r\n500"),
+            "no relative EXPIRE"
+        );
+    }
+    let srv = aof_server(&dir, "always");
+    let mut c = Conn::open(srv.port).unwrap();
+    assert_eq!(c.cmd(&["GET", "f"]), Resp::bulk("1.5"));
+    let Resp::Int(ttl) = c.cmd(&["TTL", "a"]) else {
+        panic!()
+    };
+    assert!((490..=500).contains(&ttl), "ttl {ttl}");
+    assert_eq!(c.cmd(&["SELECT", "3"]), Resp::Status("OK".into()));
+    assert_eq!(c.cmd(&["GET", "in3"]), Resp::bulk("x"));
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn rewrite_keeps_the_dataset_and_swaps_the_manifest() {
+    let dir = temp_dir("aof-rewrite");
+    {
+        let srv = aof_server(&dir, "everysec");
+        let mut c = Conn::open(srv.port).unwrap();
+        for i in 0..2000 {
+            c.send(&["SET", &format!("k{i}"), &format!("v{i}")]);
+        }
+        for _ in 0..2000 {
+            c.read();
+        }
+        assert_eq!(
+            c.cmd(&["BGREWRITEAOF"]),
+            Resp::Status("Background append only file rewriting started".into())
+        );
+        for i in 0..500 {
+            c.send(&["SET", &format!("k{i}"), "after"]);
+        }
+        for _ in 0..500 {
+            c.read();
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while c.info_field("persistence", "aof_rewrite_in_progress") == "1" {
+            assert!(Instant::now() < deadline);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(
+            c.info_field("persistence", "aof_last_bgrewrite_status"),
+            "ok"
+        );
+        let manifest =
+            std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest")).unwrap();
+        assert!(
+            manifest.contains("appendonly.aof.2.base.rdb seq 2 type b"),
+            "{manifest}"
+        );
+        assert!(
+            !dir.join("appendonlydir/appendonly.aof.1.incr.aof").exists(),
+            "history removed"
+        );
+        // SHUTDOWN closes the connection (read back as an empty status).
+        assert_eq!(c.cmd(&["SHUTDOWN"]), Resp::Status(String::new()));
+    }
+    let srv = aof_server(&dir, "everysec");
+    let mut c = Conn::open(srv.port).unwrap();
+    assert_eq!(c.cmd(&["DBSIZE"]), Resp::Int(2000));
+    assert_eq!(c.cmd(&["GET", "k10"]), Resp::bulk("after"));
+    assert_eq!(c.cmd(&["GET", "k1999"]), Resp::bulk("v1999"));
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn torn_tail_is_trimmed_or_refused() {
+    let dir = temp_dir("aof-torn");
+    {
+        let srv = aof_server(&dir, "always");
+        let mut c = Conn::open(srv.port).unwrap();
+        assert_eq!(c.cmd(&["SET", "a", "1"]), Resp::Status("OK".into()));
+    }
+    let incr = incr_file(&dir);
+    let good_len = std::fs::metadata(&incr).unwrap().len();
+    let mut data = std::fs::read(&incr).unwrap();
+    data.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$5\r\nhel");
+    std::fs::write(&incr, &data).unwrap();
+    // aof-load-truncated no: start-up stops with exit code 1.
+    let status = Command::new(env!("CARGO_BIN_EXE_strata-server"))
+        .args([
+            "--port",
+            &common::free_port().to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--aof-load-truncated",
+            "no",
+        ])
+        .arg("--dir")
+        .arg(&dir)
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(status.status.code(), Some(1));
+    let log = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        log.contains("strata-check-aof --fix"),
+        "the fix is named:\n{log}"
+    );
+    // aof-load-truncated yes (default): the torn command is trimmed.
+    let srv = aof_server(&dir, "always");
+    let mut c = Conn::open(srv.port).unwrap();
+    assert_eq!(c.cmd(&["GET", "a"]), Resp::bulk("1"));
+    assert_eq!(c.cmd(&["EXISTS", "b"]), Resp::Int(0));
+    assert!(std::fs::metadata(&incr).unwrap().len() >= good_len);
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn kill_9_under_always_loses_no_acknowledged_write() {
+    let dir = temp_dir("aof-kill");
+    let acked;
+    {
+        let mut srv = aof_server(&dir, "always");
+        let port = srv.port;
+        let writer = std::thread::spawn(move || {
+            let mut c = Conn::open(port).unwrap();
+            let mut n = 0;
+            loop {
+                c.send(&["SET", &format!("k{n}"), &n.to_string()]);
+                let mut line = String::new();
+                // Stop at the first write that is not acknowledged.
+                if std::io::BufRead::read_line(&mut c.reader(), &mut line).unwrap_or(0) == 0
+                    || !line.starts_with('+')
+                {
+                    return n;
+                }
+                n += 1;
+            }
+        });
+        std::thread::sleep(Duration::from_millis(700));
+        srv.child.kill().unwrap();
+        srv.child.wait().unwrap();
+        acked = writer.join().unwrap();
+    }
+    assert!(acked > 10, "the writer made progress ({acked})");
+    let srv = aof_server(&dir, "always");
+    let mut c = Conn::open(srv.port).unwrap();
+    for i in (0..acked).step_by(7).chain(std::iter::once(acked - 1)) {
+        assert_eq!(
+            c.cmd(&["GET", &format!("k{i}")]),
+            Resp::bulk(&i.to_string()),
+            "acknowledged write k{i} lost"
+        );
+    }
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn directories_move_between_strata_and_redis() {
+    let Some(redis) = redis_server() else { return };
+    // Strata writes, redis-server reads.
+    let dir = temp_dir("aof-interop");
+    {
+        let srv = aof_server(&dir, "always");
+        let mut c = Conn::open(srv.port).unwrap();
+        c.cmd(&["SET", "a", "1"]);
+        c.cmd(&["BGREWRITEAOF"]);
+        std::thread::sleep(Duration::from_millis(300));
+        c.cmd(&["SET", "b", "2"]);
+        c.cmd(&["PEXPIRE", "b", "100000"]);
+    }
+    let port = common::free_port();
+    let mut child = Command::new(redis)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--bind",
+            "127.0.0.1",
+        ])
+        .arg("--dir")
+        .arg(&dir)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_ready(port);
+    let mut c = Conn::open(port).unwrap();
+    assert_eq!(c.cmd(&["GET", "a"]), Resp::bulk("1"));
+    assert_eq!(c.cmd(&["GET", "b"]), Resp::bulk("2"));
+    let Resp::Int(pttl) = c.cmd(&["PTTL", "b"]) else {
+        panic!()
+    };
+    assert!(pttl > 90_000);
+    // redis-server writes on top, Strata reads it back.
+    c.cmd(&["SET", "c", "3"]);
+    c.cmd(&["BGREWRITEAOF"]);
+    std::thread::sleep(Duration::from_millis(500));
+    c.cmd(&["SET", "d", "4"]);
+    let _ = c.cmd(&["SHUTDOWN", "NOSAVE"]);
+    let _ = child.wait();
+    let srv = aof_server(&dir, "always");
+    let mut c = Conn::open(srv.port).unwrap();
+    for (k, v) in [("a", "1"), ("b", "2"), ("c", "3"), ("d", "4")] {
+        assert_eq!(c.cmd(&["GET", k]), Resp::bulk(v), "key {k}");
+    }
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+}

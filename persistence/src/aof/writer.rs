@@ -43,9 +43,29 @@ impl Fsync {
     }
 }
 
+/// A test seam: when set (env `STRATA_TEST_SYNC_LOG`, read once), every
+/// successful fsync of an incr file appends the file length it covered, so a
+/// power-loss test can cut the file back to what really reached the disk.
+fn sync_log() -> Option<&'static std::sync::Mutex<File>> {
+    static LOG: std::sync::OnceLock<Option<std::sync::Mutex<File>>> = std::sync::OnceLock::new();
+    LOG.get_or_init(|| {
+        let path = std::env::var_os("STRATA_TEST_SYNC_LOG")?;
+        std::fs::OpenOptions::new().create(true).append(true).open(path).ok().map(std::sync::Mutex::new)
+    })
+    .as_ref()
+}
+
+fn record_synced(len: u64) {
+    if let Some(log) = sync_log() {
+        if let Ok(mut f) = log.lock() {
+            let _ = writeln!(f, "{len}");
+        }
+    }
+}
+
 /// The helper thread that runs everysec fsyncs.
 struct FsyncThread {
-    jobs: Sender<Arc<File>>,
+    jobs: Sender<(Arc<File>, u64)>,
     /// Unix ms when the running job started, 0 when idle.
     running_since_ms: Arc<AtomicU64>,
     failed: Arc<AtomicBool>,
@@ -53,16 +73,18 @@ struct FsyncThread {
 
 impl FsyncThread {
     fn start() -> io::Result<FsyncThread> {
-        let (jobs, rx) = channel::<Arc<File>>();
+        let (jobs, rx) = channel::<(Arc<File>, u64)>();
         let running_since_ms = Arc::new(AtomicU64::new(0));
         let failed = Arc::new(AtomicBool::new(false));
         let (r, f) = (running_since_ms.clone(), failed.clone());
         std::thread::Builder::new()
             .name("aof-fsync".into())
             .spawn(move || {
-                for file in rx {
+                for (file, len) in rx {
                     if file.sync_data().is_err() {
                         f.store(true, Ordering::SeqCst);
+                    } else {
+                        record_synced(len);
                     }
                     r.store(0, Ordering::SeqCst);
                 }
@@ -89,6 +111,8 @@ pub struct AofWriter {
     pub delayed_fsyncs: u64,
     /// The db the last appended command ran in (a SELECT is emitted on change).
     pub selected_db: Option<usize>,
+    /// Bytes written since the last fsync was started.
+    unsynced: bool,
 }
 
 impl AofWriter {
@@ -110,6 +134,7 @@ impl AofWriter {
             error: None,
             delayed_fsyncs: 0,
             selected_db: None,
+            unsynced: false,
         })
     }
 
@@ -186,6 +211,7 @@ impl AofWriter {
                 self.size += self.buf.len() as u64;
                 self.buf.clear();
                 self.error = None;
+                self.unsynced = true;
             }
             Err(e) => {
                 // Trim a partial write back, as Redis does.
@@ -199,11 +225,16 @@ impl AofWriter {
     }
 
     fn maybe_fsync(&mut self, now_ms: u64) {
+        if !self.unsynced {
+            return;
+        }
         match self.policy {
             Fsync::Always => {
                 if now_ms != u64::MAX {
-                    if let Err(e) = self.file.sync_data() {
-                        self.error = Some(format!("fsync: {e}"));
+                    self.unsynced = false;
+                    match self.file.sync_data() {
+                        Ok(()) => record_synced(self.size),
+                        Err(e) => self.error = Some(format!("fsync: {e}")),
                     }
                     self.last_fsync_ms = now_ms;
                 }
@@ -211,8 +242,9 @@ impl AofWriter {
             Fsync::EverySec => {
                 if now_ms.saturating_sub(self.last_fsync_ms) >= 1000 && !self.fsync_in_progress() {
                     if let Some(bg) = &self.bg {
+                        self.unsynced = false;
                         bg.running_since_ms.store(now_ms.max(1), Ordering::SeqCst);
-                        if bg.jobs.send(self.file.clone()).is_err() {
+                        if bg.jobs.send((self.file.clone(), self.size)).is_err() {
                             bg.running_since_ms.store(0, Ordering::SeqCst);
                         }
                     }

@@ -20,6 +20,9 @@
 //!   (Redis's INVALIDOBJ) instead of panicking, and a byte read just past the
 //!   end reads as zero, as Redis's terminating NUL does.
 
+// Sketch bytes come from clients: no panicking index or unwrap outside tests.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::unwrap_used))]
+
 pub mod dense;
 pub mod estimate;
 pub mod murmur;
@@ -43,7 +46,7 @@ const _: () = assert!((Q_BITS as usize + 1) <= REGISTER_MAX as usize);
 pub const MAGIC: &[u8; 4] = b"HYLL";
 pub const ENCODING_DENSE: u8 = 0;
 pub const ENCODING_SPARSE: u8 = 1;
-const ENCODING_OFFSET: usize = 4;
+pub(crate) const ENCODING_OFFSET: usize = 4;
 const CACHE_OFFSET: usize = 8;
 /// In the last cache byte: the cached cardinality is stale.
 const CACHE_INVALID_BIT: u8 = 0x80;

@@ -19,7 +19,9 @@
 //! reports `Corrupt` when the opcodes do not cover exactly `REGISTERS`.
 
 use super::estimate::Histogram;
-use super::{dense, Corrupt, DENSE_BYTES, ENCODING_DENSE, HEADER_BYTES, REGISTERS};
+use super::{
+    dense, Corrupt, DENSE_BYTES, ENCODING_DENSE, ENCODING_OFFSET, HEADER_BYTES, REGISTERS,
+};
 
 pub const VAL_MAX_VALUE: u8 = 32;
 pub const VAL_MAX_LEN: usize = 4;
@@ -238,10 +240,11 @@ fn promote_and_raise(hll: &mut Vec<u8>, index: usize, count: u8) -> Result<bool,
 /// run reaching past the last register is `Corrupt` at once.
 pub fn to_dense(hll: &[u8]) -> Result<Vec<u8>, Corrupt> {
     let header = hll.get(..HEADER_BYTES).ok_or(Corrupt)?;
-    let mut out = vec![0u8; DENSE_BYTES];
-    out[..HEADER_BYTES].copy_from_slice(header);
-    out[4] = ENCODING_DENSE;
-    let regs = &mut out[HEADER_BYTES..];
+    let mut out = Vec::with_capacity(DENSE_BYTES);
+    out.extend_from_slice(header);
+    out.resize(DENSE_BYTES, 0);
+    set_byte(&mut out, ENCODING_OFFSET, ENCODING_DENSE);
+    let regs = out.get_mut(HEADER_BYTES..).ok_or(Corrupt)?;
     let mut idx = 0usize;
     for (_, op) in ops(hll) {
         match op {

@@ -113,15 +113,17 @@ pub fn invalidate_cache(bytes: &mut [u8]) {
 }
 
 /// Offers `element` to the sketch. Returns whether a register grew.
-/// `sparse_bytes_max` is `hll-sparse-max-bytes`. Does not touch the cache
-/// flag; the caller invalidates it once per command.
+/// `sparse_bytes_max` is `hll-sparse-max-bytes`. A change inside the sparse
+/// encoding marks the cache stale; a dense change does not (as in Redis):
+/// the caller invalidates the cache once when its command changed anything.
 pub fn add(hll: &mut Vec<u8>, element: &[u8], sparse_bytes_max: usize) -> Result<bool, Corrupt> {
     let (index, count) = murmur::pattern(element);
     set_register(hll, index, count, sparse_bytes_max)
 }
 
 /// Raises register `index` to `count` if it is lower, in either encoding
-/// (a sparse sketch may become dense). Returns whether it changed.
+/// (a sparse sketch may become dense). Returns whether it changed. The cache
+/// flag is handled as in `add`.
 pub fn set_register(
     hll: &mut Vec<u8>,
     index: usize,

@@ -20,7 +20,8 @@
 
 use super::estimate::Histogram;
 use super::{
-    dense, Corrupt, DENSE_BYTES, ENCODING_DENSE, ENCODING_OFFSET, HEADER_BYTES, REGISTERS,
+    dense, invalidate_cache, Corrupt, DENSE_BYTES, ENCODING_DENSE, ENCODING_OFFSET, HEADER_BYTES,
+    REGISTERS,
 };
 
 pub const VAL_MAX_VALUE: u8 = 32;
@@ -129,6 +130,10 @@ pub fn raise(
     count: u8,
     sparse_bytes_max: usize,
 ) -> Result<bool, Corrupt> {
+    if count == 0 {
+        // Registers never go down, and every register is at least 0.
+        return Ok(false);
+    }
     if count > VAL_MAX_VALUE {
         return promote_and_raise(hll, index, count);
     }
@@ -188,6 +193,10 @@ pub fn raise(
         }
     }
     join_equal_vals(hll, prev.unwrap_or(HEADER_BYTES));
+    // Each sparse update marks the cache stale at once (Redis does it here,
+    // not only at the end of the command): a PFADD that fails on a later
+    // element leaves the flag set.
+    invalidate_cache(hll);
     Ok(true)
 }
 
@@ -362,6 +371,22 @@ mod tests {
         assert_eq!(body(&h), &[0x84, 0x40, 0x61, 0x89, 0x7f, 0x99, 0x80]);
         assert_eq!(raise(&mut h, 50, 1, 3000), Ok(true));
         assert_eq!(decode(&h), "v:2,1 z:49 v:1,1 z:48 v:3,2 Z:16282 v:1,1");
+    }
+
+    #[test]
+    fn sparse_updates_mark_the_cache_stale() {
+        use super::super::{cached_cardinality, set_register, to_dense};
+        let mut h = new_sketch();
+        assert_eq!(cached_cardinality(&h), Some(0));
+        assert_eq!(raise(&mut h, 7, 1, 3000), Ok(true));
+        assert_eq!(cached_cardinality(&h), None);
+        let mut h = new_sketch();
+        assert_eq!(raise(&mut h, 7, 0, 3000), Ok(false), "no change");
+        assert_eq!(cached_cardinality(&h), Some(0));
+        // Dense updates leave the flag to the command.
+        to_dense(&mut h).unwrap();
+        assert_eq!(set_register(&mut h, 7, 1, 3000), Ok(true));
+        assert_eq!(cached_cardinality(&h), Some(0));
     }
 
     #[test]

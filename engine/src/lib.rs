@@ -2,6 +2,7 @@
 //! expiry and keyspace notifications. Nothing here knows about sockets or RESP.
 
 pub mod dict;
+pub mod hll;
 pub mod keyspace;
 pub mod notify;
 pub mod snapshot;

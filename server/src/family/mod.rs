@@ -8,6 +8,7 @@ pub mod connection;
 pub mod db;
 pub mod dump;
 pub mod expire;
+pub mod hyperloglog;
 pub mod info;
 pub mod keys;
 pub mod latency;

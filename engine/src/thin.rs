@@ -173,6 +173,68 @@ impl ThinBytes {
     }
 }
 
+impl ThinBytes {
+    /// Replaces `range` with `with` (shifting the tail).
+    pub fn splice_bytes(&mut self, range: std::ops::Range<usize>, with: &[u8]) {
+        let len = self.len();
+        let (start, end) = (
+            range.start.min(len),
+            range.end.min(len).max(range.start.min(len)),
+        );
+        let tail = self.as_slice()[end..].to_vec();
+        self.truncate(start);
+        self.extend_from_slice(with);
+        self.extend_from_slice(&tail);
+    }
+
+    pub fn remove_byte(&mut self, pos: usize) {
+        if pos < self.len() {
+            self.splice_bytes(pos..pos + 1, &[]);
+        }
+    }
+}
+
+/// The byte-buffer operations in-place encoders (HyperLogLog) need, for both
+/// `Vec<u8>` and `ThinBytes`.
+pub trait ByteBuf: std::ops::DerefMut<Target = [u8]> {
+    fn splice_bytes(&mut self, range: std::ops::Range<usize>, with: &[u8]);
+    fn remove_byte(&mut self, pos: usize);
+    fn truncate_to(&mut self, len: usize);
+    fn set_bytes(&mut self, bytes: Vec<u8>);
+}
+
+impl ByteBuf for Vec<u8> {
+    fn splice_bytes(&mut self, range: std::ops::Range<usize>, with: &[u8]) {
+        self.splice(range, with.iter().copied());
+    }
+    fn remove_byte(&mut self, pos: usize) {
+        if pos < self.len() {
+            self.remove(pos);
+        }
+    }
+    fn truncate_to(&mut self, len: usize) {
+        self.truncate(len);
+    }
+    fn set_bytes(&mut self, bytes: Vec<u8>) {
+        *self = bytes;
+    }
+}
+
+impl ByteBuf for ThinBytes {
+    fn splice_bytes(&mut self, range: std::ops::Range<usize>, with: &[u8]) {
+        ThinBytes::splice_bytes(self, range, with);
+    }
+    fn remove_byte(&mut self, pos: usize) {
+        ThinBytes::remove_byte(self, pos);
+    }
+    fn truncate_to(&mut self, len: usize) {
+        self.truncate(len);
+    }
+    fn set_bytes(&mut self, bytes: Vec<u8>) {
+        *self = ThinBytes::from(bytes);
+    }
+}
+
 impl Drop for ThinBytes {
     fn drop(&mut self) {
         // SAFETY: ptr was allocated with layout(capacity) and is dropped once.

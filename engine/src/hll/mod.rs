@@ -23,6 +23,7 @@
 // Sketch bytes come from clients: no panicking index or unwrap outside tests.
 #![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::unwrap_used))]
 
+use crate::thin::ByteBuf;
 pub mod dense;
 pub mod estimate;
 pub mod murmur;
@@ -116,7 +117,11 @@ pub fn invalidate_cache(bytes: &mut [u8]) {
 /// `sparse_bytes_max` is `hll-sparse-max-bytes`. A change inside the sparse
 /// encoding marks the cache stale; a dense change does not (as in Redis):
 /// the caller invalidates the cache once when its command changed anything.
-pub fn add(hll: &mut Vec<u8>, element: &[u8], sparse_bytes_max: usize) -> Result<bool, Corrupt> {
+pub fn add<B: ByteBuf>(
+    hll: &mut B,
+    element: &[u8],
+    sparse_bytes_max: usize,
+) -> Result<bool, Corrupt> {
     let (index, count) = murmur::pattern(element);
     set_register(hll, index, count, sparse_bytes_max)
 }
@@ -124,8 +129,8 @@ pub fn add(hll: &mut Vec<u8>, element: &[u8], sparse_bytes_max: usize) -> Result
 /// Raises register `index` to `count` if it is lower, in either encoding
 /// (a sparse sketch may become dense). Returns whether it changed. The cache
 /// flag is handled as in `add`.
-pub fn set_register(
-    hll: &mut Vec<u8>,
+pub fn set_register<B: ByteBuf>(
+    hll: &mut B,
     index: usize,
     count: u8,
     sparse_bytes_max: usize,
@@ -139,12 +144,12 @@ pub fn set_register(
 
 /// Converts a sparse sketch to dense in place; the header (cache and unused
 /// bytes included) is kept. Returns true if it was sparse.
-pub fn to_dense(hll: &mut Vec<u8>) -> Result<bool, Corrupt> {
+pub fn to_dense<B: ByteBuf>(hll: &mut B) -> Result<bool, Corrupt> {
     if encoding(hll) != ENCODING_SPARSE {
         return Ok(false);
     }
     let dense = sparse::to_dense(hll)?;
-    *hll = dense;
+    hll.set_bytes(dense);
     Ok(true)
 }
 

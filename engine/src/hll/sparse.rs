@@ -23,6 +23,7 @@ use super::{
     dense, invalidate_cache, Corrupt, DENSE_BYTES, ENCODING_DENSE, ENCODING_OFFSET, HEADER_BYTES,
     REGISTERS,
 };
+use crate::thin::ByteBuf;
 
 pub const VAL_MAX_VALUE: u8 = 32;
 pub const VAL_MAX_LEN: usize = 4;
@@ -124,8 +125,8 @@ pub fn ops(hll: &[u8]) -> impl Iterator<Item = (usize, Op)> + '_ {
 }
 
 /// Raises register `index` to `count` if lower. May turn the sketch dense.
-pub fn raise(
-    hll: &mut Vec<u8>,
+pub fn raise<B: ByteBuf>(
+    hll: &mut B,
     index: usize,
     count: u8,
     sparse_bytes_max: usize,
@@ -188,8 +189,8 @@ pub fn raise(
             // XZERO makes it shorter (Redis's length arithmetic).
             let new_len = hll.len() + seq.len() - old_len;
             let end = (pos + old_len).min(hll.len());
-            hll.splice(pos..end, seq);
-            hll.truncate(new_len);
+            hll.splice_bytes(pos..end, &seq);
+            hll.truncate_to(new_len);
         }
     }
     join_equal_vals(hll, prev.unwrap_or(HEADER_BYTES));
@@ -208,7 +209,7 @@ fn set_byte(buf: &mut [u8], pos: usize, b: u8) {
 
 /// Joins adjacent VALs of equal value whose lengths fit one opcode, looking
 /// at up to `MERGE_SCAN_OPCODES` opcodes from `pos`.
-fn join_equal_vals(hll: &mut Vec<u8>, mut pos: usize) {
+fn join_equal_vals<B: ByteBuf>(hll: &mut B, mut pos: usize) {
     let mut budget = MERGE_SCAN_OPCODES;
     while pos < hll.len() && budget > 0 {
         budget -= 1;
@@ -225,7 +226,7 @@ fn join_equal_vals(hll: &mut Vec<u8>, mut pos: usize) {
             {
                 if next_value == value && len + next_len <= VAL_MAX_LEN {
                     set_byte(hll, pos + 1, val_byte(value, len + next_len));
-                    hll.remove(pos);
+                    hll.remove_byte(pos);
                     // Stay: the joined opcode may join the next one too.
                     continue;
                 }
@@ -235,12 +236,12 @@ fn join_equal_vals(hll: &mut Vec<u8>, mut pos: usize) {
     }
 }
 
-fn promote_and_raise(hll: &mut Vec<u8>, index: usize, count: u8) -> Result<bool, Corrupt> {
+fn promote_and_raise<B: ByteBuf>(hll: &mut B, index: usize, count: u8) -> Result<bool, Corrupt> {
     let mut dense = to_dense(hll)?;
     let changed = dense
         .get_mut(HEADER_BYTES..)
         .is_some_and(|regs| dense::raise(regs, index, count));
-    *hll = dense;
+    hll.set_bytes(dense);
     Ok(changed)
 }
 

@@ -50,7 +50,12 @@ fn sync_log() -> Option<&'static std::sync::Mutex<File>> {
     static LOG: std::sync::OnceLock<Option<std::sync::Mutex<File>>> = std::sync::OnceLock::new();
     LOG.get_or_init(|| {
         let path = std::env::var_os("STRATA_TEST_SYNC_LOG")?;
-        std::fs::OpenOptions::new().create(true).append(true).open(path).ok().map(std::sync::Mutex::new)
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .ok()
+            .map(std::sync::Mutex::new)
     })
     .as_ref()
 }

@@ -21,6 +21,7 @@ use crate::ctx::Ctx;
 use crate::resp::Reply;
 use strata_engine::hll;
 use strata_engine::notify;
+use strata_engine::thin::ThinBytes;
 use strata_engine::{StrValue, Value, WriteGuard};
 
 pub const COMMANDS: &[CommandSpec] = &[
@@ -89,7 +90,7 @@ fn sketch_bytes(value: &Value) -> Result<&[u8], CmdError> {
 
 /// Validates the guarded value and makes it a private raw buffer. On error
 /// the guard records no change.
-fn open_sketch<'g>(guard: &'g mut WriteGuard<'_, '_>) -> Result<&'g mut Vec<u8>, CmdError> {
+fn open_sketch<'g>(guard: &'g mut WriteGuard<'_, '_>) -> Result<&'g mut ThinBytes, CmdError> {
     if let Err(e) = sketch_bytes(guard.value()) {
         guard.unchanged();
         return Err(e);
@@ -102,7 +103,7 @@ fn open_sketch<'g>(guard: &'g mut WriteGuard<'_, '_>) -> Result<&'g mut Vec<u8>,
 }
 
 fn new_sketch_value() -> Value {
-    Value::Str(StrValue::Raw(hll::new_sketch()))
+    Value::Str(StrValue::Raw(ThinBytes::from(hll::new_sketch())))
 }
 
 fn sparse_bytes_max(ctx: &Ctx) -> usize {
@@ -257,7 +258,7 @@ fn pfdebug(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 
 /// Runs a PFDEBUG subcommand on an opened sketch: (reply, converted to dense).
 fn run_debug(
-    sketch: &mut Vec<u8>,
+    sketch: &mut ThinBytes,
     sub: Option<Debug>,
     sub_name: &[u8],
 ) -> Result<(Reply, bool), CmdError> {

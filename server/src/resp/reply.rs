@@ -265,7 +265,7 @@ mod tests {
         assert_eq!(format_g17(1.1), "1.1000000000000001");
         assert_eq!(format_g17(3.0), "3");
         assert_eq!(format_g17(1e20), "1e+20");
-        assert_eq!(format_g17(1.5e-5), "1.5000000000000001e-05");
+        assert_eq!(format_g17(1.5e-5), "1.5e-05");
         assert_eq!(format_g17(0.0001), "0.0001");
         assert_eq!(format_g17(123456789.0), "123456789");
         assert_eq!(format_g(10.5, 17), "10.5");

@@ -10,7 +10,8 @@
 //! Without redis-server the test prints a notice and passes, unless `CI` is
 //! set: then it fails. `STRATA_DIFF_FILTER=strings,keys` runs only the files
 //! whose names contain one of the words; `STRATA_DIFF_TIMEOUT_MS` changes the
-//! per-command reply deadline.
+//! per-command reply deadline; `STRATA_DIFF_DIR` reads the scripts from another
+//! folder; `STRATA_SERVER_BIN` tests another binary.
 
 use std::fmt::Write as _;
 use std::io;
@@ -310,7 +311,9 @@ fn check_step(report: &mut FileReport, name: &str, step: &Step, expected: &Outco
 }
 
 fn diff_files() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("diff");
+    let dir = std::env::var_os("STRATA_DIFF_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("diff"));
     let filter: Vec<String> = std::env::var("STRATA_DIFF_FILTER")
         .unwrap_or_default()
         .split(',')

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Strata vs Redis, side by side: redis-benchmark throughput (SET, GET, INCR,
+# MSET; 50 clients; no pipelining and -P 16) and the memory used by 1M keys
+# of 100-byte strings. Both servers run on this machine with persistence off,
+# on free ports, one at a time under load. Needs redis-server, redis-cli and
+# redis-benchmark (apt-get install redis-server redis-tools).
+#
+# Knobs (environment): REQUESTS (per test at -P 1, default 200000; -P 16 runs
+# 5x as many), CLIENTS (50), TESTS (set,get,incr,mset), KEYS_MEM (1000000),
+# VALUE_BYTES (100), SKIP_BUILD=1 to use the existing release binary.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+REQUESTS=${REQUESTS:-200000}
+CLIENTS=${CLIENTS:-50}
+TESTS=${TESTS:-set,get,incr,mset}
+KEYS_MEM=${KEYS_MEM:-1000000}
+VALUE_BYTES=${VALUE_BYTES:-100}
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+STRATA_BIN="$TARGET_DIR/release/strata-server"
+
+for tool in redis-server redis-cli redis-benchmark; do
+  command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install redis-server redis-tools)" >&2; exit 1; }
+done
+
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  cargo build --release -p strata-server
+fi
+
+WORK=$(mktemp -d /tmp/strata-bench.XXXXXX)
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# A port nothing listens on (bash's /dev/tcp connect fails).
+free_port() {
+  local port
+  for _ in $(seq 1 100); do
+    port=$((20000 + RANDOM % 40000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "$port"
+      return 0
+    fi
+  done
+  echo "no free port found" >&2
+  return 1
+}
+
+# start NAME BINARY: starts a server, sets PORT and PID.
+start() {
+  local name=$1 bin=$2
+  PORT=$(free_port)
+  mkdir -p "$WORK/$name"
+  "$bin" --port "$PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK/$name" \
+    >"$WORK/$name.log" 2>&1 </dev/null &
+  PID=$!
+  PIDS+=("$PID")
+  for _ in $(seq 1 200); do
+    if [ "$(redis-cli -p "$PORT" ping 2>/dev/null)" = PONG ]; then return 0; fi
+    sleep 0.05
+  done
+  echo "$name did not start; log:" >&2
+  cat "$WORK/$name.log" >&2
+  exit 1
+}
+
+stop() {
+  kill "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+# bench PORT PIPELINE: prints "TEST rps" lines.
+bench() {
+  local port=$1 pipeline=$2 n=$REQUESTS
+  [ "$pipeline" -gt 1 ] && n=$((REQUESTS * 5))
+  redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$n" -P "$pipeline" -r 1000000 \
+    -t "$TESTS" --csv 2>/dev/null |
+    awk -F'","' 'NR > 1 { gsub(/"/, "", $1); gsub(/"/, "", $2); split($1, w, " "); print w[1], $2 }'
+}
+
+# load PORT: KEYS_MEM distinct keys with VALUE_BYTES-byte values, through redis-cli --pipe.
+load() {
+  local port=$1
+  awk -v n="$KEYS_MEM" -v size="$VALUE_BYTES" 'BEGIN {
+    v = sprintf("%*s", size, ""); gsub(/ /, "x", v)
+    for (i = 0; i < n; i++) {
+      k = sprintf("key:%012d", i)
+      printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", length(k), k, size, v
+    }
+  }' | redis-cli -p "$port" --pipe >/dev/null
+}
+
+# field PORT SECTION NAME: an INFO field, or n/a.
+field() {
+  local v
+  v=$(redis-cli -p "$1" info "$2" 2>/dev/null | tr -d '\r' | awk -F: -v f="$3" '$1 == f { print $2 }')
+  echo "${v:-n/a}"
+}
+
+rss_kib() {
+  awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo n/a
+}
+
+declare -A RPS
+for server in redis strata; do
+  bin=redis-server
+  [ "$server" = strata ] && bin=$STRATA_BIN
+  start "$server" "$bin"
+  for p in 1 16; do
+    while read -r test rps; do
+      RPS[$server,$test,$p]=$rps
+    done < <(bench "$PORT" "$p")
+  done
+  stop "$PID"
+done
+
+echo
+echo "Throughput (requests/s), $CLIENTS clients, $(nproc) cores, $REQUESTS requests per test at -P 1 (x5 at -P 16)"
+printf '%-8s %4s %14s %14s %14s\n' test P redis strata strata/redis
+for p in 1 16; do
+  for test in $(echo "$TESTS" | tr 'a-z,' 'A-Z '); do
+    r=${RPS[redis,$test,$p]:-n/a}
+    s=${RPS[strata,$test,$p]:-n/a}
+    ratio=n/a
+    if [[ $r =~ ^[0-9.]+$ && $s =~ ^[0-9.]+$ ]]; then ratio=$(awk -v a="$s" -v b="$r" 'BEGIN { printf "%.2f", a / b }'); fi
+    printf '%-8s %4s %14s %14s %14s\n' "$test" "$p" "$r" "$s" "$ratio"
+  done
+done
+
+echo
+echo "Memory: $KEYS_MEM keys of $VALUE_BYTES-byte strings"
+printf '%-22s %16s %16s\n' "" redis strata
+declare -A MEM
+for server in redis strata; do
+  bin=redis-server
+  [ "$server" = strata ] && bin=$STRATA_BIN
+  start "$server" "$bin"
+  MEM[$server,rss0]=$(rss_kib "$PID")
+  load "$PORT"
+  MEM[$server,keys]=$(redis-cli -p "$PORT" dbsize 2>/dev/null | grep -E '^[0-9]+$' || echo n/a)
+  MEM[$server,used]=$(field "$PORT" memory used_memory)
+  MEM[$server,rss]=$(rss_kib "$PID")
+  stop "$PID"
+done
+printf '%-22s %16s %16s\n' "keys (DBSIZE)" "${MEM[redis,keys]}" "${MEM[strata,keys]}"
+printf '%-22s %16s %16s\n' "used_memory (bytes)" "${MEM[redis,used]}" "${MEM[strata,used]}"
+printf '%-22s %16s %16s\n' "RSS empty (KiB)" "${MEM[redis,rss0]}" "${MEM[strata,rss0]}"
+printf '%-22s %16s %16s\n' "RSS loaded (KiB)" "${MEM[redis,rss]}" "${MEM[strata,rss]}"

@@ -99,18 +99,22 @@ fn truncate(s: &str, max: usize) -> &str {
 
 /// Redis's "unknown command" error, quoting the first arguments.
 fn unknown_command(argv: &[Bytes]) -> CmdError {
+    // Redis formats with %.*s: an argument ends at its first NUL byte.
+    let c_str = |b: &[u8]| -> String {
+        let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+        String::from_utf8_lossy(&b[..end]).into_owned()
+    };
     let mut args = String::new();
     for a in &argv[1..] {
         if args.len() >= 128 {
             break;
         }
         let room = 128 - args.len();
-        let text = String::from_utf8_lossy(a);
-        args.push_str(&format!("'{}' ", truncate(&text, room)));
+        args.push_str(&format!("'{}' ", truncate(&c_str(a), room)));
     }
     CmdError::new(format!(
         "ERR unknown command '{}', with args beginning with: {}",
-        truncate(&String::from_utf8_lossy(&argv[0]), 128),
+        truncate(&c_str(&argv[0]), 128),
         args
     ))
 }

@@ -73,7 +73,12 @@ impl Reply {
             }
             Reply::Error(s) => {
                 out.push(b'-');
-                out.extend_from_slice(s.as_bytes());
+                // As Redis's addReplyErrorLength: a newline inside an error
+                // would break the protocol, so it becomes a space.
+                out.extend(
+                    s.bytes()
+                        .map(|c| if c == b'\r' || c == b'\n' { b' ' } else { c }),
+                );
                 out.extend_from_slice(b"\r\n");
             }
             Reply::Int(n) => {

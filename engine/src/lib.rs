@@ -5,10 +5,13 @@ pub mod dict;
 pub mod keyspace;
 pub mod notify;
 pub mod snapshot;
+pub mod types;
 pub mod value;
 
 pub use keyspace::{
-    DbView, Detached, Entry, Keyspace, Lookup, WriteGuard, LOOKUP_DEFAULT, LOOKUP_NOTOUCH,
+    DbView, Detached, Encodings, Entry, Keyspace, Lookup, WriteGuard, LOOKUP_DEFAULT, LOOKUP_NOTOUCH,
     LOOKUP_SILENT, LOOKUP_WRITE,
 };
 pub use value::{StrValue, Value, ValueType};
+pub use types::set::Set;
+pub use types::zset::ZSet;

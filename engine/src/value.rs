@@ -3,6 +3,9 @@
 //! Invariant: `mem_bytes` is O(1) for every variant (collections keep a running
 //! total), because the door calls it around every write.
 
+use crate::types::set::Set;
+use crate::types::zset::ZSet;
+
 /// Strings up to this many bytes are "embstr" when created by SET and friends
 /// (OBJECT_ENCODING_EMBSTR_SIZE_LIMIT in Redis).
 pub const EMBSTR_BYTES_MAX: usize = 44;
@@ -12,6 +15,8 @@ pub const INT_STR_BYTES_MAX: usize = 20;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Str(StrValue),
+    Set(Box<Set>),
+    ZSet(Box<ZSet>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -66,6 +71,8 @@ impl Value {
     pub fn value_type(&self) -> ValueType {
         match self {
             Value::Str(_) => ValueType::String,
+            Value::Set(_) => ValueType::Set,
+            Value::ZSet(_) => ValueType::ZSet,
         }
     }
 
@@ -75,6 +82,8 @@ impl Value {
             Value::Str(StrValue::Int(_)) => "int",
             Value::Str(StrValue::Embstr(_)) => "embstr",
             Value::Str(StrValue::Raw(_)) => "raw",
+            Value::Set(s) => s.encoding_name(),
+            Value::ZSet(z) => z.encoding_name(),
         }
     }
 
@@ -84,6 +93,8 @@ impl Value {
             Value::Str(StrValue::Int(_)) => 0,
             Value::Str(StrValue::Embstr(b)) => b.len(),
             Value::Str(StrValue::Raw(v)) => v.capacity(),
+            Value::Set(s) => s.mem_bytes(),
+            Value::ZSet(z) => z.mem_bytes(),
         }
     }
 

@@ -171,7 +171,11 @@ pub struct Encodings {
 
 impl Default for Encodings {
     fn default() -> Self {
-        Encodings { set_max_intset_entries: 512, zset_max_listpack_entries: 128, zset_max_listpack_value: 64 }
+        Encodings {
+            set_max_intset_entries: 512,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
+        }
     }
 }
 
@@ -725,6 +729,17 @@ impl<'a> DbView<'a> {
     /// Reads a value (touches, counts a hit or miss).
     pub fn get(&mut self, key: &[u8]) -> Option<&Value> {
         self.lookup(key, LOOKUP_DEFAULT).map(|e| &e.value)
+    }
+
+    /// Reads a live value through a shared borrow, with no side effects, so a
+    /// command can hold several values at once (SINTER, ZUNION). Call `get`
+    /// on each key first: that does the lookup's expiry, stats and touch.
+    pub fn get_shared(&self, key: &[u8]) -> Option<&Value> {
+        let (hash, seg) = self.locate(key);
+        if self.is_expired(hash, seg, key) {
+            return None;
+        }
+        self.db.segments[seg].map.get(hash, key).map(|e| &e.value)
     }
 
     /// Whether the key exists (no touch).

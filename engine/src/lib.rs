@@ -9,9 +9,9 @@ pub mod types;
 pub mod value;
 
 pub use keyspace::{
-    DbView, Detached, Encodings, Entry, Keyspace, Lookup, WriteGuard, LOOKUP_DEFAULT, LOOKUP_NOTOUCH,
-    LOOKUP_SILENT, LOOKUP_WRITE,
+    DbView, Detached, Encodings, Entry, Keyspace, Lookup, WriteGuard, LOOKUP_DEFAULT,
+    LOOKUP_NOTOUCH, LOOKUP_SILENT, LOOKUP_WRITE,
 };
-pub use value::{StrValue, Value, ValueType};
 pub use types::set::Set;
 pub use types::zset::ZSet;
+pub use value::{StrValue, Value, ValueType};

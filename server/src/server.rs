@@ -86,6 +86,7 @@ impl Server {
         let mut keyspace = Keyspace::new(config.databases);
         keyspace.set_now_ms(now);
         keyspace.shared.notify_flags = config.notify_keyspace_events;
+        keyspace.shared.encodings = config.encodings();
         Server {
             config,
             keyspace,

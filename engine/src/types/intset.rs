@@ -162,9 +162,15 @@ impl IntSet {
         out.extend_from_slice(&(w as u32).to_le_bytes());
         out.extend_from_slice(&(self.len() as u32).to_le_bytes());
         match self {
-            IntSet::W16(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            IntSet::W32(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            IntSet::W64(v) => v.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            IntSet::W16(v) => v
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            IntSet::W32(v) => v
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
+            IntSet::W64(v) => v
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
         }
         out
     }

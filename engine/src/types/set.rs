@@ -357,7 +357,10 @@ mod tests {
         for m in [b"30".as_ref(), b"-2", b"10"] {
             s.insert(m, 512);
         }
-        assert_eq!(s.members(), vec![b"-2".to_vec(), b"10".to_vec(), b"30".to_vec()]);
+        assert_eq!(
+            s.members(),
+            vec![b"-2".to_vec(), b"10".to_vec(), b"30".to_vec()]
+        );
         let mut seen = 0;
         assert_eq!(s.scan(0, |_| seen += 1), 0);
         assert_eq!(seen, 3);

@@ -70,7 +70,13 @@ impl SkipList {
             backward: NIL,
             levels: vec![Level { next: NIL, span: 0 }; LEVEL_MAX].into_boxed_slice(),
         };
-        SkipList { nodes: vec![header], tail: NIL, len: 0, level: 1, rng: 0x9e37_79b9_7f4a_7c15 }
+        SkipList {
+            nodes: vec![header],
+            tail: NIL,
+            len: 0,
+            level: 1,
+            rng: 0x9e37_79b9_7f4a_7c15,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -149,12 +155,17 @@ impl SkipList {
             levels[i].span = up.span - (rank[0] - rank[i]);
             up.span = rank[0] - rank[i] + 1;
         }
-        for i in lvl..self.level {
-            self.nodes[update[i]].levels[i].span += 1;
+        for (i, &u) in update.iter().enumerate().take(self.level).skip(lvl) {
+            self.nodes[u].levels[i].span += 1;
         }
         let backward = if update[0] == HEAD { NIL } else { update[0] };
         let after = levels[0].next;
-        self.nodes.push(Node { member, score, backward, levels });
+        self.nodes.push(Node {
+            member,
+            score,
+            backward,
+            levels,
+        });
         if after != NIL {
             self.nodes[after].backward = new;
         } else {
@@ -273,7 +284,9 @@ impl SkipList {
         }
         let back = self.nodes[x].backward;
         let next = self.nodes[x].levels[0].next;
-        if (back == NIL || self.nodes[back].score < new_score) && (next == NIL || self.nodes[next].score > new_score) {
+        if (back == NIL || self.nodes[back].score < new_score)
+            && (next == NIL || self.nodes[next].score > new_score)
+        {
             self.nodes[x].score = new_score;
             return true;
         }
@@ -403,14 +416,25 @@ impl SkipList {
             rank_of[n] = r + 1;
         }
         for (idx, node) in self.nodes.iter().enumerate() {
-            let height = if idx == HEAD { self.level } else { node.levels.len() };
+            let height = if idx == HEAD {
+                self.level
+            } else {
+                node.levels.len()
+            };
             for i in 0..height {
                 let l = node.levels[i];
                 // A link to NIL spans to rank `len` (Redis's convention).
-                let to = if l.next == NIL { self.len } else { rank_of[l.next] };
+                let to = if l.next == NIL {
+                    self.len
+                } else {
+                    rank_of[l.next]
+                };
                 let from = if idx == HEAD { 0 } else { rank_of[idx] };
                 if to.checked_sub(from) != Some(l.span) {
-                    return Err(format!("span at node {idx} level {i}: {} vs ranks {from}..{to}", l.span));
+                    return Err(format!(
+                        "span at node {idx} level {i}: {} vs ranks {from}..{to}",
+                        l.span
+                    ));
                 }
             }
         }
@@ -440,7 +464,9 @@ mod tests {
         assert_eq!(sl.rank(0.0, b"m001"), None);
         assert_eq!(sl.entry(sl.node_at(4)), (&b"m001"[..], 1.0));
         for i in (0..200).step_by(3) {
-            assert!(sl.remove((i % 50) as f64, format!("m{i:03}").as_bytes()).is_some());
+            assert!(sl
+                .remove((i % 50) as f64, format!("m{i:03}").as_bytes())
+                .is_some());
             sl.check().unwrap();
         }
         assert!(sl.remove(1.0, b"nope").is_none());

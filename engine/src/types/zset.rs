@@ -140,6 +140,25 @@ fn listpack_score(score: f64) -> f64 {
     }
 }
 
+/// Largest magnitude a listpack stores as an integer (Redis's double2ll
+/// accepts integral values within +-(LLONG_MAX/2), which rounds to 2^62).
+pub const LISTPACK_INT_SCORE_MAX: f64 = 4_611_686_018_427_387_904.0;
+
+/// How a listpack entry holds `score`: `Some(n)` when Redis stores it as the
+/// integer n, `None` when it stores the %.17g text. ZSCAN and the RDB writer
+/// show the stored form.
+pub fn listpack_score_int(score: f64) -> Option<i64> {
+    if score == 0.0 {
+        return Some(0);
+    }
+    if !(-LISTPACK_INT_SCORE_MAX..=LISTPACK_INT_SCORE_MAX).contains(&score)
+        || score.trunc() != score
+    {
+        return None;
+    }
+    Some(score as i64)
+}
+
 /// The "listpack" encoding.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Listpack {
@@ -155,7 +174,9 @@ impl Listpack {
 
     fn insert(&mut self, member: Box<[u8]>, score: f64) {
         let score = listpack_score(score);
-        let at = self.entries.partition_point(|(m, s)| cmp_entry(*s, m, score, &member) == Ordering::Less);
+        let at = self
+            .entries
+            .partition_point(|(m, s)| cmp_entry(*s, m, score, &member) == Ordering::Less);
         self.member_bytes += member.len();
         self.entries.insert(at, (member, score));
     }
@@ -219,8 +240,16 @@ pub enum ZSet {
 
 /// Iterates (member, score) pairs from a rank, forwards or backwards.
 pub enum ZIter<'a> {
-    Listpack { entries: &'a [(Box<[u8]>, f64)], next: Option<usize>, rev: bool },
-    Skiplist { list: &'a SkipList, node: usize, rev: bool },
+    Listpack {
+        entries: &'a [(Box<[u8]>, f64)],
+        next: Option<usize>,
+        rev: bool,
+    },
+    Skiplist {
+        list: &'a SkipList,
+        node: usize,
+        rev: bool,
+    },
 }
 
 impl<'a> Iterator for ZIter<'a> {
@@ -231,7 +260,11 @@ impl<'a> Iterator for ZIter<'a> {
             ZIter::Listpack { entries, next, rev } => {
                 let idx = (*next)?;
                 let (m, s) = entries.get(idx)?;
-                *next = if *rev { idx.checked_sub(1) } else { Some(idx + 1) };
+                *next = if *rev {
+                    idx.checked_sub(1)
+                } else {
+                    Some(idx + 1)
+                };
                 Some((&**m, *s))
             }
             ZIter::Skiplist { list, node, rev } => {
@@ -301,7 +334,9 @@ impl ZSet {
     /// a listpack that would break its limits first. `score` must not be NaN.
     pub fn insert(&mut self, member: &[u8], score: f64, enc: &Encodings) {
         if let ZSet::Listpack(lp) = self {
-            if lp.entries.len() + 1 > enc.zset_max_listpack_entries || member.len() > enc.zset_max_listpack_value {
+            if lp.entries.len() + 1 > enc.zset_max_listpack_entries
+                || member.len() > enc.zset_max_listpack_value
+            {
                 self.convert_to_skiplist();
             }
         }
@@ -357,10 +392,22 @@ impl ZSet {
     pub fn iter_from(&self, rank: usize, rev: bool) -> ZIter<'_> {
         match self {
             ZSet::Listpack(lp) => {
-                let next = if rank < lp.entries.len() { Some(rank) } else { None };
-                ZIter::Listpack { entries: &lp.entries, next, rev }
+                let next = if rank < lp.entries.len() {
+                    Some(rank)
+                } else {
+                    None
+                };
+                ZIter::Listpack {
+                    entries: &lp.entries,
+                    next,
+                    rev,
+                }
             }
-            ZSet::Skiplist(sk) => ZIter::Skiplist { list: &sk.list, node: sk.list.node_at(rank), rev },
+            ZSet::Skiplist(sk) => ZIter::Skiplist {
+                list: &sk.list,
+                node: sk.list.node_at(rank),
+                rev,
+            },
         }
     }
 
@@ -376,7 +423,8 @@ impl ZSet {
         }
         let last = self.iter_from(self.len() - 1, false).next();
         let first = self.iter_from(0, false).next();
-        matches!(last, Some((m, s)) if r.gte_min(s, m)) && matches!(first, Some((m, s)) if r.lte_max(s, m))
+        matches!(last, Some((m, s)) if r.gte_min(s, m))
+            && matches!(first, Some((m, s)) if r.lte_max(s, m))
     }
 
     /// Rank of the first element in the range (zslFirstInRange).
@@ -411,7 +459,10 @@ impl ZSet {
             return 0;
         };
         match self {
-            ZSet::Listpack(_) => self.iter_from(first, false).take_while(|(m, s)| r.lte_max(*s, m)).count(),
+            ZSet::Listpack(_) => self
+                .iter_from(first, false)
+                .take_while(|(m, s)| r.lte_max(*s, m))
+                .count(),
             ZSet::Skiplist(_) => match self.last_in(r) {
                 Some(last) if last >= first => last - first + 1,
                 _ => 0,
@@ -433,7 +484,11 @@ impl ZSet {
                 end - start + 1
             }
             ZSet::Skiplist(_) => {
-                let doomed: Vec<Box<[u8]>> = self.iter_from(start, false).take(end - start + 1).map(|(m, _)| m.into()).collect();
+                let doomed: Vec<Box<[u8]>> = self
+                    .iter_from(start, false)
+                    .take(end - start + 1)
+                    .map(|(m, _)| m.into())
+                    .collect();
                 for m in &doomed {
                     self.remove(m);
                 }
@@ -447,7 +502,10 @@ impl ZSet {
         let Some(first) = self.first_in(r) else {
             return 0;
         };
-        let n = self.iter_from(first, false).take_while(|(m, s)| r.lte_max(*s, m)).count();
+        let n = self
+            .iter_from(first, false)
+            .take_while(|(m, s)| r.lte_max(*s, m))
+            .count();
         self.remove_rank_range(first, first + n - 1)
     }
 
@@ -502,7 +560,10 @@ impl ZSet {
             if sk.list.len() > enc.zset_max_listpack_entries {
                 return;
             }
-            if self.iter().any(|(m, _)| m.len() > enc.zset_max_listpack_value) {
+            if self
+                .iter()
+                .any(|(m, _)| m.len() > enc.zset_max_listpack_value)
+            {
                 return;
             }
             let mut lp = Listpack::default();
@@ -561,7 +622,10 @@ impl PartialEq for ZSet {
     fn eq(&self, other: &ZSet) -> bool {
         self.encoding_name() == other.encoding_name()
             && self.len() == other.len()
-            && self.iter().zip(other.iter()).all(|(a, b)| a.0 == b.0 && a.1.to_bits() == b.1.to_bits())
+            && self
+                .iter()
+                .zip(other.iter())
+                .all(|(a, b)| a.0 == b.0 && a.1.to_bits() == b.1.to_bits())
     }
 }
 
@@ -577,7 +641,11 @@ mod tests {
     use proptest::prelude::*;
 
     fn enc(entries: usize, value: usize) -> Encodings {
-        Encodings { zset_max_listpack_entries: entries, zset_max_listpack_value: value, ..Encodings::default() }
+        Encodings {
+            zset_max_listpack_entries: entries,
+            zset_max_listpack_value: value,
+            ..Encodings::default()
+        }
     }
 
     fn build(pairs: &[(&str, f64)], e: &Encodings) -> ZSet {
@@ -589,7 +657,12 @@ mod tests {
     }
 
     fn sr(min: f64, max: f64) -> ScoreRange {
-        ScoreRange { min, max, min_excl: false, max_excl: false }
+        ScoreRange {
+            min,
+            max,
+            min_excl: false,
+            max_excl: false,
+        }
     }
 
     #[test]
@@ -603,8 +676,24 @@ mod tests {
         y.insert(b"longer", 0.5, &e);
         assert_eq!(y.encoding_name(), "skiplist");
         assert_eq!(ZSet::for_first_member(6, &e).encoding_name(), "skiplist");
-        assert_eq!(ZSet::for_first_member(1, &enc(0, 64)).encoding_name(), "skiplist");
+        assert_eq!(
+            ZSet::for_first_member(1, &enc(0, 64)).encoding_name(),
+            "skiplist"
+        );
         y.check().unwrap();
+    }
+
+    #[test]
+    fn listpack_integer_scores() {
+        assert_eq!(listpack_score_int(-0.0), Some(0));
+        assert_eq!(
+            listpack_score_int(123456789012345678.0),
+            Some(123456789012345680)
+        );
+        assert_eq!(listpack_score_int(4611686018427387904.0), Some(1 << 62));
+        assert_eq!(listpack_score_int(1e20), None);
+        assert_eq!(listpack_score_int(1.5), None);
+        assert_eq!(listpack_score_int(f64::INFINITY), None);
     }
 
     #[test]
@@ -626,20 +715,45 @@ mod tests {
             let z = build(&[("a", 1.0), ("b", 2.0), ("c", 2.0), ("d", 3.0)], &e);
             assert_eq!(z.first_in(&sr(2.0, 3.0)), Some(1));
             assert_eq!(z.last_in(&sr(2.0, 3.0)), Some(3));
-            assert_eq!(z.count_in(&ScoreRange { min: 1.0, max: 3.0, min_excl: true, max_excl: true }), 2);
+            assert_eq!(
+                z.count_in(&ScoreRange {
+                    min: 1.0,
+                    max: 3.0,
+                    min_excl: true,
+                    max_excl: true
+                }),
+                2
+            );
             assert_eq!(z.first_in(&sr(4.0, 5.0)), None);
             assert_eq!(z.first_in(&sr(2.5, 2.6)), None);
             assert_eq!(z.count_in(&sr(3.0, 1.0)), 0);
             let flat = build(&[("a", 0.0), ("b", 0.0), ("c", 0.0), ("d", 0.0)], &e);
-            let lr = LexRange { min: LexBound::Excl(b"a".to_vec()), max: LexBound::Incl(b"c".to_vec()) };
+            let lr = LexRange {
+                min: LexBound::Excl(b"a".to_vec()),
+                max: LexBound::Incl(b"c".to_vec()),
+            };
             assert_eq!(flat.count_in(&lr), 2);
             assert_eq!(flat.first_in(&lr), Some(1));
-            let all = LexRange { min: LexBound::NegInf, max: LexBound::PosInf };
+            let all = LexRange {
+                min: LexBound::NegInf,
+                max: LexBound::PosInf,
+            };
             assert_eq!(flat.count_in(&all), 4);
-            let none = LexRange { min: LexBound::PosInf, max: LexBound::NegInf };
+            let none = LexRange {
+                min: LexBound::PosInf,
+                max: LexBound::NegInf,
+            };
             assert!(none.is_void());
-            assert!(LexRange { min: LexBound::NegInf, max: LexBound::NegInf }.is_void());
-            assert!(LexRange { min: LexBound::Incl(b"x".to_vec()), max: LexBound::Excl(b"x".to_vec()) }.is_void());
+            assert!(LexRange {
+                min: LexBound::NegInf,
+                max: LexBound::NegInf
+            }
+            .is_void());
+            assert!(LexRange {
+                min: LexBound::Incl(b"x".to_vec()),
+                max: LexBound::Excl(b"x".to_vec())
+            }
+            .is_void());
         }
     }
 
@@ -650,7 +764,10 @@ mod tests {
             assert_eq!(z.pop(false).map(|p| p.0.to_vec()), Some(b"a".to_vec()));
             assert_eq!(z.pop(true).map(|p| p.0.to_vec()), Some(b"d".to_vec()));
             assert_eq!(z.remove_rank_range(0, 0), 1);
-            assert_eq!(z.iter().map(|p| p.0.to_vec()).collect::<Vec<_>>(), vec![b"c".to_vec()]);
+            assert_eq!(
+                z.iter().map(|p| p.0.to_vec()).collect::<Vec<_>>(),
+                vec![b"c".to_vec()]
+            );
             assert_eq!(z.remove_range(&sr(0.0, 10.0)), 1);
             assert!(z.is_empty());
             z.check().unwrap();
@@ -674,7 +791,7 @@ mod tests {
 
     fn name(m: u8) -> Vec<u8> {
         // Some long names push a small listpack over its value limit.
-        if m % 17 == 0 {
+        if m.is_multiple_of(17) {
             format!("long-member-{m:03}").into_bytes()
         } else {
             format!("m{m:02}").into_bytes()

@@ -18,6 +18,8 @@ use super::Corrupt;
 pub fn type_byte(value: &Value) -> u8 {
     match value {
         Value::Str(_) => types::STRING,
+        Value::Set(_) => types::SET,
+        Value::ZSet(_) => types::ZSET_2,
     }
 }
 
@@ -33,6 +35,7 @@ pub fn write_payload<W: Write>(w: &mut Writer<W>, value: &Value) -> io::Result<(
         Value::Str(StrValue::Int(n)) => w.int_string(*n),
         Value::Str(StrValue::Embstr(b)) => w.string(b),
         Value::Str(StrValue::Raw(b)) => w.string(b),
+        Value::Set(_) | Value::ZSet(_) => Err(io::Error::other("TODO sets")),
     }
 }
 

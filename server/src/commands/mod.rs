@@ -260,6 +260,8 @@ pub fn families() -> Vec<&'static [CommandSpec]> {
         crate::family::client::COMMANDS,
         crate::family::monitor::COMMANDS,
         crate::shutdown::COMMANDS,
+        crate::family::sets::COMMANDS,
+        crate::family::zsets::COMMANDS,
     ]
 }
 

@@ -47,6 +47,9 @@ pub struct Config {
     pub rdb_del_sync_files: bool,
     /// `enable-debug-command`: "no", "yes" or "local".
     pub enable_debug_command: String,
+    pub set_max_intset_entries: usize,
+    pub zset_max_listpack_entries: usize,
+    pub zset_max_listpack_value: usize,
 }
 
 /// One class of `client-output-buffer-limit` (0 means no limit).
@@ -115,6 +118,9 @@ impl Default for Config {
             stop_writes_on_bgsave_error: true,
             rdb_del_sync_files: false,
             enable_debug_command: "no".into(),
+            set_max_intset_entries: 512,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
         }
     }
 }
@@ -163,6 +169,13 @@ impl Config {
                     Some(v.into_bytes())
                 }
             }
+            "set-max-intset-entries" => self.set_max_intset_entries = parse_usize(&v)?,
+            "zset-max-listpack-entries" | "zset-max-ziplist-entries" => {
+                self.zset_max_listpack_entries = parse_usize(&v)?
+            }
+            "zset-max-listpack-value" | "zset-max-ziplist-value" => {
+                self.zset_max_listpack_value = parse_usize(&v)?
+            }
             _ => {}
         }
         Ok(())
@@ -183,4 +196,19 @@ pub fn parse_save_points(vals: &[String]) -> Result<Vec<(u64, u64)>, String> {
             _ => Err("Invalid save parameters".to_string()),
         })
         .collect()
+}
+
+fn parse_usize(v: &str) -> Result<usize, String> {
+    v.parse().map_err(|_| format!("Invalid argument '{v}'"))
+}
+
+impl Config {
+    /// The encoding limits the engine applies to collection values.
+    pub fn encodings(&self) -> strata_engine::Encodings {
+        strata_engine::Encodings {
+            set_max_intset_entries: self.set_max_intset_entries,
+            zset_max_listpack_entries: self.zset_max_listpack_entries,
+            zset_max_listpack_value: self.zset_max_listpack_value,
+        }
+    }
 }

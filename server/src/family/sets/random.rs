@@ -41,8 +41,9 @@ pub fn spop(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         g.unchanged();
         return Ok(Reply::Set(Vec::new()));
     }
+    let size = as_set_mut(g.value_mut())?.len() as u64;
     g.notify(notify::SET, "spop");
-    g.set_dirty(count.unwrap_or(1));
+    g.set_dirty(count.unwrap_or(1).min(size));
     let set = as_set_mut(g.value_mut())?;
     let Some(count) = count else {
         return Ok(set.pop_random(&mut rng).map_or(Reply::Nil, Reply::from));

@@ -87,6 +87,15 @@ impl Value {
         }
     }
 
+    /// An empty set or sorted set (the keyspace never holds one; a loader skips it).
+    pub fn is_empty_collection(&self) -> bool {
+        match self {
+            Value::Str(_) => false,
+            Value::Set(s) => s.is_empty(),
+            Value::ZSet(z) => z.is_empty(),
+        }
+    }
+
     /// Approximate heap bytes held by the value (not counting the entry itself).
     pub fn mem_bytes(&self) -> usize {
         match self {

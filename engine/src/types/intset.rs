@@ -36,6 +36,21 @@ impl IntSet {
         IntSet::default()
     }
 
+    /// An intset of `width_bytes` (2, 4 or 8; others read as 8) holding
+    /// `values`, which must be strictly increasing and fit the width (an RDB
+    /// blob, validated by its decoder). Keeps the width as Redis does.
+    pub fn from_sorted(values: &[i64], width_bytes: usize) -> IntSet {
+        match width_bytes {
+            2 if values.iter().all(|&v| i16::try_from(v).is_ok()) => {
+                IntSet::W16(values.iter().map(|&v| v as i16).collect())
+            }
+            2 | 4 if values.iter().all(|&v| i32::try_from(v).is_ok()) => {
+                IntSet::W32(values.iter().map(|&v| v as i32).collect())
+            }
+            _ => IntSet::W64(values.to_vec()),
+        }
+    }
+
     pub fn len(&self) -> usize {
         match self {
             IntSet::W16(v) => v.len(),

@@ -159,6 +159,56 @@ pub fn listpack_score_int(score: f64) -> Option<i64> {
     Some(score as i64)
 }
 
+/// A score as a listpack stores it, in Redis's `d2string` form: the integer
+/// for integral scores within `LISTPACK_INT_SCORE_MAX`, else C's `%.17g`
+/// ("inf", "-inf", "nan" spelled out). ZSCAN shows it; the RDB writer stores it.
+pub fn listpack_score_text(score: f64) -> String {
+    if let Some(n) = listpack_score_int(score) {
+        return n.to_string();
+    }
+    if score.is_nan() {
+        return "nan".into();
+    }
+    if score.is_infinite() {
+        return if score > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
+    }
+    format_g17(score)
+}
+
+/// C's `%.17g` for a finite double.
+pub fn format_g17(d: f64) -> String {
+    const PRECISION: i32 = 17;
+    if d == 0.0 {
+        return if d.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
+    }
+    let e_repr = format!("{:.*e}", (PRECISION - 1) as usize, d);
+    let Some((mantissa, exp)) = e_repr.split_once('e') else {
+        return e_repr;
+    };
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let trim = |s: &str| -> String {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    if !(-4..PRECISION).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim(mantissa), exp.abs())
+    } else {
+        trim(&format!("{:.*}", (PRECISION - 1 - exp).max(0) as usize, d))
+    }
+}
+
 /// The "listpack" encoding.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Listpack {
@@ -694,6 +744,21 @@ mod tests {
         assert_eq!(listpack_score_int(1e20), None);
         assert_eq!(listpack_score_int(1.5), None);
         assert_eq!(listpack_score_int(f64::INFINITY), None);
+    }
+
+    #[test]
+    fn listpack_score_texts() {
+        assert_eq!(listpack_score_text(1.1), "1.1000000000000001");
+        assert_eq!(listpack_score_text(-2.5e-7), "-2.4999999999999999e-07");
+        assert_eq!(listpack_score_text(1e20), "1e+20");
+        assert_eq!(
+            listpack_score_text(123456789012345678.0),
+            "123456789012345680"
+        );
+        assert_eq!(listpack_score_text(f64::NEG_INFINITY), "-inf");
+        assert_eq!(listpack_score_text(-0.0), "0");
+        assert_eq!(format_g17(0.0001), "0.0001");
+        assert_eq!(format_g17(f64::from_bits(8096)), "3.999955468730732e-320");
     }
 
     #[test]

@@ -162,6 +162,13 @@ pub fn load<R: Read>(
             ty => {
                 let key = r.string("key")?;
                 let value = value::read_value(&mut r, ty)?;
+                if value.is_empty_collection() {
+                    // Redis skips empty collections (written by old versions).
+                    expire = None;
+                    idle = None;
+                    freq = None;
+                    continue;
+                }
                 info.keys += 1;
                 on_item(Item::Entry {
                     db,

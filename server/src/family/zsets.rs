@@ -22,7 +22,7 @@ use crate::resp::reply::format_double;
 use crate::resp::Reply;
 use parse::{parse_lex_range, parse_score_range, string2d};
 use strata_engine::notify;
-use strata_engine::types::zset::{listpack_score_int, ZRangeSpec, ZSet};
+use strata_engine::types::zset::{listpack_score_text, ZRangeSpec, ZSet};
 use strata_engine::{Encodings, Value};
 
 pub const COMMANDS: &[CommandSpec] = &[
@@ -629,9 +629,7 @@ fn zrem(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 /// integral scores as integers).
 fn scan_score_text(z: &ZSet, score: f64) -> String {
     match z {
-        ZSet::Listpack(_) => {
-            listpack_score_int(score).map_or_else(|| format_double(score), |n| n.to_string())
-        }
+        ZSet::Listpack(_) => listpack_score_text(score),
         ZSet::Skiplist(_) => format_double(score),
     }
 }

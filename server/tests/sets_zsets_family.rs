@@ -375,3 +375,30 @@ fn ranks_of_a_large_sorted_set_are_logarithmic() {
     assert_eq!(t.run("ZCARD zl"), R::Int(200));
     assert_eq!(t.run("ZRANK zl member049999"), R::Int(199));
 }
+
+#[test]
+fn memory_accounting_returns_to_zero() {
+    let mut t = T::new();
+    for (cmd, _, _) in SCRIPT {
+        t.run(cmd);
+    }
+    for i in 0..600 {
+        t.run(&format!("SADD conv {i}"));
+        t.run(&format!("ZADD zconv {i} member{i}"));
+    }
+    t.run("SPOP conv 100");
+    t.run("ZREMRANGEBYRANK zconv 0 99");
+    t.run("SUNIONSTORE u conv d");
+    t.run("ZUNIONSTORE zu 2 zconv d");
+    assert!(t.srv.keyspace.shared.value_bytes > 0);
+    let keys = match t.run("KEYS *") {
+        R::Array(items) => items,
+        other => panic!("{other:?}"),
+    };
+    for k in keys {
+        let R::Bulk(Some(k)) = k else { panic!("key") };
+        t.run_args(&[b"DEL", &k]);
+    }
+    assert_eq!(t.run("DBSIZE"), R::Int(0));
+    assert_eq!(t.srv.keyspace.shared.value_bytes, 0);
+}

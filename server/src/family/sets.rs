@@ -156,10 +156,12 @@ pub(crate) fn rng(ctx: &mut Ctx) -> Rng {
 fn sadd(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let key = args.key()?;
     let members = args.rest();
+    let Some(first) = members.first().cloned() else {
+        return Err(CmdError::wrong_arity("sadd"));
+    };
     let intset_max = ctx.srv.keyspace.shared.encodings.set_max_intset_entries;
     let mut db = ctx.db();
-    let (mut g, _) =
-        db.write_or_insert(&key, || Value::Set(Box::new(Set::for_member(&members[0]))));
+    let (mut g, _) = db.write_or_insert(&key, || Value::Set(Box::new(Set::for_member(&first))));
     let set = match as_set_mut(g.value_mut()) {
         Ok(s) => s,
         Err(e) => {

@@ -160,6 +160,29 @@ pub const LOOKUP_WRITE: Lookup = Lookup {
     no_notify: true,
 };
 
+/// Limits that choose the compact encodings of collection values (the
+/// `*-max-*` config directives), copied here by the server at start-up and on
+/// CONFIG SET.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Encodings {
+    /// set-max-intset-entries.
+    pub set_max_intset_entries: usize,
+    /// zset-max-listpack-entries (alias zset-max-ziplist-entries).
+    pub zset_max_listpack_entries: usize,
+    /// zset-max-listpack-value, in bytes (alias zset-max-ziplist-value).
+    pub zset_max_listpack_value: usize,
+}
+
+impl Default for Encodings {
+    fn default() -> Self {
+        Encodings {
+            set_max_intset_entries: 512,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
+        }
+    }
+}
+
 /// State shared by all databases, which the door updates.
 pub struct Shared {
     hasher: Hasher,
@@ -185,6 +208,8 @@ pub struct Shared {
     pub lfu_decay_time_min: u32,
     /// Approximate heap bytes held by values (grows and shrinks with writes).
     pub value_bytes: i64,
+    /// Encoding limits for collection values.
+    pub encodings: Encodings,
     rng: u64,
     /// The point-in-time snapshot in progress, if any.
     snapshot: Option<ActiveSnapshot>,
@@ -206,6 +231,7 @@ impl Shared {
             lfu_log_factor: 10,
             lfu_decay_time_min: 1,
             value_bytes: 0,
+            encodings: Encodings::default(),
             rng: 0x2545_f491_4f6c_dd1d,
             snapshot: None,
         }
@@ -795,6 +821,17 @@ impl<'a> DbView<'a> {
         self.lookup(key, LOOKUP_DEFAULT).map(|e| &e.value)
     }
 
+    /// Reads a live value through a shared borrow, with no side effects, so a
+    /// command can hold several values at once (SINTER, ZUNION). Call `get`
+    /// on each key first: that does the lookup's expiry, stats and touch.
+    pub fn get_shared(&self, key: &[u8]) -> Option<&Value> {
+        let (hash, seg) = self.locate(key);
+        if self.is_expired(hash, seg, key) {
+            return None;
+        }
+        self.db.segments[seg].map.get(hash, key).map(|e| &e.value)
+    }
+
     /// Whether the key exists (no touch).
     pub fn exists(&mut self, key: &[u8]) -> bool {
         let (hash, seg) = self.locate(key);
@@ -1374,6 +1411,8 @@ impl Drop for WriteGuard<'_, '_> {
 fn is_empty_collection(value: &Value) -> bool {
     match value {
         Value::Str(_) => false,
+        Value::Set(s) => s.is_empty(),
+        Value::ZSet(z) => z.is_empty(),
     }
 }
 

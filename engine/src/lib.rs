@@ -7,10 +7,13 @@ pub mod keyspace;
 pub mod notify;
 pub mod snapshot;
 pub mod thin;
+pub mod types;
 pub mod value;
 
 pub use keyspace::{
-    DbView, Detached, Entry, Keyspace, Lookup, WriteGuard, LOOKUP_DEFAULT, LOOKUP_NOTOUCH,
-    LOOKUP_SILENT, LOOKUP_WRITE,
+    DbView, Detached, Encodings, Entry, Keyspace, Lookup, WriteGuard, LOOKUP_DEFAULT,
+    LOOKUP_NOTOUCH, LOOKUP_SILENT, LOOKUP_WRITE,
 };
+pub use types::set::Set;
+pub use types::zset::ZSet;
 pub use value::{StrValue, Value, ValueType};

@@ -4,6 +4,8 @@
 //! total), because the door calls it around every write.
 
 use crate::thin::ThinBytes;
+use crate::types::set::Set;
+use crate::types::zset::ZSet;
 
 /// Strings up to this many bytes are "embstr" when created by SET and friends
 /// (OBJECT_ENCODING_EMBSTR_SIZE_LIMIT in Redis).
@@ -14,6 +16,8 @@ pub const INT_STR_BYTES_MAX: usize = 20;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Str(StrValue),
+    Set(Box<Set>),
+    ZSet(Box<ZSet>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -68,6 +72,8 @@ impl Value {
     pub fn value_type(&self) -> ValueType {
         match self {
             Value::Str(_) => ValueType::String,
+            Value::Set(_) => ValueType::Set,
+            Value::ZSet(_) => ValueType::ZSet,
         }
     }
 
@@ -77,6 +83,17 @@ impl Value {
             Value::Str(StrValue::Int(_)) => "int",
             Value::Str(StrValue::Embstr(_)) => "embstr",
             Value::Str(StrValue::Raw(_)) => "raw",
+            Value::Set(s) => s.encoding_name(),
+            Value::ZSet(z) => z.encoding_name(),
+        }
+    }
+
+    /// An empty set or sorted set (the keyspace never holds one; a loader skips it).
+    pub fn is_empty_collection(&self) -> bool {
+        match self {
+            Value::Str(_) => false,
+            Value::Set(s) => s.is_empty(),
+            Value::ZSet(z) => z.is_empty(),
         }
     }
 
@@ -86,6 +103,8 @@ impl Value {
             Value::Str(StrValue::Int(_)) => 0,
             Value::Str(StrValue::Embstr(b)) => b.capacity() + 8,
             Value::Str(StrValue::Raw(v)) => v.capacity() + 8,
+            Value::Set(s) => s.mem_bytes(),
+            Value::ZSet(z) => z.mem_bytes(),
         }
     }
 

@@ -127,6 +127,9 @@ impl LazyFree {
 pub fn free_effort(value: &Value) -> usize {
     match value {
         Value::Str(_) => 1,
+        Value::Set(s) if s.encoding_name() == "hashtable" => s.len(),
+        Value::ZSet(z) if z.encoding_name() == "skiplist" => z.len(),
+        Value::Set(_) | Value::ZSet(_) => 1,
         // Collections added later should give their node or element count;
         // until they do, estimate from their heap size.
         #[allow(unreachable_patterns)]

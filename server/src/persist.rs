@@ -299,6 +299,7 @@ pub fn start_loading(srv: &mut Server) {
     let (tx, rx) = std::sync::mpsc::sync_channel(1);
     let databases = srv.keyspace.db_count();
     let verify = srv.config.rdbchecksum;
+    let encodings = srv.keyspace.shared.encodings;
     srv.loading = true;
     srv.rdb.loading_start_ms = clock::now_ms();
     srv.rdb.loading_total_bytes = meta.len();
@@ -306,7 +307,7 @@ pub fn start_loading(srv: &mut Server) {
     let spawned = std::thread::Builder::new()
         .name("rdb-loader".into())
         .spawn(move || {
-            let _ = tx.send(load_file(&thread_path, databases, verify));
+            let _ = tx.send(load_file(&thread_path, databases, verify, encodings));
         });
     if spawned.is_err() {
         fatal_load_error(&path, "could not start the loader thread".into());
@@ -319,8 +320,10 @@ pub fn load_file(
     path: &std::path::Path,
     databases: usize,
     verify: bool,
+    encodings: strata_engine::Encodings,
 ) -> Result<(Keyspace, u64, u64), String> {
     let mut ks = Keyspace::new(databases);
+    ks.shared.encodings = encodings;
     ks.set_now_ms(clock::now_ms());
     let (loaded, expired) = load_into(&mut ks, path, verify)?;
     Ok((ks, loaded, expired))
@@ -339,7 +342,8 @@ pub fn load_into(
     let dirty_before = ks.shared.dirty;
     let (mut loaded, mut expired) = (0u64, 0u64);
     let reader = std::io::BufReader::with_capacity(1 << 20, file);
-    load::load(reader, verify, |item| {
+    let encodings = ks.shared.encodings;
+    load::load_with(reader, verify, &encodings, |item| {
         match item {
             Item::Aux(k, v) => {
                 if k == b"redis-ver" {
@@ -445,6 +449,7 @@ fn poll_loading(srv: &mut Server) {
             ks.shared.lfu = srv.keyspace.shared.lfu;
             ks.shared.lfu_log_factor = srv.keyspace.shared.lfu_log_factor;
             ks.shared.lfu_decay_time_min = srv.keyspace.shared.lfu_decay_time_min;
+            ks.shared.encodings = srv.keyspace.shared.encodings;
             ks.set_now_ms(clock::now_ms());
             srv.keyspace = ks;
             srv.loading = false;

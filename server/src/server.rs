@@ -93,6 +93,7 @@ impl Server {
         let mut keyspace = Keyspace::new(config.databases);
         keyspace.set_now_ms(now);
         keyspace.shared.notify_flags = config.notify_keyspace_events;
+        keyspace.shared.encodings = config.encodings();
         let mut srv = Server {
             config,
             keyspace,

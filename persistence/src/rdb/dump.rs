@@ -57,7 +57,7 @@ pub fn restore(payload: &[u8], verify_checksum: bool) -> Result<Value, RestoreEr
     let mut r = Reader::new(body);
     let ty = r.u8("type").map_err(|_| RestoreError::BadFormat)?;
     let v = value::read_value(&mut r, ty).map_err(|_| RestoreError::BadFormat)?;
-    if r.pos() != body.len() as u64 {
+    if r.pos() != body.len() as u64 || v.is_empty_collection() {
         return Err(RestoreError::BadFormat);
     }
     Ok(v)

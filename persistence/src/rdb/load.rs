@@ -8,6 +8,7 @@
 use std::io::Read;
 
 use strata_engine::value::Value;
+use strata_engine::Encodings;
 
 use super::reader::Reader;
 use super::{opcode, value, Corrupt, RDB_VERSION_MAX};
@@ -68,6 +69,16 @@ impl From<Corrupt> for LoadError {
 pub fn load<R: Read>(
     input: R,
     verify_checksum: bool,
+    on_item: impl FnMut(Item) -> Result<(), String>,
+) -> Result<LoadInfo, LoadError> {
+    load_with(input, verify_checksum, &Encodings::default(), on_item)
+}
+
+/// `load`, choosing collection encodings under the server's limits.
+pub fn load_with<R: Read>(
+    input: R,
+    verify_checksum: bool,
+    encodings: &Encodings,
     mut on_item: impl FnMut(Item) -> Result<(), String>,
 ) -> Result<LoadInfo, LoadError> {
     let mut r = Reader::with_checksum(input);
@@ -161,7 +172,14 @@ pub fn load<R: Read>(
             }
             ty => {
                 let key = r.string("key")?;
-                let value = value::read_value(&mut r, ty)?;
+                let value = value::read_value_with(&mut r, ty, encodings)?;
+                if value.is_empty_collection() {
+                    // Redis skips empty collections (written by old versions).
+                    expire = None;
+                    idle = None;
+                    freq = None;
+                    continue;
+                }
                 info.keys += 1;
                 on_item(Item::Entry {
                     db,

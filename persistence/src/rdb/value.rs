@@ -8,8 +8,10 @@
 use std::io::{self, Read, Write};
 
 use strata_engine::value::{StrValue, Value};
+use strata_engine::Encodings;
 
 use super::reader::Reader;
+use super::setzset;
 use super::types;
 use super::writer::Writer;
 use super::Corrupt;
@@ -18,6 +20,8 @@ use super::Corrupt;
 pub fn type_byte(value: &Value) -> u8 {
     match value {
         Value::Str(_) => types::STRING,
+        Value::Set(s) => setzset::set_type_byte(s),
+        Value::ZSet(z) => setzset::zset_type_byte(z),
     }
 }
 
@@ -33,12 +37,29 @@ pub fn write_payload<W: Write>(w: &mut Writer<W>, value: &Value) -> io::Result<(
         Value::Str(StrValue::Int(n)) => w.int_string(*n),
         Value::Str(StrValue::Embstr(b)) => w.string(b),
         Value::Str(StrValue::Raw(b)) => w.string(b),
+        Value::Set(s) => setzset::write_set(w, s),
+        Value::ZSet(z) => setzset::write_zset(w, z),
     }
 }
 
-/// Reads a value of RDB type `ty` (the type byte was already read).
+/// Reads a value of RDB type `ty` (the type byte was already read), with
+/// the default encoding limits.
 pub fn read_value<R: Read>(r: &mut Reader<R>, ty: u8) -> Result<Value, Corrupt> {
+    read_value_with(r, ty, &Encodings::default())
+}
+
+/// Reads a value of RDB type `ty`, choosing collection encodings under `enc`.
+/// An empty collection may come back (old files): callers skip it.
+pub fn read_value_with<R: Read>(
+    r: &mut Reader<R>,
+    ty: u8,
+    enc: &Encodings,
+) -> Result<Value, Corrupt> {
     match ty {
+        types::SET | types::SET_INTSET | types::SET_LISTPACK => setzset::read_set(r, ty, enc),
+        types::ZSET | types::ZSET_2 | types::ZSET_ZIPLIST | types::ZSET_LISTPACK => {
+            setzset::read_zset(r, ty, enc)
+        }
         types::STRING => {
             let b = r.string("string value")?;
             Ok(Value::Str(StrValue::from_bytes(&b)))
@@ -47,22 +68,15 @@ pub fn read_value<R: Read>(r: &mut Reader<R>, ty: u8) -> Result<Value, Corrupt> 
             "module value (type {ty}) cannot be loaded: no modules are supported"
         ))),
         types::LIST
-        | types::SET
-        | types::ZSET
         | types::HASH
-        | types::ZSET_2
         | types::HASH_ZIPMAP
         | types::LIST_ZIPLIST
-        | types::SET_INTSET
-        | types::ZSET_ZIPLIST
         | types::HASH_ZIPLIST
         | types::LIST_QUICKLIST
         | types::STREAM_LISTPACKS
         | types::HASH_LISTPACK
-        | types::ZSET_LISTPACK
         | types::LIST_QUICKLIST_2
         | types::STREAM_LISTPACKS_2
-        | types::SET_LISTPACK
         | types::STREAM_LISTPACKS_3 => Err(r.corrupt(format!(
             "value type {ty} is not supported by this build yet"
         ))),

@@ -262,6 +262,8 @@ pub fn families() -> Vec<&'static [CommandSpec]> {
         crate::family::monitor::COMMANDS,
         crate::shutdown::COMMANDS,
         crate::family::config::COMMANDS,
+        crate::family::sets::COMMANDS,
+        crate::family::zsets::COMMANDS,
     ]
 }
 

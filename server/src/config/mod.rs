@@ -690,6 +690,17 @@ pub fn special_of(idx: usize) -> Option<Special> {
     }
 }
 
+impl Config {
+    /// The encoding limits the engine applies to collection values.
+    pub fn encodings(&self) -> strata_engine::Encodings {
+        strata_engine::Encodings {
+            set_max_intset_entries: self.set_max_intset_entries,
+            zset_max_listpack_entries: self.zset_max_listpack_entries,
+            zset_max_listpack_value: self.zset_max_listpack_value,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

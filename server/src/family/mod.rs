@@ -16,5 +16,7 @@ pub mod monitor;
 pub mod persistence;
 pub mod scan;
 pub mod server;
+pub mod sets;
 pub mod slowlog;
 pub mod strings;
+pub mod zsets;

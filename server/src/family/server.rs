@@ -418,8 +418,8 @@ pub fn serialized_length(value: &Value) -> u64 {
             rdb_int_bytes(*n).unwrap_or_else(|| rdb_string_bytes(n.to_string().as_bytes()))
         }
         Value::Str(s) => s.with_bytes(rdb_string_bytes),
-        #[allow(unreachable_patterns)]
-        other => other.mem_bytes() as u64,
+        // The RDB payload without its type byte, version and checksum.
+        other => (strata_persistence::rdb::dump::dump(other, true).len() as u64).saturating_sub(11),
     }
 }
 

@@ -1,0 +1,500 @@
+//! An indexable skiplist ordered by (score, member), as Redis's `zskiplist`:
+//! every forward link carries a span (how many nodes it skips), so rank
+//! queries, access by rank and score/lex range searches are O(log N).
+//!
+//! Nodes live in one arena (`Vec<Node>`) addressed by index; slot 0 is the
+//! header. Deleting a node moves the arena's last node into the hole and
+//! re-points the links that led to it, so the arena stays dense.
+//!
+//! Invariants:
+//! - level-0 links visit every node in increasing (score, member) order;
+//!   `backward` is the level-0 predecessor (`NIL` for the first node);
+//! - for every link below the list's level, `span` = rank(target) -
+//!   rank(source), where the header has rank 0, the first node 1, and a NIL
+//!   target counts as rank `len`;
+//! - no score is NaN and no member appears twice (the caller's dict ensures it).
+
+use std::cmp::Ordering;
+
+/// Highest node level (ZSKIPLIST_MAXLEVEL).
+pub const LEVEL_MAX: usize = 32;
+/// Chance, in percent, that a node reaches the next level (ZSKIPLIST_P).
+pub const LEVEL_UP_PERCENT: u64 = 25;
+/// Index meaning "no node".
+pub const NIL: usize = usize::MAX;
+const HEAD: usize = 0;
+
+#[derive(Clone, Copy, Debug)]
+struct Level {
+    next: usize,
+    span: usize,
+}
+
+#[derive(Debug)]
+struct Node {
+    member: Box<[u8]>,
+    score: f64,
+    backward: usize,
+    levels: Box<[Level]>,
+}
+
+/// (score, member) order: by score, then by member bytes (Redis's sdscmp).
+#[inline]
+pub fn cmp_entry(score_a: f64, member_a: &[u8], score_b: f64, member_b: &[u8]) -> Ordering {
+    match score_a.partial_cmp(&score_b) {
+        Some(Ordering::Equal) | None => member_a.cmp(member_b),
+        Some(o) => o,
+    }
+}
+
+#[derive(Debug)]
+pub struct SkipList {
+    nodes: Vec<Node>,
+    tail: usize,
+    len: usize,
+    level: usize,
+    rng: u64,
+}
+
+impl Default for SkipList {
+    fn default() -> Self {
+        SkipList::new()
+    }
+}
+
+impl SkipList {
+    pub fn new() -> SkipList {
+        let header = Node {
+            member: Box::default(),
+            score: 0.0,
+            backward: NIL,
+            levels: vec![Level { next: NIL, span: 0 }; LEVEL_MAX].into_boxed_slice(),
+        };
+        SkipList {
+            nodes: vec![header],
+            tail: NIL,
+            len: 0,
+            level: 1,
+            rng: 0x9e37_79b9_7f4a_7c15,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Sum of link slots allocated (for memory accounting).
+    pub fn link_count(&self) -> usize {
+        self.nodes.iter().map(|n| n.levels.len()).sum()
+    }
+
+    fn random_level(&mut self) -> usize {
+        let mut level = 1;
+        loop {
+            let mut x = self.rng;
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            self.rng = x;
+            if level < LEVEL_MAX && x % 100 < LEVEL_UP_PERCENT {
+                level += 1;
+            } else {
+                return level;
+            }
+        }
+    }
+
+    #[inline]
+    fn next(&self, x: usize, i: usize) -> usize {
+        self.nodes[x].levels[i].next
+    }
+
+    #[inline]
+    fn before(&self, x: usize, score: f64, member: &[u8]) -> bool {
+        let n = &self.nodes[x];
+        cmp_entry(n.score, &n.member, score, member) == Ordering::Less
+    }
+
+    /// Inserts a member known to be absent.
+    pub fn insert(&mut self, score: f64, member: Box<[u8]>) {
+        let mut update = [HEAD; LEVEL_MAX];
+        let mut rank = [0usize; LEVEL_MAX];
+        let mut x = HEAD;
+        for i in (0..self.level).rev() {
+            rank[i] = if i == self.level - 1 { 0 } else { rank[i + 1] };
+            loop {
+                let nx = self.next(x, i);
+                if nx != NIL && self.before(nx, score, &member) {
+                    rank[i] += self.nodes[x].levels[i].span;
+                    x = nx;
+                } else {
+                    break;
+                }
+            }
+            update[i] = x;
+        }
+        let lvl = self.random_level();
+        if lvl > self.level {
+            for i in self.level..lvl {
+                rank[i] = 0;
+                update[i] = HEAD;
+                self.nodes[HEAD].levels[i].span = self.len;
+            }
+            self.level = lvl;
+        }
+        let new = self.nodes.len();
+        let mut levels = vec![Level { next: NIL, span: 0 }; lvl].into_boxed_slice();
+        for i in 0..lvl {
+            let up = &mut self.nodes[update[i]].levels[i];
+            levels[i].next = up.next;
+            up.next = new;
+            levels[i].span = up.span - (rank[0] - rank[i]);
+            up.span = rank[0] - rank[i] + 1;
+        }
+        for (i, &u) in update.iter().enumerate().take(self.level).skip(lvl) {
+            self.nodes[u].levels[i].span += 1;
+        }
+        let backward = if update[0] == HEAD { NIL } else { update[0] };
+        let after = levels[0].next;
+        self.nodes.push(Node {
+            member,
+            score,
+            backward,
+            levels,
+        });
+        if after != NIL {
+            self.nodes[after].backward = new;
+        } else {
+            self.tail = new;
+        }
+        self.len += 1;
+    }
+
+    /// The nodes just before (score, member) at every level.
+    fn predecessors(&self, score: f64, member: &[u8]) -> [usize; LEVEL_MAX] {
+        let mut update = [HEAD; LEVEL_MAX];
+        let mut x = HEAD;
+        for i in (0..self.level).rev() {
+            loop {
+                let nx = self.next(x, i);
+                if nx != NIL && self.before(nx, score, member) {
+                    x = nx;
+                } else {
+                    break;
+                }
+            }
+            update[i] = x;
+        }
+        update
+    }
+
+    /// Removes (score, member); returns the stored member if it was present.
+    pub fn remove(&mut self, score: f64, member: &[u8]) -> Option<Box<[u8]>> {
+        let update = self.predecessors(score, member);
+        let x = self.next(update[0], 0);
+        if x == NIL || self.nodes[x].score != score || &*self.nodes[x].member != member {
+            return None;
+        }
+        self.unlink(x, &update);
+        Some(self.release(x))
+    }
+
+    fn unlink(&mut self, x: usize, update: &[usize; LEVEL_MAX]) {
+        for (i, &u) in update.iter().enumerate().take(self.level) {
+            if self.next(u, i) == x {
+                let (span, next) = {
+                    let l = self.nodes[x].levels[i];
+                    (l.span, l.next)
+                };
+                let ul = &mut self.nodes[u].levels[i];
+                ul.span = ul.span + span - 1;
+                ul.next = next;
+            } else {
+                self.nodes[u].levels[i].span -= 1;
+            }
+        }
+        let (next0, back) = (self.nodes[x].levels[0].next, self.nodes[x].backward);
+        if next0 != NIL {
+            self.nodes[next0].backward = back;
+        } else {
+            self.tail = back;
+        }
+        while self.level > 1 && self.nodes[HEAD].levels[self.level - 1].next == NIL {
+            self.level -= 1;
+        }
+        self.len -= 1;
+    }
+
+    /// Frees the arena slot of an unlinked node by moving the last node into it.
+    fn release(&mut self, x: usize) -> Box<[u8]> {
+        let last = self.nodes.len() - 1;
+        if x != last {
+            let height = self.nodes[last].levels.len();
+            let preds = self.predecessors_of(last);
+            for (i, &p) in preds.iter().enumerate().take(height) {
+                if self.nodes[p].levels[i].next == last {
+                    self.nodes[p].levels[i].next = x;
+                }
+            }
+            let after = self.nodes[last].levels[0].next;
+            if after != NIL {
+                self.nodes[after].backward = x;
+            }
+            if self.tail == last {
+                self.tail = x;
+            }
+        }
+        let node = self.nodes.swap_remove(x);
+        if self.nodes.capacity() > 64 && self.nodes.len() < self.nodes.capacity() / 4 {
+            self.nodes.shrink_to(self.nodes.len() * 2);
+        }
+        node.member
+    }
+
+    /// The nodes just before node `target` at every level.
+    fn predecessors_of(&self, target: usize) -> [usize; LEVEL_MAX] {
+        let mut update = [HEAD; LEVEL_MAX];
+        let t = &self.nodes[target];
+        let mut x = HEAD;
+        for i in (0..self.level).rev() {
+            loop {
+                let nx = self.next(x, i);
+                if nx != NIL && nx != target && self.before(nx, t.score, &t.member) {
+                    x = nx;
+                } else {
+                    break;
+                }
+            }
+            update[i] = x;
+        }
+        update
+    }
+
+    /// Changes the score of a present member, keeping its node when the order
+    /// does not change (Redis's zslUpdateScore).
+    pub fn update_score(&mut self, score: f64, member: &[u8], new_score: f64) -> bool {
+        let update = self.predecessors(score, member);
+        let x = self.next(update[0], 0);
+        if x == NIL || self.nodes[x].score != score || &*self.nodes[x].member != member {
+            return false;
+        }
+        let back = self.nodes[x].backward;
+        let next = self.nodes[x].levels[0].next;
+        if (back == NIL || self.nodes[back].score < new_score)
+            && (next == NIL || self.nodes[next].score > new_score)
+        {
+            self.nodes[x].score = new_score;
+            return true;
+        }
+        self.unlink(x, &update);
+        let m = self.release(x);
+        self.insert(new_score, m);
+        true
+    }
+
+    /// 0-based rank of (score, member), if present.
+    pub fn rank(&self, score: f64, member: &[u8]) -> Option<usize> {
+        let mut rank = 0;
+        let mut x = HEAD;
+        for i in (0..self.level).rev() {
+            loop {
+                let nx = self.next(x, i);
+                if nx == NIL {
+                    break;
+                }
+                let n = &self.nodes[nx];
+                if cmp_entry(n.score, &n.member, score, member) != Ordering::Greater {
+                    rank += self.nodes[x].levels[i].span;
+                    x = nx;
+                } else {
+                    break;
+                }
+            }
+            if x != HEAD && &*self.nodes[x].member == member {
+                return Some(rank - 1);
+            }
+        }
+        None
+    }
+
+    /// The node at 0-based `rank`.
+    pub fn node_at(&self, rank: usize) -> usize {
+        if rank >= self.len {
+            return NIL;
+        }
+        let target = rank + 1;
+        let mut traversed = 0;
+        let mut x = HEAD;
+        for i in (0..self.level).rev() {
+            loop {
+                let nx = self.next(x, i);
+                let span = self.nodes[x].levels[i].span;
+                if nx != NIL && traversed + span <= target {
+                    traversed += span;
+                    x = nx;
+                } else {
+                    break;
+                }
+            }
+            if traversed == target {
+                return x;
+            }
+        }
+        NIL
+    }
+
+    /// How many leading nodes satisfy `pred`, found by descending the levels
+    /// (the walk Redis's zslFirstInRange/zslLastInRange do). Exact when `pred`
+    /// holds for a prefix of the order.
+    pub fn prefix_len(&self, pred: impl Fn(f64, &[u8]) -> bool) -> usize {
+        let mut count = 0;
+        let mut x = HEAD;
+        for i in (0..self.level).rev() {
+            loop {
+                let nx = self.next(x, i);
+                if nx != NIL && pred(self.nodes[nx].score, &self.nodes[nx].member) {
+                    count += self.nodes[x].levels[i].span;
+                    x = nx;
+                } else {
+                    break;
+                }
+            }
+        }
+        count
+    }
+
+    pub fn first(&self) -> usize {
+        self.nodes[HEAD].levels[0].next
+    }
+
+    pub fn last(&self) -> usize {
+        self.tail
+    }
+
+    /// The node after `x` in order (`rev` walks backwards).
+    pub fn step(&self, x: usize, rev: bool) -> usize {
+        if rev {
+            self.nodes[x].backward
+        } else {
+            self.nodes[x].levels[0].next
+        }
+    }
+
+    pub fn entry(&self, x: usize) -> (&[u8], f64) {
+        let n = &self.nodes[x];
+        (&n.member, n.score)
+    }
+
+    /// Checks every invariant (tests and debug assertions).
+    pub fn check(&self) -> Result<(), String> {
+        let mut order = Vec::new();
+        let mut x = self.first();
+        let mut prev = NIL;
+        while x != NIL {
+            if self.nodes[x].backward != prev {
+                return Err(format!("bad backward at {x}"));
+            }
+            order.push(x);
+            prev = x;
+            x = self.next(x, 0);
+        }
+        if order.len() != self.len || self.nodes.len() != self.len + 1 || self.tail != prev {
+            return Err("length or tail mismatch".into());
+        }
+        for w in order.windows(2) {
+            let (a, b) = (&self.nodes[w[0]], &self.nodes[w[1]]);
+            if cmp_entry(a.score, &a.member, b.score, &b.member) != Ordering::Less {
+                return Err("order violated".into());
+            }
+        }
+        let mut rank_of = vec![0usize; self.nodes.len()];
+        for (r, &n) in order.iter().enumerate() {
+            rank_of[n] = r + 1;
+        }
+        for (idx, node) in self.nodes.iter().enumerate() {
+            let height = if idx == HEAD {
+                self.level
+            } else {
+                node.levels.len()
+            };
+            for i in 0..height {
+                let l = node.levels[i];
+                // A link to NIL spans to rank `len` (Redis's convention).
+                let to = if l.next == NIL {
+                    self.len
+                } else {
+                    rank_of[l.next]
+                };
+                let from = if idx == HEAD { 0 } else { rank_of[idx] };
+                if to.checked_sub(from) != Some(l.span) {
+                    return Err(format!(
+                        "span at node {idx} level {i}: {} vs ranks {from}..{to}",
+                        l.span
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(s: &str) -> Box<[u8]> {
+        s.as_bytes().into()
+    }
+
+    #[test]
+    fn insert_rank_remove() {
+        let mut sl = SkipList::new();
+        for i in 0..200 {
+            sl.insert((i % 50) as f64, m(&format!("m{i:03}")));
+        }
+        sl.check().unwrap();
+        assert_eq!(sl.len(), 200);
+        // Score 0 holds m000, m050, m100, m150 in member order.
+        assert_eq!(sl.rank(0.0, b"m000"), Some(0));
+        assert_eq!(sl.rank(0.0, b"m150"), Some(3));
+        assert_eq!(sl.rank(0.0, b"m001"), None);
+        assert_eq!(sl.entry(sl.node_at(4)), (&b"m001"[..], 1.0));
+        for i in (0..200).step_by(3) {
+            assert!(sl
+                .remove((i % 50) as f64, format!("m{i:03}").as_bytes())
+                .is_some());
+            sl.check().unwrap();
+        }
+        assert!(sl.remove(1.0, b"nope").is_none());
+        assert_eq!(sl.len(), 200 - 67);
+    }
+
+    #[test]
+    fn update_score_in_place_and_moving() {
+        let mut sl = SkipList::new();
+        for (s, name) in [(1.0, "a"), (2.0, "b"), (3.0, "c")] {
+            sl.insert(s, m(name));
+        }
+        assert!(sl.update_score(2.0, b"b", 2.5));
+        assert_eq!(sl.rank(2.5, b"b"), Some(1));
+        assert!(sl.update_score(2.5, b"b", 10.0));
+        assert_eq!(sl.rank(10.0, b"b"), Some(2));
+        assert_eq!(sl.entry(sl.last()), (&b"b"[..], 10.0));
+        sl.check().unwrap();
+    }
+
+    #[test]
+    fn prefix_len_is_rank_of_bound() {
+        let mut sl = SkipList::new();
+        for i in 0..1000 {
+            sl.insert(i as f64, m(&i.to_string()));
+        }
+        assert_eq!(sl.prefix_len(|s, _| s < 500.0), 500);
+        assert_eq!(sl.prefix_len(|s, _| s <= 999.0), 1000);
+        assert_eq!(sl.prefix_len(|_, _| false), 0);
+    }
+}

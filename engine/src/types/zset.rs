@@ -1,0 +1,931 @@
+//! The sorted-set type with Redis 7.0's two encodings:
+//! - "listpack": a compact vector of (member, score) kept in (score, member)
+//!   order, while the set has at most `zset-max-listpack-entries` members of at
+//!   most `zset-max-listpack-value` bytes;
+//! - "skiplist": a member -> score `Dict` (O(1) ZSCORE, SCAN cursors) plus an
+//!   indexable skiplist (O(log N) rank, access by rank and range searches).
+//!
+//! Invariants:
+//! - both encodings hold the same (member, score) pairs in the same order;
+//!   no score is NaN;
+//! - a listpack stores scores as Redis's listpack does (printed then parsed),
+//!   which turns -0 into 0; the skiplist keeps -0;
+//! - conversion to skiplist happens when an insert breaks a listpack limit;
+//!   conversion back only where Redis does it (results of the STORE commands);
+//! - `bytes` is a running total, so `mem_bytes` is O(1).
+//!
+//! Range queries mirror Redis's walks: a listpack is scanned linearly from the
+//! head (first element >= min) or tail (last element <= max); a skiplist is
+//! descended. For ranges whose predicates hold on a prefix of the order (every
+//! score range, lex ranges over equal scores) both give the exact answer.
+
+use std::cmp::Ordering;
+
+use crate::dict::Dict;
+use crate::keyspace::Encodings;
+use crate::types::set::{member_hasher, Rng, DICT_BUCKET_BYTES, HASH_NODE_OVERHEAD_BYTES};
+use crate::types::skiplist::{cmp_entry, SkipList, NIL};
+
+/// Bytes per listpack entry besides the member (vector slot).
+const LISTPACK_ENTRY_BYTES: usize = std::mem::size_of::<(Box<[u8]>, f64)>();
+/// Approximate bytes of a skiplist node besides its member (node, links, box).
+const SKIPLIST_NODE_BYTES: usize = 72;
+
+/// A range of a sorted set, as Redis's `zrangespec` / `zlexrangespec`.
+pub trait ZRangeSpec {
+    fn gte_min(&self, score: f64, member: &[u8]) -> bool;
+    fn lte_max(&self, score: f64, member: &[u8]) -> bool;
+    /// Empty by its bounds alone (min above max, or equal with an exclusion).
+    fn is_void(&self) -> bool;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScoreRange {
+    pub min: f64,
+    pub max: f64,
+    pub min_excl: bool,
+    pub max_excl: bool,
+}
+
+impl ZRangeSpec for ScoreRange {
+    fn gte_min(&self, score: f64, _: &[u8]) -> bool {
+        if self.min_excl {
+            score > self.min
+        } else {
+            score >= self.min
+        }
+    }
+
+    fn lte_max(&self, score: f64, _: &[u8]) -> bool {
+        if self.max_excl {
+            score < self.max
+        } else {
+            score <= self.max
+        }
+    }
+
+    fn is_void(&self) -> bool {
+        self.min > self.max || (self.min == self.max && (self.min_excl || self.max_excl))
+    }
+}
+
+/// One end of a lex range: `-`, `+`, `[member` or `(member`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LexBound {
+    NegInf,
+    PosInf,
+    Incl(Vec<u8>),
+    Excl(Vec<u8>),
+}
+
+impl LexBound {
+    fn is_excl(&self) -> bool {
+        !matches!(self, LexBound::Incl(_))
+    }
+
+    /// Redis's sdscmplex between two bounds.
+    fn cmp_bound(&self, other: &LexBound) -> Ordering {
+        use LexBound::*;
+        match (self, other) {
+            (NegInf, NegInf) | (PosInf, PosInf) => Ordering::Equal,
+            (NegInf, _) | (_, PosInf) => Ordering::Less,
+            (PosInf, _) | (_, NegInf) => Ordering::Greater,
+            (Incl(a) | Excl(a), Incl(b) | Excl(b)) => a.cmp(b),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LexRange {
+    pub min: LexBound,
+    pub max: LexBound,
+}
+
+impl ZRangeSpec for LexRange {
+    fn gte_min(&self, _: f64, member: &[u8]) -> bool {
+        match &self.min {
+            LexBound::NegInf => true,
+            LexBound::PosInf => false,
+            LexBound::Incl(b) => member >= &b[..],
+            LexBound::Excl(b) => member > &b[..],
+        }
+    }
+
+    fn lte_max(&self, _: f64, member: &[u8]) -> bool {
+        match &self.max {
+            LexBound::PosInf => true,
+            LexBound::NegInf => false,
+            LexBound::Incl(b) => member <= &b[..],
+            LexBound::Excl(b) => member < &b[..],
+        }
+    }
+
+    fn is_void(&self) -> bool {
+        match self.min.cmp_bound(&self.max) {
+            Ordering::Greater => true,
+            Ordering::Equal => self.min.is_excl() || self.max.is_excl(),
+            Ordering::Less => false,
+        }
+    }
+}
+
+/// The score a listpack hands back after storing `score` (it is printed with
+/// %.17g and re-read, which is exact except that "-0" is stored as integer 0).
+#[inline]
+fn listpack_score(score: f64) -> f64 {
+    if score == 0.0 {
+        0.0
+    } else {
+        score
+    }
+}
+
+/// Largest magnitude a listpack stores as an integer (Redis's double2ll
+/// accepts integral values within +-(LLONG_MAX/2), which rounds to 2^62).
+pub const LISTPACK_INT_SCORE_MAX: f64 = 4_611_686_018_427_387_904.0;
+
+/// How a listpack entry holds `score`: `Some(n)` when Redis stores it as the
+/// integer n, `None` when it stores the %.17g text. ZSCAN and the RDB writer
+/// show the stored form.
+pub fn listpack_score_int(score: f64) -> Option<i64> {
+    if score == 0.0 {
+        return Some(0);
+    }
+    if !(-LISTPACK_INT_SCORE_MAX..=LISTPACK_INT_SCORE_MAX).contains(&score)
+        || score.trunc() != score
+    {
+        return None;
+    }
+    Some(score as i64)
+}
+
+/// A score as a listpack stores it, in Redis's `d2string` form: the integer
+/// for integral scores within `LISTPACK_INT_SCORE_MAX`, else C's `%.17g`
+/// ("inf", "-inf", "nan" spelled out). ZSCAN shows it; the RDB writer stores it.
+pub fn listpack_score_text(score: f64) -> String {
+    if let Some(n) = listpack_score_int(score) {
+        return n.to_string();
+    }
+    if score.is_nan() {
+        return "nan".into();
+    }
+    if score.is_infinite() {
+        return if score > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
+    }
+    format_g17(score)
+}
+
+/// C's `%.17g` for a finite double.
+pub fn format_g17(d: f64) -> String {
+    const PRECISION: i32 = 17;
+    if d == 0.0 {
+        return if d.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
+    }
+    let e_repr = format!("{:.*e}", (PRECISION - 1) as usize, d);
+    let Some((mantissa, exp)) = e_repr.split_once('e') else {
+        return e_repr;
+    };
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let trim = |s: &str| -> String {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    if !(-4..PRECISION).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim(mantissa), exp.abs())
+    } else {
+        trim(&format!("{:.*}", (PRECISION - 1 - exp).max(0) as usize, d))
+    }
+}
+
+/// The "listpack" encoding.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Listpack {
+    entries: Vec<(Box<[u8]>, f64)>,
+    /// Sum of member lengths.
+    member_bytes: usize,
+}
+
+impl Listpack {
+    fn position(&self, member: &[u8]) -> Option<usize> {
+        self.entries.iter().position(|(m, _)| &**m == member)
+    }
+
+    fn insert(&mut self, member: Box<[u8]>, score: f64) {
+        let score = listpack_score(score);
+        let at = self
+            .entries
+            .partition_point(|(m, s)| cmp_entry(*s, m, score, &member) == Ordering::Less);
+        self.member_bytes += member.len();
+        self.entries.insert(at, (member, score));
+    }
+
+    fn remove_at(&mut self, idx: usize) -> (Box<[u8]>, f64) {
+        let e = self.entries.remove(idx);
+        self.member_bytes -= e.0.len();
+        e
+    }
+}
+
+/// The "skiplist" encoding.
+#[derive(Default)]
+pub struct Skiplist {
+    dict: Dict<f64>,
+    list: SkipList,
+    /// Members (stored twice) plus node overheads.
+    bytes: usize,
+}
+
+impl Skiplist {
+    fn entry_bytes(member: &[u8]) -> usize {
+        2 * member.len() + HASH_NODE_OVERHEAD_BYTES + SKIPLIST_NODE_BYTES
+    }
+
+    fn insert(&mut self, member: Box<[u8]>, score: f64) {
+        let h = member_hasher();
+        self.bytes += Self::entry_bytes(&member);
+        self.dict.insert(h, h.hash(&member), &member, score);
+        self.list.insert(score, member);
+    }
+
+    fn score(&self, member: &[u8]) -> Option<f64> {
+        self.dict.get(member_hasher().hash(member), member).copied()
+    }
+
+    fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        let h = member_hasher();
+        let score = self.dict.remove(h, h.hash(member), member)?;
+        self.list.remove(score, member);
+        self.bytes -= Self::entry_bytes(member);
+        Some(score)
+    }
+
+    fn set_score(&mut self, member: &[u8], score: f64) -> bool {
+        let h = member_hasher();
+        match self.dict.get_mut(h.hash(member), member) {
+            Some(old) => {
+                let prev = std::mem::replace(old, score);
+                self.list.update_score(prev, member, score)
+            }
+            None => false,
+        }
+    }
+}
+
+pub enum ZSet {
+    Listpack(Listpack),
+    Skiplist(Skiplist),
+}
+
+/// Iterates (member, score) pairs from a rank, forwards or backwards.
+pub enum ZIter<'a> {
+    Listpack {
+        entries: &'a [(Box<[u8]>, f64)],
+        next: Option<usize>,
+        rev: bool,
+    },
+    Skiplist {
+        list: &'a SkipList,
+        node: usize,
+        rev: bool,
+    },
+}
+
+impl<'a> Iterator for ZIter<'a> {
+    type Item = (&'a [u8], f64);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            ZIter::Listpack { entries, next, rev } => {
+                let idx = (*next)?;
+                let (m, s) = entries.get(idx)?;
+                *next = if *rev {
+                    idx.checked_sub(1)
+                } else {
+                    Some(idx + 1)
+                };
+                Some((&**m, *s))
+            }
+            ZIter::Skiplist { list, node, rev } => {
+                if *node == NIL {
+                    return None;
+                }
+                let out = list.entry(*node);
+                *node = list.step(*node, *rev);
+                Some(out)
+            }
+        }
+    }
+}
+
+impl ZSet {
+    pub fn new_listpack() -> ZSet {
+        ZSet::Listpack(Listpack::default())
+    }
+
+    pub fn new_skiplist() -> ZSet {
+        ZSet::Skiplist(Skiplist::default())
+    }
+
+    /// The encoding ZADD/ZINCRBY pick for a new key from its first member's
+    /// length (Redis 7.0's zaddGenericCommand).
+    pub fn for_first_member(member_len: usize, enc: &Encodings) -> ZSet {
+        if enc.zset_max_listpack_entries == 0 || member_len > enc.zset_max_listpack_value {
+            ZSet::new_skiplist()
+        } else {
+            ZSet::new_listpack()
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            ZSet::Listpack(lp) => lp.entries.len(),
+            ZSet::Skiplist(sk) => sk.list.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn encoding_name(&self) -> &'static str {
+        match self {
+            ZSet::Listpack(_) => "listpack",
+            ZSet::Skiplist(_) => "skiplist",
+        }
+    }
+
+    pub fn mem_bytes(&self) -> usize {
+        match self {
+            ZSet::Listpack(lp) => lp.entries.capacity() * LISTPACK_ENTRY_BYTES + lp.member_bytes,
+            ZSet::Skiplist(sk) => sk.bytes + sk.dict.bucket_count() * DICT_BUCKET_BYTES,
+        }
+    }
+
+    pub fn score(&self, member: &[u8]) -> Option<f64> {
+        match self {
+            ZSet::Listpack(lp) => lp.position(member).map(|i| lp.entries[i].1),
+            ZSet::Skiplist(sk) => sk.score(member),
+        }
+    }
+
+    /// Adds a member known to be absent (the caller checked `score`). Converts
+    /// a listpack that would break its limits first. `score` must not be NaN.
+    pub fn insert(&mut self, member: &[u8], score: f64, enc: &Encodings) {
+        if let ZSet::Listpack(lp) = self {
+            if lp.entries.len() + 1 > enc.zset_max_listpack_entries
+                || member.len() > enc.zset_max_listpack_value
+            {
+                self.convert_to_skiplist();
+            }
+        }
+        match self {
+            ZSet::Listpack(lp) => lp.insert(member.into(), score),
+            ZSet::Skiplist(sk) => sk.insert(member.into(), score),
+        }
+    }
+
+    /// Changes the score of a present member; false if it is absent.
+    pub fn set_score(&mut self, member: &[u8], score: f64) -> bool {
+        match self {
+            ZSet::Listpack(lp) => match lp.position(member) {
+                Some(i) => {
+                    let (m, _) = lp.remove_at(i);
+                    lp.insert(m, score);
+                    true
+                }
+                None => false,
+            },
+            ZSet::Skiplist(sk) => sk.set_score(member, score),
+        }
+    }
+
+    /// Removes a member; returns its score.
+    pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        match self {
+            ZSet::Listpack(lp) => {
+                let i = lp.position(member)?;
+                Some(lp.remove_at(i).1)
+            }
+            ZSet::Skiplist(sk) => sk.remove(member),
+        }
+    }
+
+    /// 0-based rank in increasing order, with the score.
+    pub fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
+        match self {
+            ZSet::Listpack(lp) => lp.position(member).map(|i| (i, lp.entries[i].1)),
+            ZSet::Skiplist(sk) => {
+                let score = sk.score(member)?;
+                sk.list.rank(score, member).map(|r| (r, score))
+            }
+        }
+    }
+
+    /// The entry at 0-based `rank`.
+    pub fn at(&self, rank: usize) -> Option<(&[u8], f64)> {
+        self.iter_from(rank, false).next()
+    }
+
+    /// Iterates from `rank` towards higher ranks, or lower ones with `rev`.
+    pub fn iter_from(&self, rank: usize, rev: bool) -> ZIter<'_> {
+        match self {
+            ZSet::Listpack(lp) => {
+                let next = if rank < lp.entries.len() {
+                    Some(rank)
+                } else {
+                    None
+                };
+                ZIter::Listpack {
+                    entries: &lp.entries,
+                    next,
+                    rev,
+                }
+            }
+            ZSet::Skiplist(sk) => ZIter::Skiplist {
+                list: &sk.list,
+                node: sk.list.node_at(rank),
+                rev,
+            },
+        }
+    }
+
+    pub fn iter(&self) -> ZIter<'_> {
+        self.iter_from(0, false)
+    }
+
+    /// Redis's zslIsInRange/zzlIsInRange: not void, the last element is >= min
+    /// and the first is <= max.
+    fn may_intersect(&self, r: &dyn ZRangeSpec) -> bool {
+        if r.is_void() || self.is_empty() {
+            return false;
+        }
+        let last = self.iter_from(self.len() - 1, false).next();
+        let first = self.iter_from(0, false).next();
+        matches!(last, Some((m, s)) if r.gte_min(s, m))
+            && matches!(first, Some((m, s)) if r.lte_max(s, m))
+    }
+
+    /// Rank of the first element in the range (zslFirstInRange).
+    pub fn first_in(&self, r: &dyn ZRangeSpec) -> Option<usize> {
+        if !self.may_intersect(r) {
+            return None;
+        }
+        let rank = match self {
+            ZSet::Listpack(lp) => lp.entries.iter().position(|(m, s)| r.gte_min(*s, m))?,
+            ZSet::Skiplist(sk) => sk.list.prefix_len(|s, m| !r.gte_min(s, m)),
+        };
+        let (m, s) = self.at(rank)?;
+        r.lte_max(s, m).then_some(rank)
+    }
+
+    /// Rank of the last element in the range (zslLastInRange).
+    pub fn last_in(&self, r: &dyn ZRangeSpec) -> Option<usize> {
+        if !self.may_intersect(r) {
+            return None;
+        }
+        let rank = match self {
+            ZSet::Listpack(lp) => lp.entries.iter().rposition(|(m, s)| r.lte_max(*s, m))?,
+            ZSet::Skiplist(sk) => sk.list.prefix_len(|s, m| r.lte_max(s, m)).checked_sub(1)?,
+        };
+        let (m, s) = self.at(rank)?;
+        r.gte_min(s, m).then_some(rank)
+    }
+
+    /// ZCOUNT / ZLEXCOUNT.
+    pub fn count_in(&self, r: &dyn ZRangeSpec) -> usize {
+        let Some(first) = self.first_in(r) else {
+            return 0;
+        };
+        match self {
+            ZSet::Listpack(_) => self
+                .iter_from(first, false)
+                .take_while(|(m, s)| r.lte_max(*s, m))
+                .count(),
+            ZSet::Skiplist(_) => match self.last_in(r) {
+                Some(last) if last >= first => last - first + 1,
+                _ => 0,
+            },
+        }
+    }
+
+    /// Removes the members with ranks `start..=end`; returns how many.
+    pub fn remove_rank_range(&mut self, start: usize, end: usize) -> usize {
+        if start > end || start >= self.len() {
+            return 0;
+        }
+        let end = end.min(self.len() - 1);
+        match self {
+            ZSet::Listpack(lp) => {
+                for (m, _) in lp.entries.drain(start..=end) {
+                    lp.member_bytes -= m.len();
+                }
+                end - start + 1
+            }
+            ZSet::Skiplist(_) => {
+                let doomed: Vec<Box<[u8]>> = self
+                    .iter_from(start, false)
+                    .take(end - start + 1)
+                    .map(|(m, _)| m.into())
+                    .collect();
+                for m in &doomed {
+                    self.remove(m);
+                }
+                doomed.len()
+            }
+        }
+    }
+
+    /// Removes the members in the range (ZREMRANGEBYSCORE/LEX); returns how many.
+    pub fn remove_range(&mut self, r: &dyn ZRangeSpec) -> usize {
+        let Some(first) = self.first_in(r) else {
+            return 0;
+        };
+        let n = self
+            .iter_from(first, false)
+            .take_while(|(m, s)| r.lte_max(*s, m))
+            .count();
+        self.remove_rank_range(first, first + n - 1)
+    }
+
+    /// Removes and returns the lowest (or, with `rev`, highest) entry.
+    pub fn pop(&mut self, rev: bool) -> Option<(Box<[u8]>, f64)> {
+        let rank = if rev { self.len().checked_sub(1)? } else { 0 };
+        match self {
+            ZSet::Listpack(lp) => Some(lp.remove_at(rank)),
+            ZSet::Skiplist(_) => {
+                let (m, s) = self.at(rank)?;
+                let m: Box<[u8]> = m.into();
+                self.remove(&m);
+                Some((m, s))
+            }
+        }
+    }
+
+    /// A uniformly random entry.
+    pub fn random(&self, rng: &mut Rng) -> Option<(&[u8], f64)> {
+        if self.is_empty() {
+            return None;
+        }
+        self.at(rng.below(self.len()))
+    }
+
+    /// One ZSCAN step. A listpack is returned whole with cursor 0; a skiplist
+    /// scans its dict with Redis's cursor guarantee.
+    pub fn scan(&self, cursor: u64, mut visit: impl FnMut(&[u8], f64)) -> u64 {
+        match self {
+            ZSet::Listpack(lp) => {
+                lp.entries.iter().for_each(|(m, s)| visit(m, *s));
+                0
+            }
+            ZSet::Skiplist(sk) => sk.dict.scan(cursor, |m, s| visit(m, *s)),
+        }
+    }
+
+    pub fn convert_to_skiplist(&mut self) {
+        if let ZSet::Listpack(lp) = self {
+            let mut sk = Skiplist::default();
+            for (m, s) in std::mem::take(&mut lp.entries) {
+                sk.insert(m, s);
+            }
+            *self = ZSet::Skiplist(sk);
+        }
+    }
+
+    /// Converts a skiplist back to a listpack if it fits the limits
+    /// (zsetConvertToListpackIfNeeded, used for the STORE commands' results).
+    pub fn shrink_if_fits(&mut self, enc: &Encodings) {
+        if let ZSet::Skiplist(sk) = self {
+            if sk.list.len() > enc.zset_max_listpack_entries {
+                return;
+            }
+            if self
+                .iter()
+                .any(|(m, _)| m.len() > enc.zset_max_listpack_value)
+            {
+                return;
+            }
+            let mut lp = Listpack::default();
+            lp.entries.reserve(self.len());
+            for (m, s) in self.iter() {
+                lp.member_bytes += m.len();
+                lp.entries.push((m.into(), listpack_score(s)));
+            }
+            *self = ZSet::Listpack(lp);
+        }
+    }
+
+    /// Checks the encoding's invariants (tests).
+    pub fn check(&self) -> Result<(), String> {
+        let pairs: Vec<(&[u8], f64)> = self.iter().collect();
+        if pairs.len() != self.len() {
+            return Err("iteration length".into());
+        }
+        for w in pairs.windows(2) {
+            if cmp_entry(w[0].1, w[0].0, w[1].1, w[1].0) != Ordering::Less {
+                return Err("order".into());
+            }
+        }
+        if let ZSet::Skiplist(sk) = self {
+            sk.list.check()?;
+            if sk.dict.len() != sk.list.len() {
+                return Err("dict/list length".into());
+            }
+            for (m, s) in &pairs {
+                if sk.score(m) != Some(*s) {
+                    return Err("dict score".into());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Clone for ZSet {
+    fn clone(&self) -> ZSet {
+        match self {
+            ZSet::Listpack(lp) => ZSet::Listpack(lp.clone()),
+            ZSet::Skiplist(_) => {
+                let mut sk = Skiplist::default();
+                for (m, s) in self.iter() {
+                    sk.insert(m.into(), s);
+                }
+                ZSet::Skiplist(sk)
+            }
+        }
+    }
+}
+
+impl PartialEq for ZSet {
+    /// Same encoding and the same (member, score) pairs.
+    fn eq(&self, other: &ZSet) -> bool {
+        self.encoding_name() == other.encoding_name()
+            && self.len() == other.len()
+            && self
+                .iter()
+                .zip(other.iter())
+                .all(|(a, b)| a.0 == b.0 && a.1.to_bits() == b.1.to_bits())
+    }
+}
+
+impl std::fmt::Debug for ZSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ZSet({}, {} members)", self.encoding_name(), self.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn enc(entries: usize, value: usize) -> Encodings {
+        Encodings {
+            zset_max_listpack_entries: entries,
+            zset_max_listpack_value: value,
+            ..Encodings::default()
+        }
+    }
+
+    fn build(pairs: &[(&str, f64)], e: &Encodings) -> ZSet {
+        let mut z = ZSet::for_first_member(pairs.first().map_or(0, |p| p.0.len()), e);
+        for (m, s) in pairs {
+            z.insert(m.as_bytes(), *s, e);
+        }
+        z
+    }
+
+    fn sr(min: f64, max: f64) -> ScoreRange {
+        ScoreRange {
+            min,
+            max,
+            min_excl: false,
+            max_excl: false,
+        }
+    }
+
+    #[test]
+    fn listpack_converts_on_count_and_length() {
+        let e = enc(3, 5);
+        let mut z = build(&[("a", 1.0), ("b", 2.0), ("c", 3.0)], &e);
+        assert_eq!(z.encoding_name(), "listpack");
+        z.insert(b"d", 4.0, &e);
+        assert_eq!(z.encoding_name(), "skiplist");
+        let mut y = build(&[("a", 1.0)], &e);
+        y.insert(b"longer", 0.5, &e);
+        assert_eq!(y.encoding_name(), "skiplist");
+        assert_eq!(ZSet::for_first_member(6, &e).encoding_name(), "skiplist");
+        assert_eq!(
+            ZSet::for_first_member(1, &enc(0, 64)).encoding_name(),
+            "skiplist"
+        );
+        y.check().unwrap();
+    }
+
+    #[test]
+    fn listpack_integer_scores() {
+        assert_eq!(listpack_score_int(-0.0), Some(0));
+        assert_eq!(
+            listpack_score_int(123456789012345678.0),
+            Some(123456789012345680)
+        );
+        assert_eq!(listpack_score_int(4611686018427387904.0), Some(1 << 62));
+        assert_eq!(listpack_score_int(1e20), None);
+        assert_eq!(listpack_score_int(1.5), None);
+        assert_eq!(listpack_score_int(f64::INFINITY), None);
+    }
+
+    #[test]
+    fn listpack_score_texts() {
+        assert_eq!(listpack_score_text(1.1), "1.1000000000000001");
+        assert_eq!(listpack_score_text(-2.5e-7), "-2.4999999999999999e-07");
+        assert_eq!(listpack_score_text(1e20), "1e+20");
+        assert_eq!(
+            listpack_score_text(123456789012345678.0),
+            "123456789012345680"
+        );
+        assert_eq!(listpack_score_text(f64::NEG_INFINITY), "-inf");
+        assert_eq!(listpack_score_text(-0.0), "0");
+        assert_eq!(format_g17(0.0001), "0.0001");
+        assert_eq!(format_g17(f64::from_bits(8096)), "3.999955468730732e-320");
+    }
+
+    #[test]
+    fn negative_zero_becomes_zero_only_in_listpack() {
+        let e = enc(128, 64);
+        let lp = build(&[("a", -0.0)], &e);
+        assert!(lp.score(b"a").unwrap().is_sign_positive());
+        let mut sk = ZSet::new_skiplist();
+        sk.insert(b"a", -0.0, &e);
+        assert!(sk.score(b"a").unwrap().is_sign_negative());
+        sk.shrink_if_fits(&e);
+        assert_eq!(sk.encoding_name(), "listpack");
+        assert!(sk.score(b"a").unwrap().is_sign_positive());
+    }
+
+    #[test]
+    fn ranges_by_score_and_lex() {
+        for e in [enc(128, 64), enc(0, 64)] {
+            let z = build(&[("a", 1.0), ("b", 2.0), ("c", 2.0), ("d", 3.0)], &e);
+            assert_eq!(z.first_in(&sr(2.0, 3.0)), Some(1));
+            assert_eq!(z.last_in(&sr(2.0, 3.0)), Some(3));
+            assert_eq!(
+                z.count_in(&ScoreRange {
+                    min: 1.0,
+                    max: 3.0,
+                    min_excl: true,
+                    max_excl: true
+                }),
+                2
+            );
+            assert_eq!(z.first_in(&sr(4.0, 5.0)), None);
+            assert_eq!(z.first_in(&sr(2.5, 2.6)), None);
+            assert_eq!(z.count_in(&sr(3.0, 1.0)), 0);
+            let flat = build(&[("a", 0.0), ("b", 0.0), ("c", 0.0), ("d", 0.0)], &e);
+            let lr = LexRange {
+                min: LexBound::Excl(b"a".to_vec()),
+                max: LexBound::Incl(b"c".to_vec()),
+            };
+            assert_eq!(flat.count_in(&lr), 2);
+            assert_eq!(flat.first_in(&lr), Some(1));
+            let all = LexRange {
+                min: LexBound::NegInf,
+                max: LexBound::PosInf,
+            };
+            assert_eq!(flat.count_in(&all), 4);
+            let none = LexRange {
+                min: LexBound::PosInf,
+                max: LexBound::NegInf,
+            };
+            assert!(none.is_void());
+            assert!(LexRange {
+                min: LexBound::NegInf,
+                max: LexBound::NegInf
+            }
+            .is_void());
+            assert!(LexRange {
+                min: LexBound::Incl(b"x".to_vec()),
+                max: LexBound::Excl(b"x".to_vec())
+            }
+            .is_void());
+        }
+    }
+
+    #[test]
+    fn pops_and_rank_ranges() {
+        for e in [enc(128, 64), enc(0, 64)] {
+            let mut z = build(&[("a", 1.0), ("b", 2.0), ("c", 3.0), ("d", 4.0)], &e);
+            assert_eq!(z.pop(false).map(|p| p.0.to_vec()), Some(b"a".to_vec()));
+            assert_eq!(z.pop(true).map(|p| p.0.to_vec()), Some(b"d".to_vec()));
+            assert_eq!(z.remove_rank_range(0, 0), 1);
+            assert_eq!(
+                z.iter().map(|p| p.0.to_vec()).collect::<Vec<_>>(),
+                vec![b"c".to_vec()]
+            );
+            assert_eq!(z.remove_range(&sr(0.0, 10.0)), 1);
+            assert!(z.is_empty());
+            z.check().unwrap();
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Add(u8, i8),
+        Rem(u8),
+        RemRanks(u8, u8),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0u8..60, -20i8..20).prop_map(|(m, s)| Op::Add(m, s)),
+            2 => (0u8..60).prop_map(Op::Rem),
+            1 => (0u8..10, 0u8..10).prop_map(|(a, b)| Op::RemRanks(a, b)),
+        ]
+    }
+
+    fn name(m: u8) -> Vec<u8> {
+        // Some long names push a small listpack over its value limit.
+        if m.is_multiple_of(17) {
+            format!("long-member-{m:03}").into_bytes()
+        } else {
+            format!("m{m:02}").into_bytes()
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn matches_sorted_vec_model(ops in proptest::collection::vec(op(), 1..300), limit in 0usize..20) {
+            let e = enc(limit, 8);
+            let mut z = ZSet::for_first_member(3, &e);
+            let mut model: Vec<(f64, Vec<u8>)> = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Add(m, s) => {
+                        let member = name(m);
+                        let score = s as f64 / 2.0;
+                        match model.iter_mut().find(|(_, x)| *x == member) {
+                            Some(entry) => {
+                                entry.0 = score;
+                                prop_assert!(z.set_score(&member, score));
+                            }
+                            None => {
+                                model.push((score, member.clone()));
+                                prop_assert!(z.score(&member).is_none());
+                                z.insert(&member, score, &e);
+                            }
+                        }
+                    }
+                    Op::Rem(m) => {
+                        let member = name(m);
+                        let before = model.len();
+                        model.retain(|(_, x)| *x != member);
+                        prop_assert_eq!(z.remove(&member).is_some(), before != model.len());
+                    }
+                    Op::RemRanks(a, b) => {
+                        model.sort_by(|x, y| cmp_entry(x.0, &x.1, y.0, &y.1));
+                        let (a, b) = (a as usize, b as usize);
+                        let expect = if a <= b && a < model.len() { b.min(model.len() - 1) - a + 1 } else { 0 };
+                        if expect > 0 {
+                            model.drain(a..=b.min(model.len() - 1));
+                        }
+                        prop_assert_eq!(z.remove_rank_range(a, b), expect);
+                    }
+                }
+                model.sort_by(|x, y| cmp_entry(x.0, &x.1, y.0, &y.1));
+                prop_assert_eq!(z.len(), model.len());
+            }
+            z.check().map_err(TestCaseError::fail)?;
+            let got: Vec<(f64, Vec<u8>)> = z.iter().map(|(m, s)| (s, m.to_vec())).collect();
+            prop_assert_eq!(&got, &model);
+            for (r, (s, m)) in model.iter().enumerate() {
+                prop_assert_eq!(z.rank(m), Some((r, *s)));
+                prop_assert_eq!(z.at(r), Some((&m[..], *s)));
+                let back: Vec<(f64, Vec<u8>)> = z.iter_from(r, true).map(|(m, s)| (s, m.to_vec())).collect();
+                let expect: Vec<(f64, Vec<u8>)> = model[..=r].iter().rev().cloned().collect();
+                prop_assert_eq!(back, expect);
+            }
+            for lo in -11..11 {
+                for hi in [lo - 1, lo, lo + 3] {
+                    for (min_excl, max_excl) in [(false, false), (true, false), (false, true)] {
+                        let range = ScoreRange { min: lo as f64, max: hi as f64, min_excl, max_excl };
+                        let inside: Vec<usize> = (0..model.len()).filter(|&i| range.gte_min(model[i].0, &[]) && range.lte_max(model[i].0, &[])).collect();
+                        prop_assert_eq!(z.count_in(&range), inside.len());
+                        prop_assert_eq!(z.first_in(&range), inside.first().copied());
+                        prop_assert_eq!(z.last_in(&range), inside.last().copied());
+                    }
+                }
+            }
+        }
+    }
+}

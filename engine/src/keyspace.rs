@@ -1280,10 +1280,12 @@ impl Drop for WriteGuard<'_, '_> {
     }
 }
 
-/// Collections that become empty are deleted (strings never are).
+/// Collections that become empty are deleted (strings never are; streams
+/// never are either: an emptied stream keeps its groups and last ID).
 fn is_empty_collection(value: &Value) -> bool {
     match value {
         Value::Str(_) => false,
+        Value::Stream(_) => false,
     }
 }
 

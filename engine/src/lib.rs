@@ -5,6 +5,7 @@ pub mod dict;
 pub mod keyspace;
 pub mod notify;
 pub mod snapshot;
+pub mod types;
 pub mod value;
 
 pub use keyspace::{

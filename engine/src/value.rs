@@ -3,6 +3,8 @@
 //! Invariant: `mem_bytes` is O(1) for every variant (collections keep a running
 //! total), because the door calls it around every write.
 
+use crate::types::stream::Stream;
+
 /// Strings up to this many bytes are "embstr" when created by SET and friends
 /// (OBJECT_ENCODING_EMBSTR_SIZE_LIMIT in Redis).
 pub const EMBSTR_BYTES_MAX: usize = 44;
@@ -12,6 +14,7 @@ pub const INT_STR_BYTES_MAX: usize = 20;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Str(StrValue),
+    Stream(Box<Stream>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -66,6 +69,7 @@ impl Value {
     pub fn value_type(&self) -> ValueType {
         match self {
             Value::Str(_) => ValueType::String,
+            Value::Stream(_) => ValueType::Stream,
         }
     }
 
@@ -75,6 +79,7 @@ impl Value {
             Value::Str(StrValue::Int(_)) => "int",
             Value::Str(StrValue::Embstr(_)) => "embstr",
             Value::Str(StrValue::Raw(_)) => "raw",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -84,6 +89,7 @@ impl Value {
             Value::Str(StrValue::Int(_)) => 0,
             Value::Str(StrValue::Embstr(b)) => b.len(),
             Value::Str(StrValue::Raw(v)) => v.capacity(),
+            Value::Stream(s) => std::mem::size_of::<Stream>() + s.mem_bytes(),
         }
     }
 

@@ -1228,6 +1228,12 @@ impl<'v, 'k> WriteGuard<'v, 'k> {
         self.changed = false;
     }
 
+    /// Undoes `unchanged`: a handler that validates before writing marks
+    /// the guard unchanged first and calls this once it did change the value.
+    pub fn changed(&mut self) {
+        self.changed = true;
+    }
+
     pub fn now_ms(&self) -> u64 {
         self.sh.now_ms
     }

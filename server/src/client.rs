@@ -116,6 +116,9 @@ pub struct Client {
     /// MONITOR lines about this client's own command, appended after its reply
     /// (a monitor that sends commands sees the reply first, as in Redis).
     pub monitor_echo: Vec<u8>,
+    /// Waiting in a blocking command: no reply now, and no further requests
+    /// run until it is served, times out or is unblocked.
+    pub blocked: bool,
 }
 
 impl Client {
@@ -148,6 +151,7 @@ impl Client {
             kind: ClientKind::Normal,
             redacted: Vec::new(),
             monitor_echo: Vec::new(),
+            blocked: false,
         }
     }
 

@@ -78,6 +78,8 @@ pub struct Server {
     pub introspect: crate::introspect::Introspection,
     /// Ids of clients in MONITOR mode, in the order they started it.
     pub monitors: Vec<u64>,
+    /// Clients blocked in XREAD/XREADGROUP (see blocking_streams.rs).
+    pub stream_blocking: crate::blocking_streams::StreamBlocking,
 }
 
 impl Server {
@@ -105,6 +107,7 @@ impl Server {
             lazyfree: crate::lazyfree::LazyFree::new(),
             introspect: Default::default(),
             monitors: Vec::new(),
+            stream_blocking: Default::default(),
         }
     }
 }

@@ -706,17 +706,19 @@ impl Stream {
     }
 
     /// A group's lag (entries not yet delivered), None when unknowable.
-    pub fn group_lag(&self, g: &ConsumerGroup) -> Option<u64> {
+    /// Negative when a group was told it read more than was ever added
+    /// (XGROUP SETID ... ENTRIESREAD), as in Redis.
+    pub fn group_lag(&self, g: &ConsumerGroup) -> Option<i64> {
+        let lag = |read: u64| (self.entries_added as i64).wrapping_sub(read as i64);
         if self.entries_added == 0 {
             return Some(0);
         }
         if let Some(read) = g.entries_read {
             if !self.range_has_tombstones(Some(g.last_id), None) {
-                return Some(self.entries_added.wrapping_sub(read));
+                return Some(lag(read));
             }
         }
-        self.estimate_distance(g.last_id)
-            .map(|read| self.entries_added.wrapping_sub(read))
+        self.estimate_distance(g.last_id).map(lag)
     }
 
     /// Advances a group past `id` delivered by XREADGROUP `>`, keeping its

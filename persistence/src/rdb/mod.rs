@@ -9,6 +9,7 @@ pub mod dump;
 pub mod load;
 pub mod reader;
 pub mod save;
+pub mod stream;
 pub mod value;
 pub mod writer;
 

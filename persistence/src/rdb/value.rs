@@ -18,6 +18,7 @@ use super::Corrupt;
 pub fn type_byte(value: &Value) -> u8 {
     match value {
         Value::Str(_) => types::STRING,
+        Value::Stream(_) => types::STREAM_LISTPACKS_2,
     }
 }
 
@@ -33,6 +34,7 @@ pub fn write_payload<W: Write>(w: &mut Writer<W>, value: &Value) -> io::Result<(
         Value::Str(StrValue::Int(n)) => w.int_string(*n),
         Value::Str(StrValue::Embstr(b)) => w.string(b),
         Value::Str(StrValue::Raw(b)) => w.string(b),
+        Value::Stream(s) => super::stream::write_stream(w, s),
     }
 }
 
@@ -42,6 +44,9 @@ pub fn read_value<R: Read>(r: &mut Reader<R>, ty: u8) -> Result<Value, Corrupt> 
         types::STRING => {
             let b = r.string("string value")?;
             Ok(Value::Str(StrValue::from_bytes(&b)))
+        }
+        types::STREAM_LISTPACKS | types::STREAM_LISTPACKS_2 | types::STREAM_LISTPACKS_3 => {
+            Ok(Value::Stream(Box::new(super::stream::read_stream(r, ty)?)))
         }
         types::MODULE_PRE_GA | types::MODULE_2 => Err(r.corrupt(format!(
             "module value (type {ty}) cannot be loaded: no modules are supported"
@@ -57,13 +62,10 @@ pub fn read_value<R: Read>(r: &mut Reader<R>, ty: u8) -> Result<Value, Corrupt> 
         | types::ZSET_ZIPLIST
         | types::HASH_ZIPLIST
         | types::LIST_QUICKLIST
-        | types::STREAM_LISTPACKS
         | types::HASH_LISTPACK
         | types::ZSET_LISTPACK
         | types::LIST_QUICKLIST_2
-        | types::STREAM_LISTPACKS_2
-        | types::SET_LISTPACK
-        | types::STREAM_LISTPACKS_3 => Err(r.corrupt(format!(
+        | types::SET_LISTPACK => Err(r.corrupt(format!(
             "value type {ty} is not supported by this build yet"
         ))),
         other => Err(r.corrupt(format!("unknown RDB value type {other}"))),

@@ -249,6 +249,8 @@ pub fn families() -> Vec<&'static [CommandSpec]> {
         crate::family::dump::COMMANDS,
         crate::family::persistence::COMMANDS,
         crate::family::strings::COMMANDS,
+        crate::family::streams::COMMANDS,
+        crate::family::stream_groups::COMMANDS,
         crate::family::keys::COMMANDS,
         crate::family::scan::COMMANDS,
         crate::family::expire::COMMANDS,

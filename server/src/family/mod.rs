@@ -15,4 +15,6 @@ pub mod persistence;
 pub mod scan;
 pub mod server;
 pub mod slowlog;
+pub mod stream_groups;
+pub mod streams;
 pub mod strings;

@@ -156,6 +156,46 @@ impl ConsumerGroup {
         true
     }
 
+    /// Loading: adds a PEL entry whose consumer is named later by
+    /// `load_consumer`; false if the ID is already there.
+    pub fn load_pending(&mut self, id: StreamId, delivery_time_ms: u64, delivery_count: u64) -> bool {
+        if self.pel.contains_key(&id) {
+            return false;
+        }
+        self.pel.insert(
+            id,
+            PendingEntry {
+                consumer: Box::default(),
+                delivery_time_ms,
+                delivery_count,
+            },
+        );
+        true
+    }
+
+    /// Loading: adds a consumer owning `ids`, which must be loaded PEL
+    /// entries not owned yet; false otherwise (or if the name is taken).
+    pub fn load_consumer(&mut self, name: &[u8], seen_time_ms: u64, ids: &[StreamId]) -> bool {
+        if self.consumers.contains_key(name) {
+            return false;
+        }
+        let mut pel = BTreeSet::new();
+        for id in ids {
+            match self.pel.get_mut(id) {
+                Some(p) if p.consumer.is_empty() && pel.insert(*id) => p.consumer = name.into(),
+                _ => return false,
+            }
+        }
+        self.consumers
+            .insert(name.into(), Consumer { seen_time_ms, pel });
+        true
+    }
+
+    /// Loading: whether every PEL entry got a consumer.
+    pub fn all_pending_owned(&self) -> bool {
+        self.pel.values().all(|p| self.consumers.contains_key(&p.consumer))
+    }
+
     /// Approximate heap bytes (names, PEL, consumers).
     pub fn mem_bytes(&self) -> usize {
         GROUP_BYTES

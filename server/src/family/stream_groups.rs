@@ -81,6 +81,11 @@ pub const AUTOCLAIM_COUNT_DEFAULT: i64 = 100;
 pub const AUTOCLAIM_ATTEMPTS_FACTOR: i64 = 10;
 /// Largest XAUTOCLAIM COUNT (LONG_MAX / max(sizeof(streamID), attempts factor)).
 pub const AUTOCLAIM_COUNT_MAX: i64 = i64::MAX / 16;
+/// Redis allocates COUNT 16-byte IDs up front and fails when the allocator
+/// refuses; Strata allocates as it goes, and refuses the counts Redis's
+/// allocator cannot serve (more than 2^47 bytes, jemalloc's largest size
+/// on 48-bit address spaces) with Redis's error.
+pub const AUTOCLAIM_COUNT_ALLOC_MAX: i64 = (1 << 47) / 16;
 
 fn nogroup(key: &[u8], group: &[u8]) -> CmdError {
     CmdError::new(format!(
@@ -666,7 +671,8 @@ fn xclaim(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
                 dirty += 1;
             }
             g.touch_consumer(consumer, now as u64);
-            let old_count = pending.map_or(0, |p| p.delivery_count);
+            // A PEL entry FORCE creates starts as delivered once (streamCreateNACK).
+            let old_count = pending.map_or(1, |p| p.delivery_count);
             let new_count = if retry_count >= 0 {
                 retry_count as u64
             } else if !justid {
@@ -724,6 +730,11 @@ fn xautoclaim(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     }
     if !has_group(ctx, key, name)? {
         return Err(nogroup(key, name));
+    }
+    if count > AUTOCLAIM_COUNT_ALLOC_MAX {
+        return Err(CmdError::new(
+            "ERR Insufficient memory, failed allocating transient memory, COUNT too high.",
+        ));
     }
     let now = ctx.now_ms();
     let mut created = false;

@@ -309,8 +309,11 @@ fn xadd(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         Some(p) => (Some(p.ms), p.seq),
         None => (None, None),
     };
+    // `ms-*` after `ms-<max>` has no next sequence: Redis fails there
+    // without setting errno, so the reply is its ERANGE text.
     let appended = match s.next_id(ms, seq, now) {
         Some(id) => s.append(id, fields, limits).map(|()| id),
+        None if seq.is_none() && ms.is_some() => Err(AppendError::TooLarge),
         None => Err(AppendError::IdTooSmall),
     };
     let id = match appended {
@@ -533,11 +536,9 @@ pub fn parse_block_ms(arg: &[u8], now_ms: u64) -> Result<Option<u64>, CmdError> 
     if t == 0 {
         return Ok(None);
     }
-    let now = now_ms.min(i64::MAX as u64) as i64;
-    if t > i64::MAX - now {
-        return Err(CmdError::new("ERR timeout is out of range"));
-    }
-    Ok(Some((t + now) as u64))
+    // Redis 7.0 adds the clock without an overflow check; such a client
+    // never times out there, so it blocks forever here.
+    Ok(now_ms.checked_add(t as u64).filter(|&d| d <= i64::MAX as u64))
 }
 
 fn read_generic(ctx: &mut Ctx, args: &mut Args, xreadgroup: bool) -> CmdResult {
@@ -550,7 +551,6 @@ fn read_generic(ctx: &mut Ctx, args: &mut Args, xreadgroup: bool) -> CmdResult {
     let mut streams_count = 0;
     let mut group: Option<GroupRead> = None;
     let mut noack = false;
-    let name = if xreadgroup { "xreadgroup" } else { "xread" };
     let mut i = 1;
     while i < c {
         let more = c - i - 1;
@@ -565,10 +565,10 @@ fn read_generic(ctx: &mut Ctx, args: &mut Args, xreadgroup: bool) -> CmdResult {
             streams_arg = i + 1;
             streams_count = c - streams_arg;
             if streams_count % 2 != 0 {
-                let symbol = if xreadgroup { '>' } else { '$' };
-                return Err(CmdError::new(format!(
-                    "ERR Unbalanced '{name}' list of streams: for each stream key an ID or '{symbol}' must be specified."
-                )));
+                // Redis 7.0 says XREAD and '$' for XREADGROUP too.
+                return Err(CmdError::new(
+                    "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
+                ));
             }
             streams_count /= 2;
             break;

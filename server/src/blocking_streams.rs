@@ -282,11 +282,7 @@ fn serve_group(srv: &mut Server, db: usize, key: &[u8], g: &GroupRead, count: us
     drop(guard);
     view.add_dirty(1 + u64::from(created));
     if created {
-        view.notify(
-            strata_engine::notify::STREAM,
-            "xgroup-createconsumer",
-            key,
-        );
+        view.notify(strata_engine::notify::STREAM, "xgroup-createconsumer", key);
     }
     Outcome::Reply(entries_reply(entries))
 }

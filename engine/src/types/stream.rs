@@ -99,7 +99,7 @@ pub struct TrimArgs {
     pub limit: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Stream {
     nodes: BTreeMap<StreamId, Listpack>,
     length: u64,
@@ -109,6 +109,20 @@ pub struct Stream {
     entries_added: u64,
     groups: BTreeMap<Box<[u8]>, ConsumerGroup>,
     node_bytes: usize,
+}
+
+/// Equal content: the same nodes, metadata and groups (buffer capacities,
+/// which `node_bytes` counts, do not matter).
+impl PartialEq for Stream {
+    fn eq(&self, other: &Stream) -> bool {
+        self.nodes == other.nodes
+            && self.length == other.length
+            && self.last_id == other.last_id
+            && self.first_id == other.first_id
+            && self.max_deleted_id == other.max_deleted_id
+            && self.entries_added == other.entries_added
+            && self.groups == other.groups
+    }
 }
 
 /// A node's master entry, decoded.
@@ -352,16 +366,16 @@ impl Stream {
 
     /// Appends an entry (streamAppendItem). `fields` alternate field, value;
     /// the caller checked there is an even number, at least two.
-    pub fn append(
+    pub fn append<F: AsRef<[u8]>>(
         &mut self,
         id: StreamId,
-        fields: &[Bytes],
+        fields: &[F],
         limits: NodeLimits,
     ) -> Result<(), AppendError> {
         if id <= self.last_id {
             return Err(AppendError::IdTooSmall);
         }
-        let total: usize = fields.iter().map(|f| f.len()).sum();
+        let total: usize = fields.iter().map(|f| f.as_ref().len()).sum();
         if total > ENTRY_BYTES_MAX {
             return Err(AppendError::TooLarge);
         }
@@ -394,7 +408,7 @@ impl Stream {
                 lp.push_int(0);
                 lp.push_int(numfields as i64);
                 for pair in fields.chunks(2) {
-                    lp.push_str(&pair[0]);
+                    lp.push_str(pair[0].as_ref());
                 }
                 lp.push_int(0);
                 self.node_bytes += lp.capacity();
@@ -412,7 +426,7 @@ impl Stream {
                     && m.fields
                         .iter()
                         .zip(fields.chunks(2))
-                        .all(|(mf, pair)| mf.eq_bytes(&pair[0]));
+                        .all(|(mf, pair)| mf.eq_bytes(pair[0].as_ref()));
                 let count_off = m.count_off;
                 let count = m.count;
                 if tail.is_some() {
@@ -428,12 +442,12 @@ impl Stream {
         lp.push_int(id.seq.wrapping_sub(master_id.seq) as i64);
         if same_fields {
             for pair in fields.chunks(2) {
-                lp.push_str(&pair[1]);
+                lp.push_str(pair[1].as_ref());
             }
         } else {
             lp.push_int(numfields as i64);
             for f in fields {
-                lp.push_str(f);
+                lp.push_str(f.as_ref());
             }
         }
         let mut lp_count = numfields as i64 + 3;

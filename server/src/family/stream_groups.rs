@@ -33,8 +33,22 @@ use crate::resp::Reply;
 pub const COMMANDS: &[CommandSpec] = &[
     container("xgroup", -2, 0, 0, XGROUP_SUBCOMMANDS),
     spec("xack", -4, WRITE | FAST, acl::STREAM, keys(1, 1, 1), xack),
-    spec("xpending", -3, READONLY, acl::STREAM, keys(1, 1, 1), xpending),
-    spec("xclaim", -6, WRITE | FAST, acl::STREAM, keys(1, 1, 1), xclaim),
+    spec(
+        "xpending",
+        -3,
+        READONLY,
+        acl::STREAM,
+        keys(1, 1, 1),
+        xpending,
+    ),
+    spec(
+        "xclaim",
+        -6,
+        WRITE | FAST,
+        acl::STREAM,
+        keys(1, 1, 1),
+        xclaim,
+    ),
     spec(
         "xautoclaim",
         -6,
@@ -55,7 +69,14 @@ const XGROUP_SUBCOMMANDS: &[CommandSpec] = &[
         xgroup_create,
     ),
     spec("setid", -5, WRITE, acl::STREAM, keys(2, 2, 1), xgroup_setid),
-    spec("destroy", 4, WRITE, acl::STREAM, keys(2, 2, 1), xgroup_destroy),
+    spec(
+        "destroy",
+        4,
+        WRITE,
+        acl::STREAM,
+        keys(2, 2, 1),
+        xgroup_destroy,
+    ),
     spec(
         "createconsumer",
         5,
@@ -72,7 +93,14 @@ const XGROUP_SUBCOMMANDS: &[CommandSpec] = &[
         keys(2, 2, 1),
         xgroup_delconsumer,
     ),
-    spec("help", 2, LOADING | STALE, acl::STREAM, NO_KEYS, xgroup_help),
+    spec(
+        "help",
+        2,
+        LOADING | STALE,
+        acl::STREAM,
+        NO_KEYS,
+        xgroup_help,
+    ),
 ];
 
 /// XAUTOCLAIM's default COUNT.
@@ -334,7 +362,9 @@ fn xgroup_create(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     if !s.create_group(name, ConsumerGroup::new(id, entries_read)) {
         // A stream created just now always accepts the group.
         guard.unchanged();
-        return Err(CmdError::new("BUSYGROUP Consumer Group name already exists"));
+        return Err(CmdError::new(
+            "BUSYGROUP Consumer Group name already exists",
+        ));
     }
     if !created {
         // Only a stream created by MKSTREAM signals WATCHers.
@@ -424,8 +454,7 @@ fn xgroup_delconsumer(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         (pending, u64::from(pending.is_some()))
     })?;
     if pending.is_some() {
-        ctx.db()
-            .notify(notify::STREAM, "xgroup-delconsumer", key);
+        ctx.db().notify(notify::STREAM, "xgroup-delconsumer", key);
     }
     Ok(Reply::Int(pending.unwrap_or(0) as i64))
 }
@@ -612,9 +641,8 @@ fn xclaim(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
                 .map_err(|_| CmdError::new("ERR Invalid TIME option argument for XCLAIM"))?;
         } else if opt.eq_ignore_ascii_case(b"retrycount") && more > 0 {
             j += 1;
-            retry_count = parse_i64(&argv[j]).map_err(|_| {
-                CmdError::new("ERR Invalid RETRYCOUNT option argument for XCLAIM")
-            })?;
+            retry_count = parse_i64(&argv[j])
+                .map_err(|_| CmdError::new("ERR Invalid RETRYCOUNT option argument for XCLAIM"))?;
         } else if opt.eq_ignore_ascii_case(b"lastid") && more > 0 {
             j += 1;
             last_id = sid::parse_full_id(&argv[j], sid::STRICT).ok_or_else(invalid_id)?;

@@ -31,10 +31,24 @@ use crate::family::stream_groups;
 use crate::resp::Reply;
 
 pub const COMMANDS: &[CommandSpec] = &[
-    spec("xadd", -5, WRITE | DENYOOM | FAST, acl::STREAM, keys(1, 1, 1), xadd),
+    spec(
+        "xadd",
+        -5,
+        WRITE | DENYOOM | FAST,
+        acl::STREAM,
+        keys(1, 1, 1),
+        xadd,
+    ),
     spec("xlen", 2, READONLY | FAST, acl::STREAM, keys(1, 1, 1), xlen),
     spec("xrange", -4, READONLY, acl::STREAM, keys(1, 1, 1), xrange),
-    spec("xrevrange", -4, READONLY, acl::STREAM, keys(1, 1, 1), xrevrange),
+    spec(
+        "xrevrange",
+        -4,
+        READONLY,
+        acl::STREAM,
+        keys(1, 1, 1),
+        xrevrange,
+    ),
     spec("xdel", -3, WRITE | FAST, acl::STREAM, keys(1, 1, 1), xdel),
     spec("xtrim", -4, WRITE, acl::STREAM, keys(1, 1, 1), xtrim),
     spec(
@@ -73,8 +87,22 @@ const XINFO_SUBCOMMANDS: &[CommandSpec] = &[
         keys(2, 2, 1),
         xinfo_consumers,
     ),
-    spec("groups", 3, READONLY, acl::STREAM, keys(2, 2, 1), xinfo_groups),
-    spec("stream", -3, READONLY, acl::STREAM, keys(2, 2, 1), xinfo_stream),
+    spec(
+        "groups",
+        3,
+        READONLY,
+        acl::STREAM,
+        keys(2, 2, 1),
+        xinfo_groups,
+    ),
+    spec(
+        "stream",
+        -3,
+        READONLY,
+        acl::STREAM,
+        keys(2, 2, 1),
+        xinfo_stream,
+    ),
     spec("help", 2, LOADING | STALE, acl::STREAM, NO_KEYS, xinfo_help),
 ];
 
@@ -274,7 +302,11 @@ fn xadd(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     if argv.len() < field_pos || nfields < 2 || nfields % 2 == 1 {
         return Err(CmdError::wrong_arity("xadd"));
     }
-    if let Some(sid::ParsedId { ms: 0, seq: Some(0) }) = parsed.id {
+    if let Some(sid::ParsedId {
+        ms: 0,
+        seq: Some(0),
+    }) = parsed.id
+    {
         return Err(CmdError::new(
             "ERR The ID specified in XADD must be greater than 0-0",
         ));
@@ -538,7 +570,9 @@ pub fn parse_block_ms(arg: &[u8], now_ms: u64) -> Result<Option<u64>, CmdError> 
     }
     // Redis 7.0 adds the clock without an overflow check; such a client
     // never times out there, so it blocks forever here.
-    Ok(now_ms.checked_add(t as u64).filter(|&d| d <= i64::MAX as u64))
+    Ok(now_ms
+        .checked_add(t as u64)
+        .filter(|&d| d <= i64::MAX as u64))
 }
 
 fn read_generic(ctx: &mut Ctx, args: &mut Args, xreadgroup: bool) -> CmdResult {

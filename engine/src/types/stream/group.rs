@@ -158,7 +158,12 @@ impl ConsumerGroup {
 
     /// Loading: adds a PEL entry whose consumer is named later by
     /// `load_consumer`; false if the ID is already there.
-    pub fn load_pending(&mut self, id: StreamId, delivery_time_ms: u64, delivery_count: u64) -> bool {
+    pub fn load_pending(
+        &mut self,
+        id: StreamId,
+        delivery_time_ms: u64,
+        delivery_count: u64,
+    ) -> bool {
         if self.pel.contains_key(&id) {
             return false;
         }
@@ -193,7 +198,9 @@ impl ConsumerGroup {
 
     /// Loading: whether every PEL entry got a consumer.
     pub fn all_pending_owned(&self) -> bool {
-        self.pel.values().all(|p| self.consumers.contains_key(&p.consumer))
+        self.pel
+            .values()
+            .all(|p| self.consumers.contains_key(&p.consumer))
     }
 
     /// Approximate heap bytes (names, PEL, consumers).

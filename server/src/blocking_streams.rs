@@ -24,9 +24,10 @@
 //! Invariants: a client id is in `waiters` iff its `Client::blocked` is set
 //! by this module; `by_key[(db, key)]` lists exactly the waiters that name
 //! that key, in the order they blocked, and each such key holds one
-//! keyspace WATCH reference per listed waiter.
+//! keyspace WATCH reference per listed waiter; `deadlines` holds exactly
+//! the waiters with a deadline.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use bytes::Bytes;
 use strata_engine::types::stream::id::StreamId;
@@ -59,6 +60,8 @@ pub struct Waiter {
 pub struct StreamBlocking {
     waiters: HashMap<u64, Waiter>,
     by_key: HashMap<(usize, Bytes), Vec<u64>>,
+    /// (deadline, client id) of the waiters that time out, soonest first.
+    deadlines: BTreeSet<(u64, u64)>,
     /// Keys signalled outside the WATCH path, served after the command.
     ready: Vec<(usize, Bytes)>,
     /// Clients unblocked since the loop last looked, to resume their input.
@@ -87,6 +90,9 @@ pub fn block(srv: &mut Server, client: &mut Client, waiter: Waiter) {
             .or_default()
             .push(id);
     }
+    if let Some(d) = waiter.deadline_ms {
+        srv.stream_blocking.deadlines.insert((d, id));
+    }
     srv.stream_blocking.waiters.insert(id, waiter);
 }
 
@@ -101,6 +107,9 @@ pub fn signal_key(srv: &mut Server, db: usize, key: &[u8]) {
 /// Removes a waiter and its key registrations; returns it.
 fn remove(srv: &mut Server, id: u64) -> Option<Waiter> {
     let w = srv.stream_blocking.waiters.remove(&id)?;
+    if let Some(d) = w.deadline_ms {
+        srv.stream_blocking.deadlines.remove(&(d, id));
+    }
     for (key, _) in &w.keys {
         srv.keyspace.unwatch(w.db, key);
         let slot = (w.db, key.clone());
@@ -147,15 +156,11 @@ pub fn unblock(srv: &mut Server, id: u64, as_error: bool) -> bool {
 
 /// Times out waiters whose deadline passed.
 pub fn expire_timeouts(srv: &mut Server, now_ms: u64) {
-    if srv.stream_blocking.waiters.is_empty() {
-        return;
-    }
     let due: Vec<u64> = srv
         .stream_blocking
-        .waiters
-        .iter()
-        .filter(|(_, w)| w.deadline_ms.is_some_and(|d| d <= now_ms))
-        .map(|(&id, _)| id)
+        .deadlines
+        .range(..=(now_ms, u64::MAX))
+        .map(|&(_, id)| id)
         .collect();
     for id in due {
         finish(srv, id, Reply::NilArray);
@@ -164,11 +169,7 @@ pub fn expire_timeouts(srv: &mut Server, now_ms: u64) {
 
 /// The earliest deadline among waiters, for the event loop's sleep.
 pub fn next_deadline(srv: &Server) -> Option<u64> {
-    srv.stream_blocking
-        .waiters
-        .values()
-        .filter_map(|w| w.deadline_ms)
-        .min()
+    srv.stream_blocking.deadlines.first().map(|&(d, _)| d)
 }
 
 /// Clients unblocked since the last call, whose queued input must run.
@@ -179,8 +180,8 @@ pub fn take_resumed(srv: &mut Server) -> Vec<u64> {
 /// After a command: serves waiters on keys changed since `touched_mark`
 /// (an index into the keyspace's touched list) or signalled explicitly.
 pub fn after_command(srv: &mut Server, touched_mark: usize) {
-    let b = &srv.stream_blocking;
-    if b.waiters.is_empty() {
+    if srv.stream_blocking.waiters.is_empty() {
+        srv.stream_blocking.ready.clear();
         return;
     }
     let mut ready = std::mem::take(&mut srv.stream_blocking.ready);

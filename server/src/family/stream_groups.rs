@@ -140,8 +140,9 @@ fn subcommand_syntax(argv: &[Bytes]) -> CmdError {
 
 /// Serves one key of an XREADGROUP synchronously: the consumer's history
 /// when `gt` is an ID, new entries when it is `>` (StreamId::MAX) and the
-/// stream has entries past the group's last ID. The consumer is created if
-/// missing. None when there is nothing to serve (the caller may block).
+/// stream has entries past the group's last ID. A served consumer is
+/// created if missing. None when there is nothing to serve (the caller may
+/// block).
 pub fn read_for_group(
     ctx: &mut Ctx,
     key: &[u8],
@@ -157,7 +158,9 @@ pub fn read_for_group(
     let history = gt != StreamId::MAX;
     let last = s.group(&g.group)?.last_id;
     let serve = history || (!s.is_empty() && s.last_valid_id() > last);
-    let created = s.group_mut(&g.group)?.touch_consumer(&g.consumer, now);
+    // Redis 7.0 creates (or refreshes) the consumer only when it serves it:
+    // a read that finds nothing, or blocks, leaves no consumer behind.
+    let created = serve && s.group_mut(&g.group)?.touch_consumer(&g.consumer, now);
     let reply = if !serve {
         None
     } else if history {

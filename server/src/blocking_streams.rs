@@ -76,6 +76,11 @@ impl StreamBlocking {
     pub fn blocked_count(&self) -> usize {
         self.waiters.len()
     }
+
+    /// Blocked clients that will time out (INFO clients_in_timeout_table).
+    pub fn timeout_count(&self) -> usize {
+        self.deadlines.len()
+    }
 }
 
 /// Parks `client` (the caller sends no reply now).

@@ -119,6 +119,9 @@ pub struct Client {
     /// Waiting in a blocking command: no reply now, and no further requests
     /// run until it is served, times out or is unblocked.
     pub blocked: bool,
+    /// Blocking commands must not block now (Redis's CLIENT_DENY_BLOCKING:
+    /// inside MULTI/EXEC); they answer as if they timed out at once.
+    pub deny_blocking: bool,
 }
 
 impl Client {
@@ -152,6 +155,7 @@ impl Client {
             redacted: Vec::new(),
             monitor_echo: Vec::new(),
             blocked: false,
+            deny_blocking: false,
         }
     }
 

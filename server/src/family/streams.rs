@@ -590,6 +590,13 @@ fn read_generic(ctx: &mut Ctx, args: &mut Args, xreadgroup: bool) -> CmdResult {
         let more = c - i - 1;
         let o = &argv[i];
         if o.eq_ignore_ascii_case(b"block") && more > 0 {
+            if ctx.client.fake {
+                // Scripts (fake clients) get Redis's CLIENT_LUA error.
+                return Err(CmdError::new(format!(
+                    "ERR {} command is not allowed with BLOCK option from scripts",
+                    cstr(&argv[0])
+                )));
+            }
             i += 1;
             timeout = Some(parse_block_ms(&argv[i], now)?);
         } else if o.eq_ignore_ascii_case(b"count") && more > 0 {
@@ -695,9 +702,8 @@ fn read_generic(ctx: &mut Ctx, args: &mut Args, xreadgroup: bool) -> CmdResult {
     let Some(deadline) = timeout else {
         return Ok(Reply::NilArray);
     };
-    // Scripts (and, once they exist, transactions) cannot block: they get
-    // the timeout reply at once, as Redis's CLIENT_DENY_BLOCKING.
-    if ctx.client.fake {
+    // Transactions cannot block: they get the timeout reply at once.
+    if ctx.client.deny_blocking || ctx.client.fake {
         return Ok(Reply::NilArray);
     }
     let db = ctx.client.db;

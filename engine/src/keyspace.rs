@@ -1355,6 +1355,12 @@ impl<'v, 'k> WriteGuard<'v, 'k> {
         self.changed = false;
     }
 
+    /// Undoes `unchanged`: a handler that validates before writing marks
+    /// the guard unchanged first and calls this once it did change the value.
+    pub fn changed(&mut self) {
+        self.changed = true;
+    }
+
     pub fn now_ms(&self) -> u64 {
         self.sh.now_ms
     }
@@ -1407,12 +1413,14 @@ impl Drop for WriteGuard<'_, '_> {
     }
 }
 
-/// Collections that become empty are deleted (strings never are).
+/// Collections that become empty are deleted (strings never are; streams
+/// never are either: an emptied stream keeps its groups and last ID).
 fn is_empty_collection(value: &Value) -> bool {
     match value {
         Value::Str(_) => false,
         Value::Set(s) => s.is_empty(),
         Value::ZSet(z) => z.is_empty(),
+        Value::Stream(_) => false,
     }
 }
 

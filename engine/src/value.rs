@@ -5,6 +5,7 @@
 
 use crate::thin::ThinBytes;
 use crate::types::set::Set;
+use crate::types::stream::Stream;
 use crate::types::zset::ZSet;
 
 /// Strings up to this many bytes are "embstr" when created by SET and friends
@@ -18,6 +19,7 @@ pub enum Value {
     Str(StrValue),
     Set(Box<Set>),
     ZSet(Box<ZSet>),
+    Stream(Box<Stream>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -74,6 +76,7 @@ impl Value {
             Value::Str(_) => ValueType::String,
             Value::Set(_) => ValueType::Set,
             Value::ZSet(_) => ValueType::ZSet,
+            Value::Stream(_) => ValueType::Stream,
         }
     }
 
@@ -85,15 +88,18 @@ impl Value {
             Value::Str(StrValue::Raw(_)) => "raw",
             Value::Set(s) => s.encoding_name(),
             Value::ZSet(z) => z.encoding_name(),
+            Value::Stream(_) => "stream",
         }
     }
 
-    /// An empty set or sorted set (the keyspace never holds one; a loader skips it).
+    /// An empty set or sorted set (the keyspace never holds one; a loader skips
+    /// it). Streams may be empty.
     pub fn is_empty_collection(&self) -> bool {
         match self {
             Value::Str(_) => false,
             Value::Set(s) => s.is_empty(),
             Value::ZSet(z) => z.is_empty(),
+            Value::Stream(_) => false,
         }
     }
 
@@ -105,6 +111,7 @@ impl Value {
             Value::Str(StrValue::Raw(v)) => v.capacity() + 8,
             Value::Set(s) => s.mem_bytes(),
             Value::ZSet(z) => z.mem_bytes(),
+            Value::Stream(s) => std::mem::size_of::<Stream>() + s.mem_bytes(),
         }
     }
 

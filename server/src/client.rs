@@ -116,6 +116,12 @@ pub struct Client {
     /// MONITOR lines about this client's own command, appended after its reply
     /// (a monitor that sends commands sees the reply first, as in Redis).
     pub monitor_echo: Vec<u8>,
+    /// Waiting in a blocking command: no reply now, and no further requests
+    /// run until it is served, times out or is unblocked.
+    pub blocked: bool,
+    /// Blocking commands must not block now (Redis's CLIENT_DENY_BLOCKING:
+    /// inside MULTI/EXEC); they answer as if they timed out at once.
+    pub deny_blocking: bool,
 }
 
 impl Client {
@@ -148,6 +154,8 @@ impl Client {
             kind: ClientKind::Normal,
             redacted: Vec::new(),
             monitor_echo: Vec::new(),
+            blocked: false,
+            deny_blocking: false,
         }
     }
 

@@ -17,6 +17,8 @@ pub fn execute(srv: &mut Server, client: &mut Client, argv: Vec<Bytes>) {
     if client.reply_mode == ReplyMode::SkipNext {
         client.reply_mode = ReplyMode::Skip;
     }
+    // Keys written from here on may wake blocked clients.
+    let touched_mark = srv.keyspace.shared.touched.len();
     let reply = match resolve(srv, &argv) {
         Err(e) => {
             count_error(srv, &e);
@@ -34,10 +36,14 @@ pub fn execute(srv: &mut Server, client: &mut Client, argv: Vec<Bytes>) {
         },
     };
     crate::propagate::end_unit(srv);
-    client.reply(&reply);
+    // A client the command parked gets its reply when it is served.
+    if !client.blocked {
+        client.reply(&reply);
+    }
     if client.reply_mode == ReplyMode::Skip {
         client.reply_mode = ReplyMode::On;
     }
+    crate::blocking_streams::after_command(srv, touched_mark);
 }
 
 /// Runs a command read from the AOF: no gates, no statistics of errors to

@@ -5,7 +5,9 @@ use crate::client::{Client, ClientState};
 use crate::server::Server;
 
 /// A client's connection is gone: forget what it registered.
-pub fn client_closed(_srv: &mut Server, _client: &mut Client) {}
+pub fn client_closed(srv: &mut Server, client: &mut Client) {
+    crate::blocking_streams::forget(srv, client.id);
+}
 
 /// After commands ran: publish queued notifications, fail WATCHers.
 pub fn after_command(srv: &mut Server) {
@@ -15,8 +17,8 @@ pub fn after_command(srv: &mut Server) {
 }
 
 /// Whether `timeout` may close this idle client (not pub/sub, not blocked).
-pub fn idle_timeout_applies(_client: &Client) -> bool {
-    true
+pub fn idle_timeout_applies(client: &Client) -> bool {
+    !client.blocked
 }
 
 pub fn cron(srv: &mut Server, now_ms: u64) {
@@ -39,15 +41,18 @@ pub fn client_reset(_srv: &mut Server, _client: &mut Client) {}
 
 /// Subscriptions, transaction and blocking state of a client (CLIENT LIST
 /// fields, PING's pub/sub form, the client type).
-pub fn client_state(_srv: &Server, _client: &Client) -> ClientState {
-    ClientState::default()
+pub fn client_state(_srv: &Server, client: &Client) -> ClientState {
+    ClientState {
+        blocked: client.blocked,
+        ..ClientState::default()
+    }
 }
 
 /// CLIENT UNBLOCK: wakes a client blocked in BLPOP and friends, with a
 /// timeout reply or, if `as_error`, an -UNBLOCKED error. False if `id` is
 /// not blocked.
-pub fn unblock_client(_srv: &mut Server, _id: u64, _as_error: bool) -> bool {
-    false
+pub fn unblock_client(srv: &mut Server, id: u64, as_error: bool) -> bool {
+    crate::blocking_streams::unblock(srv, id, as_error)
 }
 
 /// CONFIG SET changed these directives (start-up: all of them): subsystems

@@ -183,6 +183,7 @@ impl EventLoop {
         let mut turn_start: Option<std::time::Instant> = None;
         loop {
             self.resume_postponed();
+            self.resume_unblocked();
             self.flush_pending_writes();
             let interval_ms = (1000 / self.srv.config.hz.clamp(1, 500)) as u64;
             // Snapshot work gets a share of the time the last turn spent
@@ -198,6 +199,10 @@ impl EventLoop {
                 }
                 if let Some(ms) = crate::persist::wake_within_ms(&self.srv) {
                     wait_ms = wait_ms.min(ms);
+                }
+                if let Some(deadline) = crate::blocking_streams::next_deadline(&self.srv) {
+                    // Blocked clients time out on time, not at the next tick.
+                    wait_ms = wait_ms.min(deadline.saturating_sub(now));
                 }
                 Duration::from_millis(wait_ms.max(1))
             } else {
@@ -492,6 +497,19 @@ impl EventLoop {
         }
     }
 
+    /// Times out blocked clients, then runs what clients unblocked since the
+    /// last turn sent while they were blocked.
+    fn resume_unblocked(&mut self) {
+        crate::blocking_streams::expire_timeouts(&mut self.srv, clock::now_ms());
+        for id in crate::blocking_streams::take_resumed(&mut self.srv) {
+            let Some(mut conn) = self.srv.clients.remove(&id) else {
+                continue;
+            };
+            let open = self.process_input(&mut conn);
+            self.end_turn(conn, !open);
+        }
+    }
+
     /// Runs one parsed request, or holds it back if CLIENT PAUSE covers it.
     fn run_request(&mut self, conn: &mut Conn, argv: Vec<Bytes>) {
         if dispatch::must_postpone(&self.srv, &conn.client, &argv) {
@@ -522,8 +540,9 @@ impl EventLoop {
             {
                 return true;
             }
-            if conn.postponed.is_some() {
-                // Held back by CLIENT PAUSE: input waits, within the query buffer limit.
+            if conn.postponed.is_some() || conn.client.blocked {
+                // Held back by CLIENT PAUSE or a blocking command: input
+                // waits, within the query buffer limit.
                 break;
             }
             let limits = ParseLimits {

@@ -85,6 +85,8 @@ pub struct Server {
     pub propagation: crate::propagate::Propagation,
     /// The append-only file, when `appendonly yes`.
     pub aof: Option<crate::aof::Aof>,
+    /// Clients blocked in XREAD/XREADGROUP (see blocking_streams.rs).
+    pub stream_blocking: crate::blocking_streams::StreamBlocking,
 }
 
 impl Server {
@@ -116,6 +118,7 @@ impl Server {
             new_tcp_listeners: None,
             propagation: Default::default(),
             aof: None,
+            stream_blocking: Default::default(),
         };
         crate::family::config::on_start(&mut srv);
         srv

@@ -10,6 +10,7 @@ pub mod load;
 pub mod reader;
 pub mod save;
 pub mod setzset;
+pub mod stream;
 pub mod value;
 pub mod writer;
 

@@ -22,6 +22,7 @@ pub fn type_byte(value: &Value) -> u8 {
         Value::Str(_) => types::STRING,
         Value::Set(s) => setzset::set_type_byte(s),
         Value::ZSet(z) => setzset::zset_type_byte(z),
+        Value::Stream(_) => types::STREAM_LISTPACKS_2,
     }
 }
 
@@ -39,6 +40,7 @@ pub fn write_payload<W: Write>(w: &mut Writer<W>, value: &Value) -> io::Result<(
         Value::Str(StrValue::Raw(b)) => w.string(b),
         Value::Set(s) => setzset::write_set(w, s),
         Value::ZSet(z) => setzset::write_zset(w, z),
+        Value::Stream(s) => super::stream::write_stream(w, s),
     }
 }
 
@@ -64,6 +66,9 @@ pub fn read_value_with<R: Read>(
             let b = r.string("string value")?;
             Ok(Value::Str(StrValue::from_bytes(&b)))
         }
+        types::STREAM_LISTPACKS | types::STREAM_LISTPACKS_2 | types::STREAM_LISTPACKS_3 => {
+            Ok(Value::Stream(Box::new(super::stream::read_stream(r, ty)?)))
+        }
         types::MODULE_PRE_GA | types::MODULE_2 => Err(r.corrupt(format!(
             "module value (type {ty}) cannot be loaded: no modules are supported"
         ))),
@@ -73,11 +78,8 @@ pub fn read_value_with<R: Read>(
         | types::LIST_ZIPLIST
         | types::HASH_ZIPLIST
         | types::LIST_QUICKLIST
-        | types::STREAM_LISTPACKS
         | types::HASH_LISTPACK
-        | types::LIST_QUICKLIST_2
-        | types::STREAM_LISTPACKS_2
-        | types::STREAM_LISTPACKS_3 => Err(r.corrupt(format!(
+        | types::LIST_QUICKLIST_2 => Err(r.corrupt(format!(
             "value type {ty} is not supported by this build yet"
         ))),
         other => Err(r.corrupt(format!("unknown RDB value type {other}"))),

@@ -250,6 +250,8 @@ pub fn families() -> Vec<&'static [CommandSpec]> {
         crate::family::persistence::COMMANDS,
         crate::family::strings::COMMANDS,
         crate::family::hyperloglog::COMMANDS,
+        crate::family::streams::COMMANDS,
+        crate::family::stream_groups::COMMANDS,
         crate::family::keys::COMMANDS,
         crate::family::scan::COMMANDS,
         crate::family::expire::COMMANDS,

@@ -223,9 +223,12 @@ fn clients(srv: &Server, client: &Client, w: &mut Lines) {
     w.field("maxclients", srv.config.maxclients);
     w.field("client_recent_max_input_buffer", max_in);
     w.field("client_recent_max_output_buffer", max_out);
-    w.field("blocked_clients", 0);
+    w.field("blocked_clients", srv.stream_blocking.blocked_count());
     w.field("tracking_clients", 0);
-    w.field("clients_in_timeout_table", 0);
+    w.field(
+        "clients_in_timeout_table",
+        srv.stream_blocking.timeout_count(),
+    );
 }
 
 /// The memory figures INFO memory and MEMORY STATS share.

@@ -18,5 +18,7 @@ pub mod scan;
 pub mod server;
 pub mod sets;
 pub mod slowlog;
+pub mod stream_groups;
+pub mod streams;
 pub mod strings;
 pub mod zsets;

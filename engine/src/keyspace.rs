@@ -19,7 +19,7 @@ use std::collections::HashMap;
 
 use crate::dict::{Dict, Hasher};
 use crate::notify::{self, Notification};
-use crate::value::Value;
+use crate::value::{Encodings, Value};
 
 /// Segments per database (a power of two; the top bits of the hash choose one).
 pub const SEGMENTS: usize = 256;
@@ -134,6 +134,13 @@ pub struct Shared {
     /// Approximate heap bytes held by values (grows and shrinks with writes).
     pub value_bytes: i64,
     rng: u64,
+    /// Encoding thresholds of collection values (from the config).
+    pub encodings: Encodings,
+    /// While true (some client is blocked on keys), every key the door
+    /// creates is queued in `ready_keys`.
+    pub track_ready: bool,
+    /// Keys that may now serve blocked clients: (db, key).
+    pub ready_keys: Vec<(usize, Box<[u8]>)>,
 }
 
 impl Shared {
@@ -153,6 +160,9 @@ impl Shared {
             lfu_decay_time_min: 1,
             value_bytes: 0,
             rng: 0x2545_f491_4f6c_dd1d,
+            encodings: Encodings::default(),
+            track_ready: false,
+            ready_keys: Vec::new(),
         }
     }
 
@@ -567,6 +577,17 @@ impl<'a> DbView<'a> {
         self.db.segments[seg].map.insert_new(hasher, hash, key.into(), Entry { value, lru });
         self.db.len += 1;
         self.sh.notify(notify::NEW, "new", self.idx, key);
+        self.signal_ready(key);
+    }
+
+    /// Queues `key` for the server to serve clients blocked on it (only while
+    /// some client is blocked). The door calls it for every key it creates;
+    /// commands that add to an existing value that clients may wait on
+    /// (XADD) call it themselves.
+    pub fn signal_ready(&mut self, key: &[u8]) {
+        if self.sh.track_ready {
+            self.sh.ready_keys.push((self.idx, key.into()));
+        }
     }
 
     /// Redis's setKey: stores `value`, replacing any old value. The TTL is
@@ -911,6 +932,8 @@ impl Drop for WriteGuard<'_, '_> {
 fn is_empty_collection(value: &Value) -> bool {
     match value {
         Value::Str(_) => false,
+        Value::List(l) => l.is_empty(),
+        Value::Hash(h) => h.is_empty(),
     }
 }
 

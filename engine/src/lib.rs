@@ -4,7 +4,8 @@
 pub mod dict;
 pub mod keyspace;
 pub mod notify;
+pub mod types;
 pub mod value;
 
 pub use keyspace::{DbView, Entry, Keyspace, Lookup, WriteGuard, LOOKUP_DEFAULT, LOOKUP_NOTOUCH, LOOKUP_SILENT};
-pub use value::{StrValue, Value, ValueType};
+pub use value::{Encodings, Hash, List, StrValue, Value, ValueType};

@@ -9,9 +9,33 @@ pub const EMBSTR_BYTES_MAX: usize = 44;
 /// Longest string that may be encoded as an integer (LONG_STR_SIZE).
 pub const INT_STR_BYTES_MAX: usize = 20;
 
+pub use crate::types::hash::Hash;
+pub use crate::types::list::List;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Str(StrValue),
+    List(Box<List>),
+    Hash(Box<Hash>),
+}
+
+/// The encoding thresholds of the collection types (from the server config:
+/// `list-max-listpack-size`, `hash-max-listpack-*`). Lives in `Shared` so
+/// commands and loaders build values the way Redis would.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Encodings {
+    /// Positive: entries per list node; -1..-5: node size 4..64 KiB.
+    pub list_max_listpack_size: i64,
+    pub hash_max_listpack_entries: usize,
+    /// Longest field or value (bytes) a listpack-encoded hash may hold.
+    pub hash_max_listpack_value: usize,
+}
+
+impl Default for Encodings {
+    fn default() -> Self {
+        // Redis 7.0's built-in defaults (without a redis.conf).
+        Encodings { list_max_listpack_size: -2, hash_max_listpack_entries: 512, hash_max_listpack_value: 64 }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -66,6 +90,8 @@ impl Value {
     pub fn value_type(&self) -> ValueType {
         match self {
             Value::Str(_) => ValueType::String,
+            Value::List(_) => ValueType::List,
+            Value::Hash(_) => ValueType::Hash,
         }
     }
 
@@ -75,6 +101,8 @@ impl Value {
             Value::Str(StrValue::Int(_)) => "int",
             Value::Str(StrValue::Embstr(_)) => "embstr",
             Value::Str(StrValue::Raw(_)) => "raw",
+            Value::List(l) => l.encoding_name(),
+            Value::Hash(h) => h.encoding_name(),
         }
     }
 
@@ -84,6 +112,8 @@ impl Value {
             Value::Str(StrValue::Int(_)) => 0,
             Value::Str(StrValue::Embstr(b)) => b.len(),
             Value::Str(StrValue::Raw(v)) => v.capacity(),
+            Value::List(l) => l.mem_bytes(),
+            Value::Hash(h) => h.mem_bytes(),
         }
     }
 

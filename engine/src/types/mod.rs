@@ -1,0 +1,3 @@
+pub mod hash;
+pub mod list;
+pub mod packed;

@@ -29,7 +29,11 @@ pub fn execute(srv: &mut Server, client: &mut Client, argv: Vec<Bytes>) {
                 count_error(srv, &e);
                 Reply::Error(e.0)
             }
-            Ok(()) => call(srv, client, spec, parent, argv),
+            Ok(()) => match call(srv, client, spec, parent, argv) {
+                Some(reply) => reply,
+                // Parked by a blocking command: the reply comes when it is served.
+                None => return,
+            },
         },
     };
     client.reply(&reply);
@@ -118,8 +122,9 @@ fn count_error(srv: &mut Server, e: &CmdError) {
     *srv.stats.errors.entry(e.code().to_string()).or_insert(0) += 1;
 }
 
-/// Runs the handler with the clock set, then records statistics.
-fn call(srv: &mut Server, client: &mut Client, spec: &'static CommandSpec, parent: Option<&'static CommandSpec>, argv: Vec<Bytes>) -> Reply {
+/// Runs the handler with the clock set, then records statistics. None when
+/// the handler blocked the client (statistics wait for it to be unblocked).
+fn call(srv: &mut Server, client: &mut Client, spec: &'static CommandSpec, parent: Option<&'static CommandSpec>, argv: Vec<Bytes>) -> Option<Reply> {
     let start = std::time::Instant::now();
     srv.keyspace.set_now_ms(crate::clock::now_ms());
     let skip = if parent.is_some() { 2 } else { 1 };
@@ -131,11 +136,17 @@ fn call(srv: &mut Server, client: &mut Client, spec: &'static CommandSpec, paren
         }
         None => Err(CmdError::syntax()),
     };
+    if srv.blocking.has_pending() {
+        crate::blocking::park(srv, client, args.into_argv());
+        return None;
+    }
     let usec = start.elapsed().as_micros() as u64;
     let name = full_name(spec, parent);
     client.last_cmd = name.clone();
     client.last_interaction_ms = srv.keyspace.now_ms();
-    srv.stats.total_commands_processed += 1;
+    if !srv.blocking.is_rerun() {
+        srv.stats.total_commands_processed += 1;
+    }
     let failed = result.is_err();
     let stat = srv.stats.commands.entry(name).or_default();
     stat.calls += 1;
@@ -150,7 +161,7 @@ fn call(srv: &mut Server, client: &mut Client, spec: &'static CommandSpec, paren
                 }
                 count_error(srv, &e);
             }
-            reply
+            Some(reply)
         }
         Err(e) => {
             if failed {
@@ -159,7 +170,7 @@ fn call(srv: &mut Server, client: &mut Client, spec: &'static CommandSpec, paren
                 }
             }
             count_error(srv, &e);
-            Reply::Error(e.0)
+            Some(Reply::Error(e.0))
         }
     }
 }

@@ -5,7 +5,9 @@ use crate::client::Client;
 use crate::server::Server;
 
 /// A client's connection is gone: forget what it registered.
-pub fn client_closed(_srv: &mut Server, _client: &mut Client) {}
+pub fn client_closed(srv: &mut Server, client: &mut Client) {
+    crate::blocking::client_closed(srv, client.id);
+}
 
 /// After commands ran: publish queued notifications, fail WATCHers.
 pub fn after_command(srv: &mut Server) {

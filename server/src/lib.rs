@@ -1,6 +1,7 @@
 //! strata-server: configuration, the event loop, RESP, the command table with
 //! one file per command family, and the state the executor thread owns.
 
+pub mod blocking;
 pub mod client;
 pub mod clock;
 pub mod commands;

@@ -150,8 +150,14 @@ impl EventLoop {
             self.flush_pending_writes();
             let interval_ms = (1000 / self.srv.config.hz.clamp(1, 500)) as u64;
             let timeout = if self.more_input.is_empty() {
-                let since = clock::now_ms().saturating_sub(self.last_cron_ms);
-                Duration::from_millis(interval_ms.saturating_sub(since).max(1))
+                let now = clock::now_ms();
+                let since = now.saturating_sub(self.last_cron_ms);
+                let mut wait_ms = interval_ms.saturating_sub(since).max(1);
+                // Wake for the nearest blocked-client deadline (sub-second timeouts).
+                if let Some(at) = self.srv.blocking.next_deadline_ms() {
+                    wait_ms = wait_ms.min(at.saturating_sub(now));
+                }
+                Duration::from_millis(wait_ms)
             } else {
                 Duration::ZERO
             };
@@ -178,6 +184,8 @@ impl EventLoop {
             for id in again {
                 self.read_client(id);
             }
+            crate::blocking::expire(&mut self.srv, clock::now_ms());
+            self.resume_unblocked();
             let now = clock::now_ms();
             if now.saturating_sub(self.last_cron_ms) >= interval_ms {
                 self.last_cron_ms = now;
@@ -312,11 +320,36 @@ impl EventLoop {
         self.srv.clients.insert(id, conn);
     }
 
+    /// Runs the queued input of clients that blocking commands released.
+    fn resume_unblocked(&mut self) {
+        loop {
+            let ids = self.srv.blocking.take_unblocked();
+            if ids.is_empty() {
+                return;
+            }
+            for id in ids {
+                let Some(mut conn) = self.srv.clients.remove(&id) else { continue };
+                if !conn.inbuf.is_empty() && !self.process_input(&mut conn) || conn.client.close_asap {
+                    self.close(conn);
+                    continue;
+                }
+                if !conn.client.out.is_empty() || conn.client.close_after_reply {
+                    self.srv.pending_writes.push(id);
+                }
+                self.srv.clients.insert(id, conn);
+            }
+        }
+    }
+
     /// Parses and runs complete requests; false means close the connection.
     fn process_input(&mut self, conn: &mut Conn) -> bool {
         loop {
             if conn.client.close_after_reply {
                 return true;
+            }
+            // A blocked client's further input waits until it is unblocked.
+            if self.srv.blocking.is_blocked(conn.client.id) {
+                break;
             }
             let limits = ParseLimits { bulk_bytes_max: self.srv.config.proto_max_bulk_len, authenticated: conn.client.authenticated };
             match conn.parser.parse(&mut conn.inbuf, limits) {
@@ -326,6 +359,9 @@ impl EventLoop {
                     }
                     conn.client.qbuf_bytes = conn.inbuf.len();
                     dispatch::execute(&mut self.srv, &mut conn.client, argv);
+                    if !self.srv.keyspace.shared.ready_keys.is_empty() {
+                        crate::blocking::serve_ready(&mut self.srv);
+                    }
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -409,7 +445,7 @@ impl EventLoop {
         let mut to_close = Vec::new();
         for (id, conn) in self.srv.clients.iter() {
             let c = &conn.client;
-            if c.close_asap || (timeout_ms > 0 && now.saturating_sub(c.last_interaction_ms) > timeout_ms && crate::hooks::idle_timeout_applies(c)) {
+            if c.close_asap || (timeout_ms > 0 && now.saturating_sub(c.last_interaction_ms) > timeout_ms && crate::hooks::idle_timeout_applies(c) && !self.srv.blocking.is_blocked(*id)) {
                 to_close.push(*id);
             }
         }

@@ -67,6 +67,8 @@ pub struct Server {
     pub pause_writes_only: bool,
     /// Ids of clients with replies to write.
     pub pending_writes: Vec<u64>,
+    /// Clients parked by blocking commands (BLPOP, ...).
+    pub blocking: crate::blocking::Blocking,
 }
 
 impl Server {
@@ -75,6 +77,7 @@ impl Server {
         let mut keyspace = Keyspace::new(config.databases);
         keyspace.set_now_ms(now);
         keyspace.shared.notify_flags = config.notify_keyspace_events;
+        keyspace.shared.encodings = config.encodings();
         Server {
             config,
             keyspace,
@@ -90,6 +93,7 @@ impl Server {
             pause_until_ms: 0,
             pause_writes_only: false,
             pending_writes: Vec::new(),
+            blocking: Default::default(),
         }
     }
 }

@@ -204,7 +204,13 @@ pub const fn container(name: &'static str, arity: i32, flags: u64, acl: u64, sub
 
 /// Every family's rows.
 pub fn families() -> Vec<&'static [CommandSpec]> {
-    vec![crate::family::connection::COMMANDS, crate::family::strings::COMMANDS]
+    vec![
+        crate::family::connection::COMMANDS,
+        crate::family::strings::COMMANDS,
+        crate::family::lists::COMMANDS,
+        crate::family::hashes::COMMANDS,
+        crate::blocking::CLIENT_UNBLOCK_ONLY,
+    ]
 }
 
 /// Name → spec, built once at start-up.

@@ -41,6 +41,10 @@ pub struct Config {
     pub lazyfree_lazy_user_del: bool,
     pub lazyfree_lazy_user_flush: bool,
     pub busy_reply_threshold_ms: u64,
+    /// list-max-listpack-size: entries per list node (> 0) or node size class (-1..-5).
+    pub list_max_listpack_size: i64,
+    pub hash_max_listpack_entries: usize,
+    pub hash_max_listpack_value: usize,
 }
 
 /// One class of `client-output-buffer-limit` (0 means no limit).
@@ -96,11 +100,24 @@ impl Default for Config {
             lazyfree_lazy_user_del: false,
             lazyfree_lazy_user_flush: false,
             busy_reply_threshold_ms: 5000,
+            list_max_listpack_size: -2,
+            hash_max_listpack_entries: 512,
+            hash_max_listpack_value: 64,
         }
     }
 }
 
 impl Config {
+    /// The encoding thresholds the engine needs (copy into `Shared::encodings`
+    /// whenever one of them changes, e.g. on CONFIG SET).
+    pub fn encodings(&self) -> strata_engine::Encodings {
+        strata_engine::Encodings {
+            list_max_listpack_size: self.list_max_listpack_size,
+            hash_max_listpack_entries: self.hash_max_listpack_entries,
+            hash_max_listpack_value: self.hash_max_listpack_value,
+        }
+    }
+
     /// Parses `strata-server [config-file] [--directive value ...]`.
     pub fn from_args(args: &[String]) -> Result<Config, String> {
         let mut c = Config::default();

@@ -282,11 +282,16 @@ fn hrandfield(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let resp3 = ctx.client.resp >= 3;
     let count = match args.next_opt() {
         None => None,
-        Some(c) => Some(parse_i64(&c)?),
+        Some(c) => match parse_i64(&c)? {
+            i64::MIN => {
+                return Err(CmdError::new("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"));
+            }
+            n => Some(n),
+        },
     };
     let with_values = match args.next_opt() {
         None => false,
-        Some(w) if count.is_some() && w.eq_ignore_ascii_case(b"withvalues") && args.is_empty() => true,
+        Some(w) if w.eq_ignore_ascii_case(b"withvalues") && args.is_empty() => true,
         Some(_) => return Err(CmdError::syntax()),
     };
     let mut rng = Rng(ctx.srv.keyspace.shared.random_u64() | 1);
@@ -294,13 +299,9 @@ fn hrandfield(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         let got = read_hash(ctx, &key, |h| h.random_pair(|| rng.next()).map(|(f, _)| bulk(f)))?;
         return Ok(got.flatten().unwrap_or(Reply::Nil));
     };
-    // Range checks come before the key lookup (as in Redis).
-    if count == i64::MIN || (with_values && count.unsigned_abs() > (i64::MAX / 2) as u64) {
-        return Err(if count == i64::MIN {
-            CmdError::new("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807")
-        } else {
-            CmdError::new("ERR value is out of range")
-        });
+    // With values the reply has twice the elements: Redis bounds the count first.
+    if with_values && count.unsigned_abs() > (i64::MAX / 2) as u64 {
+        return Err(CmdError::new("ERR value is out of range"));
     }
     let pairs = read_hash(ctx, &key, |h| random_pairs(h, count, &mut rng))?.unwrap_or_default();
     Ok(pairs_reply(pairs, with_values, resp3))
@@ -376,7 +377,7 @@ fn pairs_reply(pairs: Vec<(Reply, Reply)>, with_values: bool, resp3: bool) -> Re
 fn hscan(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let key = args.key()?;
     let cursor_arg = args.next()?;
-    let cursor = std::str::from_utf8(&cursor_arg).ok().and_then(|s| s.parse::<u64>().ok()).ok_or_else(|| CmdError::new("ERR invalid cursor"))?;
+    let cursor = parse_cursor(&cursor_arg).ok_or_else(|| CmdError::new("ERR invalid cursor"))?;
     let mut pattern: Option<Bytes> = None;
     let mut count: u64 = 10;
     while let Some(opt) = args.next_opt() {
@@ -423,4 +424,74 @@ fn hscan(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         flat.push(Reply::Bulk(v));
     }
     Ok(Reply::Array(vec![Reply::Bulk(Bytes::from(next.to_string())), Reply::Array(flat)]))
+}
+
+/// A SCAN cursor with `strtoul` rules as Redis applies them: no leading
+/// space, an optional sign (a minus wraps around), decimal digits only, no
+/// overflow; the empty string is 0.
+fn parse_cursor(b: &[u8]) -> Option<u64> {
+    if b.is_empty() {
+        return Some(0);
+    }
+    let (neg, digits) = match b[0] {
+        b'-' => (true, &b[1..]),
+        b'+' => (false, &b[1..]),
+        _ => (false, b),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &d in digits {
+        v = v.checked_mul(10)?.checked_add((d - b'0') as u64)?;
+    }
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strata_engine::Encodings;
+
+    #[test]
+    fn cursor_follows_strtoul() {
+        assert_eq!(parse_cursor(b""), Some(0));
+        assert_eq!(parse_cursor(b"+5"), Some(5));
+        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"18446744073709551616"), None);
+        assert_eq!(parse_cursor(b"-"), None);
+        assert_eq!(parse_cursor(b" 5"), None);
+        assert_eq!(parse_cursor(b"5x"), None);
+    }
+
+    fn hash_of(n: usize) -> Hash {
+        let mut h = Hash::new();
+        for i in 0..n {
+            h.set(format!("f{i}").as_bytes(), format!("{i}").as_bytes(), &Encodings::default());
+        }
+        h
+    }
+
+    fn fields(pairs: &[(Reply, Reply)]) -> Vec<Reply> {
+        pairs.iter().map(|(f, _)| f.clone()).collect()
+    }
+
+    #[test]
+    fn random_pairs_distinct_and_repeating() {
+        let mut rng = Rng(12345);
+        for n in [10usize, 2000] {
+            let h = hash_of(n);
+            for count in [1i64, 3, 9, 600, 1999] {
+                let got = fields(&random_pairs(&h, count, &mut rng));
+                let want = (count as usize).min(n);
+                assert_eq!(got.len(), want);
+                let uniq: HashSet<String> = got.iter().map(|r| format!("{r:?}")).collect();
+                assert_eq!(uniq.len(), want, "distinct fields for count {count} of {n}");
+            }
+            assert_eq!(random_pairs(&h, -50, &mut rng).len(), 50);
+            assert_eq!(random_pairs(&h, n as i64 + 5, &mut rng).len(), n);
+        }
+        assert!(random_pairs(&Hash::new(), -3, &mut rng).is_empty());
+    }
 }

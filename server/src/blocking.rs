@@ -27,7 +27,7 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use bytes::Bytes;
 
 use crate::client::{Client, ReplyMode};
-use crate::commands::{args::parse_f64_opt, Args, CmdError, CmdResult};
+use crate::commands::{acl, args::parse_f64_opt, container, flags, spec, Args, CmdError, CmdResult, CommandSpec, NO_KEYS};
 use crate::ctx::Ctx;
 use crate::resp::Reply;
 use crate::server::Server;
@@ -315,21 +315,17 @@ pub fn client_unblock(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 }
 
 /// TEMPORARY until family/client.rs lands: a CLIENT container holding only
-/// UNBLOCK, so this branch can test it. On merge, drop this and add the
-/// `unblock` row above to the real CLIENT container.
-pub const CLIENT_UNBLOCK_ONLY: &[crate::commands::CommandSpec] = &[crate::commands::container(
+/// ID and UNBLOCK, so this branch can test them. On merge, drop this and add
+/// the `unblock` row (see `client_unblock`) to the real CLIENT container.
+pub const CLIENT_UNBLOCK_ONLY: &[CommandSpec] = &[container(
     "client",
     -2,
-    crate::commands::flags::SENTINEL,
-    crate::commands::acl::CONNECTION,
-    &[crate::commands::spec(
-        "unblock",
-        -3,
-        crate::commands::flags::NOSCRIPT | crate::commands::flags::LOADING | crate::commands::flags::STALE,
-        crate::commands::acl::CONNECTION,
-        crate::commands::NO_KEYS,
-        client_unblock,
-    )],
+    flags::SENTINEL,
+    acl::CONNECTION,
+    &[
+        spec("id", 2, flags::NOSCRIPT, acl::CONNECTION, NO_KEYS, |ctx, _| Ok(Reply::Int(ctx.client.id as i64))),
+        spec("unblock", -3, flags::NOSCRIPT | flags::LOADING | flags::STALE, acl::CONNECTION, NO_KEYS, client_unblock),
+    ],
 )];
 
 #[cfg(test)]

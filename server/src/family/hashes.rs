@@ -495,3 +495,33 @@ mod tests {
         assert!(random_pairs(&Hash::new(), -3, &mut rng).is_empty());
     }
 }
+
+#[cfg(test)]
+mod events {
+    use crate::client::Client;
+    use crate::config::Config;
+    use crate::dispatch;
+    use crate::server::Server;
+    use bytes::Bytes;
+
+    #[test]
+    fn keyspace_events_in_redis_order() {
+        let mut srv = Server::new(Config::default());
+        let mut c = Client::new(1, 0);
+        srv.keyspace.shared.notify_flags = strata_engine::notify::parse_flags(b"KEA").unwrap();
+        for line in ["HSET h a 1", "HSETNX h b 2", "HSETNX h b 3", "HINCRBY h c 1", "HINCRBYFLOAT h d 1.5", "HDEL h a b c d", "HMSET h x 1", "HDEL h nope"] {
+            let argv: Vec<Bytes> = line.split_whitespace().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect();
+            dispatch::execute(&mut srv, &mut c, argv);
+        }
+        let got: Vec<String> = srv
+            .keyspace
+            .shared
+            .events
+            .iter()
+            .filter(|e| e.class & strata_engine::notify::KEYSPACE == 0)
+            .map(|e| format!("{} {}", e.event, String::from_utf8_lossy(&e.key)))
+            .collect();
+        // Captured from redis-server 7.0.15 (psubscribe __keyevent@0__:*).
+        assert_eq!(got.join(";"), "hset h;hset h;hincrby h;hincrbyfloat h;hdel h;del h;hset h");
+    }
+}

@@ -622,3 +622,96 @@ fn blmpop(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     }
     blocking::block(ctx, BlockRequest { keys: m.keys, deadline_ms, wants: ValueType::List, timeout_reply: Reply::NilArray })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::client::Client;
+    use crate::config::Config;
+    use crate::dispatch;
+    use crate::server::Server;
+    use bytes::Bytes;
+
+    fn setup() -> (Server, Client) {
+        let srv = Server::new(Config::default());
+        let client = Client::new(1, 0);
+        (srv, client)
+    }
+
+    fn run(srv: &mut Server, client: &mut Client, line: &str) -> String {
+        let argv: Vec<Bytes> = line.split_whitespace().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect();
+        dispatch::execute(srv, client, argv);
+        String::from_utf8_lossy(&std::mem::take(&mut client.out)).into_owned()
+    }
+
+    #[test]
+    fn keyspace_events_in_redis_order() {
+        let (mut srv, mut c) = setup();
+        srv.keyspace.shared.notify_flags = strata_engine::notify::parse_flags(b"KEA").unwrap();
+        for line in [
+            "RPUSH l a b",
+            "LMOVE l l2 LEFT RIGHT",
+            "RPOPLPUSH l l2",
+            "LPUSH l x",
+            "LSET l 0 y",
+            "LINSERT l BEFORE y z",
+            "LREM l 1 z",
+            "LTRIM l 0 0",
+            "LTRIM l 1 0",
+            "RPUSH l a b c",
+            "LPOP l 3",
+            "RPUSH l a",
+            "LMPOP 1 l LEFT COUNT 5",
+            "RPUSH l a b",
+            "BLPOP l 0",
+            "BLMOVE l l3 LEFT LEFT 0",
+            "LREM l2 0 zz",
+            "LTRIM nol 0 1",
+        ] {
+            run(&mut srv, &mut c, line);
+        }
+        let got: Vec<String> = srv
+            .keyspace
+            .shared
+            .events
+            .iter()
+            .filter(|e| e.class & strata_engine::notify::KEYSPACE == 0)
+            .map(|e| format!("{} {}", e.event, String::from_utf8_lossy(&e.key)))
+            .collect();
+        // Captured from redis-server 7.0.15 (psubscribe __keyevent@0__:*).
+        let want = "rpush l;rpush l2;lpop l;lpush l2;rpop l;del l;lpush l;lset l;linsert l;lrem l;ltrim l;ltrim l;del l;rpush l;lpop l;del l;\
+                    rpush l;lpop l;del l;rpush l;lpop l;lpush l3;lpop l;del l";
+        assert_eq!(got.join(";"), want);
+    }
+
+    #[test]
+    fn denied_blocking_answers_at_once() {
+        let (mut srv, mut c) = setup();
+        srv.blocking.deny = 1;
+        assert_eq!(run(&mut srv, &mut c, "BLPOP nol 0"), "*-1\r\n");
+        assert_eq!(run(&mut srv, &mut c, "BRPOP nol 5"), "*-1\r\n");
+        assert_eq!(run(&mut srv, &mut c, "BRPOPLPUSH nol x 0"), "$-1\r\n");
+        assert_eq!(run(&mut srv, &mut c, "BLMOVE nol x LEFT LEFT 0"), "$-1\r\n");
+        assert_eq!(run(&mut srv, &mut c, "BLMPOP 0 1 nol LEFT"), "*-1\r\n");
+        assert!(!srv.blocking.is_blocked(c.id));
+        srv.blocking.deny = 0;
+        assert_eq!(run(&mut srv, &mut c, "BLPOP nol 0"), "", "parked: no reply yet");
+        assert!(srv.blocking.is_blocked(c.id));
+        assert!(srv.keyspace.shared.track_ready);
+    }
+
+    #[test]
+    fn dirty_counts_follow_redis() {
+        let (mut srv, mut c) = setup();
+        run(&mut srv, &mut c, "RPUSH l a b c d e");
+        let d0 = srv.keyspace.shared.dirty;
+        run(&mut srv, &mut c, "LTRIM l 1 2");
+        assert_eq!(srv.keyspace.shared.dirty - d0, 3, "one per removed element");
+        let d1 = srv.keyspace.shared.dirty;
+        run(&mut srv, &mut c, "LMOVE l l2 LEFT LEFT");
+        assert_eq!(srv.keyspace.shared.dirty - d1, 1, "a move is one change");
+        let d2 = srv.keyspace.shared.dirty;
+        run(&mut srv, &mut c, "LREM l 0 nothere");
+        assert_eq!(srv.keyspace.shared.dirty, d2);
+        assert_eq!(run(&mut srv, &mut c, "LRANGE l 0 -1"), "*1\r\n$1\r\nc\r\n");
+    }
+}

@@ -8,9 +8,12 @@
 //! Conversion is one way (listpack → hashtable), on the write that breaks a
 //! limit, as in Redis.
 //!
-//! Invariants: `Packed::count` is the number of fields (the buffer holds twice
-//! as many entries); `Table::bytes` is the sum of field and value lengths, so
-//! `mem_bytes` is O(1).
+//! Invariants: a `Packed` header holds the number of fields (the buffer holds
+//! twice as many entries; an empty buffer is an empty hash); `Table::bytes` is
+//! the sum of field and value lengths, so `mem_bytes` is O(1).
+//!
+//! A `Hash` is 16 bytes and sits unboxed in `Value` (which stays 24 bytes):
+//! a small hash then costs one allocation, not two.
 
 use super::packed;
 use crate::dict::{Dict, Hasher};
@@ -20,11 +23,17 @@ use crate::value::Encodings;
 /// allocator rounding, roughly).
 const TABLE_NODE_BYTES: usize = 48 + 16;
 
+/// A listpack-encoded hash in one exact-size allocation: a 4-byte
+/// little-endian field count, then field, value, field, value ... entries
+/// (empty box = empty hash). One allocation per small hash keeps many small
+/// hashes within Redis's memory use.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Packed {
-    buf: Vec<u8>,
-    count: u32,
+    buf: Box<[u8]>,
 }
+
+/// Bytes of the count header in front of a `Packed` buffer's entries.
+const PACKED_HEADER_BYTES: usize = 4;
 
 pub struct Table {
     dict: Dict<Box<[u8]>>,
@@ -110,9 +119,38 @@ impl Table {
 }
 
 impl Packed {
-    /// (offset of the field entry, offset of the value entry, end of the pair).
+    fn count(&self) -> usize {
+        match self.buf.get(..PACKED_HEADER_BYTES) {
+            Some(h) => u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize,
+            None => 0,
+        }
+    }
+
+    fn entries(&self) -> &[u8] {
+        self.buf.get(PACKED_HEADER_BYTES..).unwrap_or(&[])
+    }
+
+    /// Edits the buffer as a Vec (offsets are absolute, entries start after
+    /// the header) and stores the new count.
+    fn edit<R>(&mut self, f: impl FnOnce(&mut Vec<u8>, &mut usize) -> R) -> R {
+        let mut count = self.count();
+        let mut v = std::mem::take(&mut self.buf).into_vec();
+        if v.len() < PACKED_HEADER_BYTES {
+            v = vec![0; PACKED_HEADER_BYTES];
+        }
+        let r = f(&mut v, &mut count);
+        if count == 0 {
+            v = Vec::new();
+        } else {
+            v[..PACKED_HEADER_BYTES].copy_from_slice(&(count as u32).to_le_bytes());
+        }
+        self.buf = v.into_boxed_slice();
+        r
+    }
+
+    /// Absolute offsets of (field entry, value entry, end of the pair).
     fn find(&self, field: &[u8]) -> Option<(usize, usize, usize)> {
-        let mut off = 0;
+        let mut off = PACKED_HEADER_BYTES;
         while off < self.buf.len() {
             let (f, voff) = packed::read(&self.buf, off);
             let (_, end) = packed::read(&self.buf, voff);
@@ -125,7 +163,7 @@ impl Packed {
     }
 
     fn pairs(&self) -> PackedPairs<'_> {
-        PackedPairs { inner: packed::iter(&self.buf) }
+        PackedPairs { inner: packed::iter(self.entries()) }
     }
 }
 
@@ -167,7 +205,7 @@ impl Hash {
 
     pub fn len(&self) -> usize {
         match self {
-            Hash::Packed(p) => p.count as usize,
+            Hash::Packed(p) => p.count(),
             Hash::Table(t) => t.dict.len(),
         }
     }
@@ -183,15 +221,12 @@ impl Hash {
         }
     }
 
-    /// Approximate heap bytes, O(1).
+    /// Approximate heap bytes, O(1). (The `Hash` itself lives inline in the entry.)
     pub fn mem_bytes(&self) -> usize {
-        std::mem::size_of::<Hash>()
-            + match self {
-                Hash::Packed(p) => p.buf.capacity(),
-                Hash::Table(t) => {
-                    std::mem::size_of::<Table>() + t.bytes + t.dict.len() * TABLE_NODE_BYTES + t.dict.bucket_count() * std::mem::size_of::<usize>()
-                }
-            }
+        match self {
+            Hash::Packed(p) => p.buf.len(),
+            Hash::Table(t) => std::mem::size_of::<Table>() + t.bytes + t.dict.len() * TABLE_NODE_BYTES + t.dict.bucket_count() * std::mem::size_of::<usize>(),
+        }
     }
 
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
@@ -215,21 +250,22 @@ impl Hash {
         }
         let created = match self {
             Hash::Packed(p) => match p.find(field) {
-                Some((_, voff, end)) => {
-                    packed::replace(&mut p.buf, voff, end, value);
+                Some((_, voff, end)) => p.edit(|buf, _| {
+                    packed::replace(buf, voff, end, value);
                     false
-                }
-                None => {
-                    packed::push(&mut p.buf, field);
-                    packed::push(&mut p.buf, value);
-                    p.count += 1;
+                }),
+                None => p.edit(|buf, count| {
+                    buf.reserve_exact(packed::entry_size(field.len()) + packed::entry_size(value.len()));
+                    packed::push(buf, field);
+                    packed::push(buf, value);
+                    *count += 1;
                     true
-                }
+                }),
             },
             Hash::Table(t) => t.insert(field, value),
         };
         if let Hash::Packed(p) = self {
-            if p.count as usize > enc.hash_max_listpack_entries {
+            if p.count() > enc.hash_max_listpack_entries {
                 self.convert_to_table();
             }
         }
@@ -240,11 +276,11 @@ impl Hash {
     pub fn remove(&mut self, field: &[u8]) -> bool {
         match self {
             Hash::Packed(p) => match p.find(field) {
-                Some((off, _, end)) => {
-                    packed::remove(&mut p.buf, off, end);
-                    p.count -= 1;
+                Some((off, _, end)) => p.edit(|buf, count| {
+                    packed::remove(buf, off, end);
+                    *count -= 1;
                     true
-                }
+                }),
                 None => false,
             },
             Hash::Table(t) => t.remove(field),
@@ -273,10 +309,11 @@ impl Hash {
     pub fn random_pair(&self, mut rand: impl FnMut() -> u64) -> Option<(&[u8], &[u8])> {
         match self {
             Hash::Packed(p) => {
-                if p.count == 0 {
+                let count = p.count();
+                if count == 0 {
                     return None;
                 }
-                let pick = (rand() % p.count as u64) as usize;
+                let pick = (rand() % count as u64) as usize;
                 p.pairs().nth(pick)
             }
             Hash::Table(t) => t.dict.random(rand).map(|(k, v)| (k, &v[..])),

@@ -21,6 +21,8 @@ const NODE_BYTES_BY_LEVEL: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
 /// With a positive (entry count) fill a node still stays under this size
 /// (Redis's SIZE_SAFETY_LIMIT).
 pub const NODE_SAFETY_BYTES: usize = 8192;
+/// Up to this many nodes the node array grows one slot at a time.
+const NODES_EXACT_GROWTH_MAX: usize = 4;
 
 #[derive(Debug, Default)]
 struct Node {
@@ -157,6 +159,11 @@ impl List {
     fn insert_node(&mut self, at: usize, node: Node) {
         self.buf_bytes += node.buf.capacity();
         self.len += node.count as usize;
+        // Grow the node array exactly while it is small (most lists have one
+        // node; the default growth would reserve four), geometrically after.
+        if self.nodes.len() == self.nodes.capacity() && self.nodes.len() < NODES_EXACT_GROWTH_MAX {
+            self.nodes.reserve_exact(1);
+        }
         self.nodes.insert(at, node);
     }
 

@@ -100,7 +100,9 @@ pub fn prev(buf: &[u8], end: usize) -> usize {
 pub fn insert(buf: &mut Vec<u8>, off: usize, elem: &[u8]) {
     let size = entry_size(elem.len());
     let old = buf.len();
-    buf.reserve_exact(size);
+    if buf.capacity() - old < size {
+        buf.reserve_exact(size);
+    }
     buf.resize(old + size, 0);
     buf.copy_within(off..old, off + size);
     write_entry(&mut buf[off..off + size], elem);

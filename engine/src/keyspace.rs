@@ -136,9 +136,10 @@ pub struct Shared {
     rng: u64,
     /// Encoding thresholds of collection values (from the config).
     pub encodings: Encodings,
-    /// While true (some client is blocked on keys), every key the door
-    /// creates is queued in `ready_keys`.
-    pub track_ready: bool,
+    /// Names of keys some client is blocked on (in any database), with the
+    /// number of databases where one is: the door queues such a key in
+    /// `ready_keys` when it creates it. Maintained by the server.
+    pub blocking_keys: HashMap<Box<[u8]>, u32>,
     /// Keys that may now serve blocked clients: (db, key).
     pub ready_keys: Vec<(usize, Box<[u8]>)>,
 }
@@ -161,7 +162,7 @@ impl Shared {
             value_bytes: 0,
             rng: 0x2545_f491_4f6c_dd1d,
             encodings: Encodings::default(),
-            track_ready: false,
+            blocking_keys: HashMap::new(),
             ready_keys: Vec::new(),
         }
     }
@@ -580,12 +581,12 @@ impl<'a> DbView<'a> {
         self.signal_ready(key);
     }
 
-    /// Queues `key` for the server to serve clients blocked on it (only while
-    /// some client is blocked). The door calls it for every key it creates;
-    /// commands that add to an existing value that clients may wait on
-    /// (XADD) call it themselves.
+    /// Queues `key` for the server to serve clients blocked on it (only if
+    /// some client waits on that name). The door calls it for every key it
+    /// creates; commands that add to an existing value that clients may wait
+    /// on (XADD) call it themselves.
     pub fn signal_ready(&mut self, key: &[u8]) {
-        if self.sh.track_ready {
+        if !self.sh.blocking_keys.is_empty() && self.sh.blocking_keys.contains_key(key) {
             self.sh.ready_keys.push((self.idx, key.into()));
         }
     }

@@ -6,8 +6,8 @@
 //! 1. A handler that finds nothing to serve calls `block(ctx, req)`. Dispatch
 //!    sees the request right after the call and parks the client (`park`)
 //!    instead of replying; the event loop stops running that client's input.
-//! 2. While any client is blocked the door queues every key it creates in
-//!    `Shared::ready_keys` (`track_ready`); commands that add to an existing
+//! 2. The door queues every key it creates that some client waits on
+//!    (`Shared::blocking_keys`) in `Shared::ready_keys`; commands that add to an existing
 //!    value call `DbView::signal_ready`. After each top-level command (a whole
 //!    MULTI/EXEC or script is one) the loop calls `serve_ready`: the clients
 //!    blocked on each ready key are re-run, in arrival order, with the key as
@@ -20,6 +20,8 @@
 //! Invariants:
 //! - a client id is in `clients` iff it is in the queue of each of its keys
 //!   (queues hold no duplicates and are never empty);
+//! - `Shared::blocking_keys` counts, per key name, the databases with a queue
+//!   for that name;
 //! - `deadlines` holds exactly the finite deadlines of the clients in `clients`.
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
@@ -160,7 +162,11 @@ pub fn park(srv: &mut Server, client: &Client, argv: Vec<Bytes>) {
     let mut seen = HashSet::new();
     for key in req.keys {
         if seen.insert(key.clone()) {
-            b.by_key.entry((client.db, key.clone())).or_default().push_back(client.id);
+            let queue = b.by_key.entry((client.db, key.clone())).or_default();
+            if queue.is_empty() {
+                *srv.keyspace.shared.blocking_keys.entry(key[..].into()).or_insert(0) += 1;
+            }
+            queue.push_back(client.id);
             keys.push(key);
         }
     }
@@ -168,7 +174,6 @@ pub fn park(srv: &mut Server, client: &Client, argv: Vec<Bytes>) {
         b.deadlines.insert((req.deadline_ms, client.id));
     }
     b.clients.insert(client.id, Blocked { db: client.db, keys, deadline_ms: req.deadline_ms, wants: req.wants, timeout_reply: req.timeout_reply, argv });
-    srv.keyspace.shared.track_ready = true;
 }
 
 /// Removes a client from every index; returns its record.
@@ -181,14 +186,18 @@ fn unregister(srv: &mut Server, id: u64) -> Option<Blocked> {
             queue.retain(|&c| c != id);
             if queue.is_empty() {
                 b.by_key.remove(&slot);
+                let names = &mut srv.keyspace.shared.blocking_keys;
+                if let Some(n) = names.get_mut(&key[..]) {
+                    *n -= 1;
+                    if *n == 0 {
+                        names.remove(&key[..]);
+                    }
+                }
             }
         }
     }
     if blocked.deadline_ms != 0 {
         b.deadlines.remove(&(blocked.deadline_ms, id));
-    }
-    if b.clients.is_empty() {
-        srv.keyspace.shared.track_ready = false;
     }
     Some(blocked)
 }

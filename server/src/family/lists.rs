@@ -696,7 +696,16 @@ mod tests {
         srv.blocking.deny = 0;
         assert_eq!(run(&mut srv, &mut c, "BLPOP nol 0"), "", "parked: no reply yet");
         assert!(srv.blocking.is_blocked(c.id));
-        assert!(srv.keyspace.shared.track_ready);
+        assert_eq!(srv.keyspace.shared.blocking_keys.get(&b"nol"[..]), Some(&1));
+        // Only keys someone waits on are queued as ready.
+        let mut other = Client::new(2, 0);
+        run(&mut srv, &mut other, "RPUSH unrelated x");
+        run(&mut srv, &mut other, "RPUSH nol x");
+        let ready: Vec<&[u8]> = srv.keyspace.shared.ready_keys.iter().map(|(_, k)| &k[..]).collect();
+        assert_eq!(ready, vec![&b"nol"[..]]);
+        crate::blocking::client_closed(&mut srv, c.id);
+        assert!(srv.keyspace.shared.blocking_keys.is_empty());
+        assert!(!srv.blocking.is_blocked(c.id));
     }
 
     #[test]

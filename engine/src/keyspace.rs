@@ -605,6 +605,9 @@ impl<'a> DbView<'a> {
                 let old = std::mem::replace(&mut entry.value, value);
                 entry.lru = lru;
                 self.sh.value_bytes += new_mem - old.mem_bytes() as i64;
+                // A replaced value may serve blocked clients too (RENAME onto
+                // an existing key wakes BLPOP in Redis).
+                self.signal_ready(key);
                 false
             }
             None => {

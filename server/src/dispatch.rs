@@ -137,6 +137,8 @@ fn call(srv: &mut Server, client: &mut Client, spec: &'static CommandSpec, paren
         None => Err(CmdError::syntax()),
     };
     if srv.blocking.has_pending() {
+        client.last_cmd = full_name(spec, parent);
+        client.last_interaction_ms = srv.keyspace.now_ms();
         crate::blocking::park(srv, client, args.into_argv());
         return None;
     }

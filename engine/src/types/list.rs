@@ -435,6 +435,12 @@ impl List {
         self.drain_back(extra, |_| {});
     }
 
+    /// The nodes' elements, node by node (an RDB writer emits one listpack
+    /// per node, as Redis 7.0's quicklist encoding does).
+    pub fn nodes(&self) -> impl Iterator<Item = packed::Iter<'_>> + '_ {
+        self.nodes.iter().map(|n| packed::iter(&n.buf))
+    }
+
     /// All elements, head to tail (double-ended).
     pub fn iter(&self) -> Iter<'_> {
         let back_node = self.nodes.len();
@@ -681,6 +687,8 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a.clone(), a);
         assert_ne!(a.node_count(), b.node_count());
+        let per_node: Vec<usize> = a.nodes().map(|n| n.count()).collect();
+        assert_eq!(per_node, vec![1, 1, 1]);
     }
 
     mod model {

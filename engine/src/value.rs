@@ -15,13 +15,15 @@ pub use crate::types::list::List;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Str(StrValue),
-    List(Box<List>),
+    /// Unboxed: `List` is 16 bytes (see `types::list`).
+    List(List),
     /// Unboxed: `Hash` is 16 bytes, so `Value` stays 24 (see `types::hash`).
     Hash(Hash),
 }
 
 const _: () = assert!(std::mem::size_of::<Value>() <= 24);
 const _: () = assert!(std::mem::size_of::<Hash>() == 16);
+const _: () = assert!(std::mem::size_of::<List>() == 16);
 
 /// The encoding thresholds of the collection types (from the server config:
 /// `list-max-listpack-size`, `hash-max-listpack-*`). Lives in `Shared` so

@@ -7,10 +7,15 @@
 //! at most 4..64 KiB of entries per node. An element bigger than the limit
 //! gets a node of its own.
 //!
+//! A list that fits one node is one exact-size allocation (`Repr::Small`);
+//! a bigger one is a `Quick` deque of nodes, and goes back to `Small` when
+//! removals leave it one node.
+//!
 //! Invariants:
-//! - no node is empty; `len` is the sum of the nodes' counts;
-//! - `buf_bytes` is the sum of the node buffers' capacities, so `mem_bytes`
-//!   is O(1).
+//! - a `Quick` has at least two nodes, none empty; its `len` is the sum of
+//!   the nodes' counts and `buf_bytes` the sum of the node buffers'
+//!   capacities, so `mem_bytes` is O(1);
+//! - a `Small` buffer is empty or holds entries and a non-zero count trailer.
 
 use std::collections::VecDeque;
 
@@ -33,20 +38,7 @@ struct Node {
 impl Node {
     /// Byte offset of entry `i` (0 ≤ i ≤ count), walking from the nearer end.
     fn offset_of(&self, i: usize) -> usize {
-        let count = self.count as usize;
-        if i <= count / 2 {
-            let mut off = 0;
-            for _ in 0..i {
-                off = packed::read(&self.buf, off).1;
-            }
-            off
-        } else {
-            let mut off = self.buf.len();
-            for _ in i..count {
-                off = packed::prev(&self.buf, off);
-            }
-            off
-        }
+        offset_in(&self.buf, self.count as usize, i)
     }
 
     fn with_elem(elem: &[u8]) -> Node {
@@ -56,14 +48,34 @@ impl Node {
     }
 }
 
+/// Byte offset of entry `i` (0 ≤ i ≤ count) of a packed buffer, walking from
+/// the nearer end.
+fn offset_in(buf: &[u8], count: usize, i: usize) -> usize {
+    if i <= count / 2 {
+        let mut off = 0;
+        for _ in 0..i {
+            off = packed::read(buf, off).1;
+        }
+        off
+    } else {
+        let mut off = buf.len();
+        for _ in i..count {
+            off = packed::prev(buf, off);
+        }
+        off
+    }
+}
+
 /// Whether `node` may take `add` more bytes as one more entry under `fill`.
 fn fits(node: &Node, add: usize, fill: i64) -> bool {
-    if node.count == 0 {
-        return true;
-    }
-    let bytes = node.buf.len() + add;
+    node.count == 0 || fits_sized(node.count, node.buf.len(), add, fill)
+}
+
+/// `fits` for a non-empty node of `count` entries in `bytes` bytes.
+fn fits_sized(count: u32, bytes: usize, add: usize, fill: i64) -> bool {
+    let bytes = bytes + add;
     if fill >= 0 {
-        (node.count as i64) < fill.max(1) && bytes <= NODE_SAFETY_BYTES
+        (count as i64) < fill.max(1) && bytes <= NODE_SAFETY_BYTES
     } else {
         bytes <= node_bytes_max(fill)
     }
@@ -86,64 +98,25 @@ fn over_limit(node: &Node, fill: i64) -> bool {
     }
 }
 
+/// The multi-node form (two or more nodes).
 #[derive(Debug, Default)]
-pub struct List {
+struct Quick {
     nodes: VecDeque<Node>,
     len: usize,
     buf_bytes: usize,
 }
 
-impl Clone for List {
-    fn clone(&self) -> List {
+impl Clone for Quick {
+    fn clone(&self) -> Quick {
         let nodes: VecDeque<Node> = self.nodes.iter().map(|n| Node { buf: n.buf.clone(), count: n.count }).collect();
         let buf_bytes = nodes.iter().map(|n| n.buf.capacity()).sum();
-        List { nodes, len: self.len, buf_bytes }
+        Quick { nodes, len: self.len, buf_bytes }
     }
 }
 
-impl PartialEq for List {
-    fn eq(&self, other: &List) -> bool {
-        self.len == other.len && self.iter().eq(other.iter())
-    }
-}
-
-impl List {
-    pub fn new() -> List {
-        List::default()
-    }
-
-    /// Builds a list from elements in order (RESTORE, loaders, tests).
-    pub fn from_elems<'a>(elems: impl IntoIterator<Item = &'a [u8]>, fill: i64) -> List {
-        let mut l = List::new();
-        for e in elems {
-            l.push_back(e, fill);
-        }
-        l
-    }
-
-    #[inline]
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    #[inline]
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// OBJECT ENCODING (Redis 7.0 lists are always quicklists).
-    pub fn encoding_name(&self) -> &'static str {
-        "quicklist"
-    }
-
-    /// Approximate heap bytes, O(1).
-    pub fn mem_bytes(&self) -> usize {
-        std::mem::size_of::<List>() + self.nodes.capacity() * std::mem::size_of::<Node>() + self.buf_bytes
-    }
-
-    /// Number of nodes (for tests and DEBUG-style introspection).
-    pub fn node_count(&self) -> usize {
-        self.nodes.len()
+impl Quick {
+    fn mem_bytes(&self) -> usize {
+        std::mem::size_of::<Quick>() + self.nodes.capacity() * std::mem::size_of::<Node>() + self.buf_bytes
     }
 
     /// Runs `f` on node `idx`, keeping `buf_bytes` and `len` in step.
@@ -177,7 +150,7 @@ impl List {
         }
     }
 
-    pub fn push_back(&mut self, elem: &[u8], fill: i64) {
+    fn push_back(&mut self, elem: &[u8], fill: i64) {
         let size = packed::entry_size(elem.len());
         match self.nodes.back() {
             Some(n) if fits(n, size, fill) => {
@@ -191,7 +164,7 @@ impl List {
         }
     }
 
-    pub fn push_front(&mut self, elem: &[u8], fill: i64) {
+    fn push_front(&mut self, elem: &[u8], fill: i64) {
         let size = packed::entry_size(elem.len());
         match self.nodes.front() {
             Some(n) if fits(n, size, fill) => self.edit(0, |n| {
@@ -202,20 +175,8 @@ impl List {
         }
     }
 
-    pub fn pop_front(&mut self) -> Option<Vec<u8>> {
-        let mut out = None;
-        self.drain_front(1, |e| out = Some(e.to_vec()));
-        out
-    }
-
-    pub fn pop_back(&mut self) -> Option<Vec<u8>> {
-        let mut out = None;
-        self.drain_back(1, |e| out = Some(e.to_vec()));
-        out
-    }
-
     /// Removes up to `n` elements from the head, visiting them head first.
-    pub fn drain_front(&mut self, mut n: usize, mut visit: impl FnMut(&[u8])) {
+    fn drain_front(&mut self, mut n: usize, mut visit: impl FnMut(&[u8])) {
         while n > 0 && !self.nodes.is_empty() {
             let count = self.nodes[0].count as usize;
             if count <= n {
@@ -241,7 +202,7 @@ impl List {
     }
 
     /// Removes up to `n` elements from the tail, visiting them tail first.
-    pub fn drain_back(&mut self, mut n: usize, mut visit: impl FnMut(&[u8])) {
+    fn drain_back(&mut self, mut n: usize, mut visit: impl FnMut(&[u8])) {
         while n > 0 && !self.nodes.is_empty() {
             let last = self.nodes.len() - 1;
             let count = self.nodes[last].count as usize;
@@ -293,7 +254,7 @@ impl List {
     }
 
     /// The element at `index` (0-based from the head).
-    pub fn get(&self, index: usize) -> Option<&[u8]> {
+    fn get(&self, index: usize) -> Option<&[u8]> {
         if index >= self.len {
             return None;
         }
@@ -303,7 +264,7 @@ impl List {
     }
 
     /// Replaces the element at `index`; false if out of range.
-    pub fn set(&mut self, index: usize, elem: &[u8], fill: i64) -> bool {
+    fn set(&mut self, index: usize, elem: &[u8], fill: i64) -> bool {
         if index >= self.len {
             return false;
         }
@@ -318,7 +279,7 @@ impl List {
     }
 
     /// Inserts `elem` so that it becomes element `index` (0 ≤ index ≤ len).
-    pub fn insert(&mut self, index: usize, elem: &[u8], fill: i64) {
+    fn insert(&mut self, index: usize, elem: &[u8], fill: i64) {
         if index >= self.len {
             return self.push_back(elem, fill);
         }
@@ -364,7 +325,7 @@ impl List {
 
     /// Removes elements equal to `elem`: at most `limit` of them (0 = all),
     /// scanning from the tail when `from_tail`. Returns how many were removed.
-    pub fn remove_matching(&mut self, elem: &[u8], limit: usize, from_tail: bool) -> usize {
+    fn remove_matching(&mut self, elem: &[u8], limit: usize, from_tail: bool) -> usize {
         let mut removed = 0usize;
         let order: Vec<usize> = if from_tail { (0..self.nodes.len()).rev().collect() } else { (0..self.nodes.len()).collect() };
         for n in order {
@@ -427,33 +388,358 @@ impl List {
         }
     }
 
-    /// Keeps elements `start..start + keep` (LTRIM after index normalisation).
-    pub fn trim(&mut self, start: usize, keep: usize) {
-        let start = start.min(self.len);
-        self.drain_front(start, |_| {});
-        let extra = self.len.saturating_sub(keep);
-        self.drain_back(extra, |_| {});
+    /// All elements, head to tail (double-ended).
+    fn iter(&self) -> Iter<'_> {
+        let back_node = self.nodes.len();
+        Iter { src: Nodes::Quick(&self.nodes), front: (0, 0), back: (back_node, 0), remaining: self.len }
+    }
+
+    /// Elements from `start` (< len) on, head to tail, at most `count` of them.
+    fn range(&self, start: usize, count: usize) -> Iter<'_> {
+        let count = count.min(self.len.saturating_sub(start));
+        let (n, i) = if count == 0 { (self.nodes.len(), 0) } else { self.locate(start) };
+        let off = self.nodes.get(n).map_or(0, |node| node.offset_of(i));
+        let back_node = self.nodes.len();
+        Iter { src: Nodes::Quick(&self.nodes), front: (n, off), back: (back_node, 0), remaining: count }
+    }
+}
+
+/// Bytes of the count trailer behind a small list's entries.
+const SMALL_TRAILER_BYTES: usize = 4;
+
+/// A list value. While its elements fit one node it is a single exact-size
+/// allocation (`Small`: the entries, then a 4-byte little-endian count; an
+/// empty box is an empty list); past that a quicklist (`Quick`, two or more
+/// nodes). `List` is 16 bytes and sits unboxed in `Value`.
+#[derive(Debug, Clone)]
+pub struct List(Repr);
+
+#[derive(Debug, Clone)]
+enum Repr {
+    Small(Box<[u8]>),
+    Quick(Box<Quick>),
+}
+
+impl Default for List {
+    fn default() -> Self {
+        List(Repr::Small(Box::default()))
+    }
+}
+
+impl PartialEq for List {
+    fn eq(&self, other: &List) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+fn small_count(buf: &[u8]) -> usize {
+    match buf.len().checked_sub(SMALL_TRAILER_BYTES).and_then(|at| buf.get(at..)) {
+        Some(t) => u32::from_le_bytes([t[0], t[1], t[2], t[3]]) as usize,
+        None => 0,
+    }
+}
+
+fn small_entries(buf: &[u8]) -> &[u8] {
+    &buf[..buf.len().saturating_sub(SMALL_TRAILER_BYTES)]
+}
+
+/// Takes a small list's buffer out as a node (no copy: the trailer is cut off).
+fn small_take(b: &mut Box<[u8]>) -> Node {
+    let count = small_count(b) as u32;
+    let mut buf = std::mem::take(b).into_vec();
+    buf.truncate(buf.len().saturating_sub(SMALL_TRAILER_BYTES));
+    Node { buf, count }
+}
+
+fn small_put(b: &mut Box<[u8]>, mut node: Node) {
+    if node.count == 0 {
+        *b = Box::default();
+        return;
+    }
+    node.buf.reserve_exact(SMALL_TRAILER_BYTES);
+    node.buf.extend_from_slice(&node.count.to_le_bytes());
+    *b = node.buf.into_boxed_slice();
+}
+
+impl List {
+    pub fn new() -> List {
+        List::default()
+    }
+
+    /// Builds a list from elements in order (RESTORE, loaders, tests).
+    pub fn from_elems<'a>(elems: impl IntoIterator<Item = &'a [u8]>, fill: i64) -> List {
+        let mut l = List::new();
+        for e in elems {
+            l.push_back(e, fill);
+        }
+        l
+    }
+
+    #[inline]
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            Repr::Small(b) => small_count(b),
+            Repr::Quick(q) => q.len,
+        }
+    }
+
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// OBJECT ENCODING (Redis 7.0 lists are always quicklists).
+    pub fn encoding_name(&self) -> &'static str {
+        "quicklist"
+    }
+
+    /// Approximate heap bytes, O(1).
+    pub fn mem_bytes(&self) -> usize {
+        match &self.0 {
+            Repr::Small(b) => b.len(),
+            Repr::Quick(q) => q.mem_bytes(),
+        }
+    }
+
+    /// Number of nodes (for tests and DEBUG-style introspection).
+    pub fn node_count(&self) -> usize {
+        match &self.0 {
+            Repr::Small(b) => (!b.is_empty()) as usize,
+            Repr::Quick(q) => q.nodes.len(),
+        }
     }
 
     /// The nodes' elements, node by node (an RDB writer emits one listpack
     /// per node, as Redis 7.0's quicklist encoding does).
     pub fn nodes(&self) -> impl Iterator<Item = packed::Iter<'_>> + '_ {
-        self.nodes.iter().map(|n| packed::iter(&n.buf))
+        let (small, quick) = match &self.0 {
+            Repr::Small(b) => ((!b.is_empty()).then(|| packed::iter(small_entries(b))), None),
+            Repr::Quick(q) => (None, Some(q.nodes.iter().map(|n| packed::iter(&n.buf)))),
+        };
+        small.into_iter().chain(quick.into_iter().flatten())
+    }
+
+    /// The quicklist form, converting a small list (one node) to it.
+    fn quick(&mut self) -> &mut Quick {
+        if let Repr::Small(b) = &mut self.0 {
+            let node = small_take(b);
+            let mut q = Quick::default();
+            if node.count > 0 {
+                q.insert_node(0, node);
+            }
+            self.0 = Repr::Quick(Box::new(q));
+        }
+        match &mut self.0 {
+            Repr::Quick(q) => q,
+            Repr::Small(_) => unreachable_small(),
+        }
+    }
+
+    /// Back to the small form once a quicklist is down to one node.
+    fn settle(&mut self) {
+        if let Repr::Quick(q) = &mut self.0 {
+            if q.nodes.len() <= 1 {
+                let node = q.nodes.pop_front().unwrap_or_default();
+                let mut b = Box::default();
+                small_put(&mut b, node);
+                self.0 = Repr::Small(b);
+            }
+        }
+    }
+
+    pub fn push_back(&mut self, elem: &[u8], fill: i64) {
+        self.push(elem, fill, false)
+    }
+
+    pub fn push_front(&mut self, elem: &[u8], fill: i64) {
+        self.push(elem, fill, true)
+    }
+
+    fn push(&mut self, elem: &[u8], fill: i64, front: bool) {
+        if let Repr::Small(b) = &mut self.0 {
+            let count = small_count(b) as u32;
+            let bytes = small_entries(b).len();
+            if count == 0 || fits_sized(count, bytes, packed::entry_size(elem.len()), fill) {
+                let mut node = small_take(b);
+                let at = if front { 0 } else { node.buf.len() };
+                packed::insert(&mut node.buf, at, elem);
+                node.count += 1;
+                small_put(b, node);
+                return;
+            }
+        }
+        let q = self.quick();
+        if front {
+            q.push_front(elem, fill)
+        } else {
+            q.push_back(elem, fill)
+        }
+    }
+
+    pub fn pop_front(&mut self) -> Option<Vec<u8>> {
+        let mut out = None;
+        self.drain_front(1, |e| out = Some(e.to_vec()));
+        out
+    }
+
+    pub fn pop_back(&mut self) -> Option<Vec<u8>> {
+        let mut out = None;
+        self.drain_back(1, |e| out = Some(e.to_vec()));
+        out
+    }
+
+    /// Removes up to `n` elements from the head, visiting them head first.
+    pub fn drain_front(&mut self, n: usize, visit: impl FnMut(&[u8])) {
+        self.drain(n, visit, true)
+    }
+
+    /// Removes up to `n` elements from the tail, visiting them tail first.
+    pub fn drain_back(&mut self, n: usize, visit: impl FnMut(&[u8])) {
+        self.drain(n, visit, false)
+    }
+
+    fn drain(&mut self, n: usize, mut visit: impl FnMut(&[u8]), front: bool) {
+        if n == 0 {
+            return;
+        }
+        match &mut self.0 {
+            Repr::Small(b) => {
+                if b.is_empty() {
+                    return;
+                }
+                let mut node = small_take(b);
+                let take = n.min(node.count as usize);
+                if front {
+                    let mut off = 0;
+                    for _ in 0..take {
+                        let (e, next) = packed::read(&node.buf, off);
+                        visit(e);
+                        off = next;
+                    }
+                    packed::remove(&mut node.buf, 0, off);
+                } else {
+                    let mut end = node.buf.len();
+                    for _ in 0..take {
+                        let start = packed::prev(&node.buf, end);
+                        visit(packed::read(&node.buf, start).0);
+                        end = start;
+                    }
+                    let len = node.buf.len();
+                    packed::remove(&mut node.buf, end, len);
+                }
+                node.count -= take as u32;
+                small_put(b, node);
+            }
+            Repr::Quick(q) => {
+                if front {
+                    q.drain_front(n, visit)
+                } else {
+                    q.drain_back(n, visit)
+                }
+                self.settle();
+            }
+        }
+    }
+
+    /// The element at `index` (0-based from the head).
+    pub fn get(&self, index: usize) -> Option<&[u8]> {
+        match &self.0 {
+            Repr::Small(b) => {
+                let count = small_count(b);
+                if index >= count {
+                    return None;
+                }
+                let entries = small_entries(b);
+                Some(packed::read(entries, offset_in(entries, count, index)).0)
+            }
+            Repr::Quick(q) => q.get(index),
+        }
+    }
+
+    /// Replaces the element at `index`; false if out of range.
+    pub fn set(&mut self, index: usize, elem: &[u8], fill: i64) -> bool {
+        if index >= self.len() {
+            return false;
+        }
+        let ok = self.quick().set(index, elem, fill);
+        self.settle();
+        ok
+    }
+
+    /// Inserts `elem` so that it becomes element `index` (0 ≤ index ≤ len).
+    pub fn insert(&mut self, index: usize, elem: &[u8], fill: i64) {
+        if index == 0 {
+            return self.push_front(elem, fill);
+        }
+        if index >= self.len() {
+            return self.push_back(elem, fill);
+        }
+        self.quick().insert(index, elem, fill);
+        self.settle();
+    }
+
+    /// Removes elements equal to `elem`: at most `limit` of them (0 = all),
+    /// scanning from the tail when `from_tail`. Returns how many were removed.
+    pub fn remove_matching(&mut self, elem: &[u8], limit: usize, from_tail: bool) -> usize {
+        if !self.iter().any(|e| e == elem) {
+            return 0;
+        }
+        let n = self.quick().remove_matching(elem, limit, from_tail);
+        self.settle();
+        n
+    }
+
+    /// Keeps elements `start..start + keep` (LTRIM after index normalisation).
+    pub fn trim(&mut self, start: usize, keep: usize) {
+        let start = start.min(self.len());
+        self.drain_front(start, |_| {});
+        let extra = self.len().saturating_sub(keep);
+        self.drain_back(extra, |_| {});
     }
 
     /// All elements, head to tail (double-ended).
     pub fn iter(&self) -> Iter<'_> {
-        let back_node = self.nodes.len();
-        Iter { list: self, front: (0, 0), back: (back_node, 0), remaining: self.len }
+        match &self.0 {
+            Repr::Small(b) => {
+                let nodes = (!b.is_empty()) as usize;
+                Iter { src: Nodes::Small(small_entries(b)), front: (0, 0), back: (nodes, 0), remaining: small_count(b) }
+            }
+            Repr::Quick(q) => q.iter(),
+        }
     }
 
-    /// Elements from `start` (< len) on, head to tail, at most `count` of them.
-    pub fn range(&self, start: usize, count: usize) -> impl Iterator<Item = &[u8]> + '_ {
-        let count = count.min(self.len.saturating_sub(start));
-        let (n, i) = if count == 0 { (self.nodes.len(), 0) } else { self.locate(start) };
-        let off = self.nodes.get(n).map_or(0, |node| node.offset_of(i));
-        let back_node = self.nodes.len();
-        Iter { list: self, front: (n, off), back: (back_node, 0), remaining: count }
+    /// Elements from `start` on, head to tail, at most `count` of them.
+    pub fn range(&self, start: usize, count: usize) -> Iter<'_> {
+        match &self.0 {
+            Repr::Small(b) => {
+                let len = small_count(b);
+                let count = count.min(len.saturating_sub(start));
+                let entries = small_entries(b);
+                let off = if count == 0 { entries.len() } else { offset_in(entries, len, start) };
+                Iter { src: Nodes::Small(entries), front: (0, off), back: (1, 0), remaining: count }
+            }
+            Repr::Quick(q) => q.range(start, count),
+        }
+    }
+}
+
+#[cold]
+fn unreachable_small() -> ! {
+    unreachable!("List::quick converted the small form")
+}
+
+/// Where an iterator reads its nodes from.
+enum Nodes<'a> {
+    Small(&'a [u8]),
+    Quick(&'a VecDeque<Node>),
+}
+
+impl<'a> Nodes<'a> {
+    fn buf(&self, i: usize) -> Option<&'a [u8]> {
+        match self {
+            Nodes::Small(b) => (i == 0).then_some(*b),
+            Nodes::Quick(q) => q.get(i).map(|n| &n.buf[..]),
+        }
     }
 }
 
@@ -461,7 +747,7 @@ impl List {
 /// tail; node == nodes.len() means "past the last node". `next_back` is only
 /// meaningful for the whole-list iterator from `List::iter`.
 pub struct Iter<'a> {
-    list: &'a List,
+    src: Nodes<'a>,
     front: (usize, usize),
     back: (usize, usize),
     remaining: usize,
@@ -475,9 +761,9 @@ impl<'a> Iterator for Iter<'a> {
             return None;
         }
         loop {
-            let node = self.list.nodes.get(self.front.0)?;
-            if self.front.1 < node.buf.len() {
-                let (e, next) = packed::read(&node.buf, self.front.1);
+            let buf = self.src.buf(self.front.0)?;
+            if self.front.1 < buf.len() {
+                let (e, next) = packed::read(buf, self.front.1);
                 self.front.1 = next;
                 self.remaining -= 1;
                 return Some(e);
@@ -502,14 +788,14 @@ impl<'a> DoubleEndedIterator for Iter<'a> {
                     return None;
                 }
                 self.back.0 -= 1;
-                self.back.1 = self.list.nodes.get(self.back.0)?.buf.len();
+                self.back.1 = self.src.buf(self.back.0)?.len();
                 continue;
             }
-            let node = self.list.nodes.get(self.back.0)?;
-            let start = packed::prev(&node.buf, self.back.1);
+            let buf = self.src.buf(self.back.0)?;
+            let start = packed::prev(buf, self.back.1);
             self.back.1 = start;
             self.remaining -= 1;
-            return Some(packed::read(&node.buf, start).0);
+            return Some(packed::read(buf, start).0);
         }
     }
 }
@@ -525,12 +811,26 @@ mod tests {
     }
 
     fn check_invariants(l: &List) {
-        assert!(l.nodes.iter().all(|n| n.count > 0), "empty node");
-        assert_eq!(l.len, l.nodes.iter().map(|n| n.count as usize).sum::<usize>());
-        assert_eq!(l.buf_bytes, l.nodes.iter().map(|n| n.buf.capacity()).sum::<usize>());
-        for n in &l.nodes {
-            assert_eq!(packed::iter(&n.buf).count(), n.count as usize);
+        match &l.0 {
+            Repr::Small(b) => {
+                assert!(b.is_empty() || small_count(b) > 0, "small list with a zero count");
+                assert_eq!(packed::iter(small_entries(b)).count(), small_count(b));
+            }
+            Repr::Quick(q) => {
+                assert!(q.nodes.len() >= 2, "a quicklist of one node should be small");
+                assert!(q.nodes.iter().all(|n| n.count > 0), "empty node");
+                assert_eq!(q.len, q.nodes.iter().map(|n| n.count as usize).sum::<usize>());
+                assert_eq!(q.buf_bytes, q.nodes.iter().map(|n| n.buf.capacity()).sum::<usize>());
+                for n in &q.nodes {
+                    assert_eq!(packed::iter(&n.buf).count(), n.count as usize);
+                }
+            }
         }
+    }
+
+    /// (entries, bytes) of each node.
+    fn node_sizes(l: &List) -> Vec<(usize, usize)> {
+        l.nodes().map(|n| (n.clone().count(), n.map(|e| packed::entry_size(e.len())).sum())).collect()
     }
 
     #[test]
@@ -557,7 +857,7 @@ mod tests {
             l.push_back(&e, -2);
         }
         check_invariants(&l);
-        assert!(l.nodes.iter().all(|n| n.buf.len() <= 8192));
+        assert!(node_sizes(&l).iter().all(|&(_, b)| b <= 8192));
         assert_eq!(l.node_count(), 1000_usize.div_ceil(8192 / 103));
         let mut l1 = List::new();
         for _ in 0..1000 {
@@ -608,7 +908,7 @@ mod tests {
             l.insert(700, b"ins", 16);
         }
         check_invariants(&l);
-        assert!(l.nodes.iter().all(|n| n.count <= 16));
+        assert!(node_sizes(&l).iter().all(|&(c, _)| c <= 16));
         assert_eq!(l.len(), 2050);
         assert_eq!(l.get(699), Some(&b"e699"[..]));
         assert_eq!(l.get(700), Some(&b"ins"[..]));
@@ -620,7 +920,7 @@ mod tests {
         }
         assert!(s.set(2, &[b'r'; 3000], -1));
         check_invariants(&s);
-        assert!(s.nodes.iter().all(|n| n.count == 1 || n.buf.len() <= 4096));
+        assert!(node_sizes(&s).iter().all(|&(c, b)| c == 1 || b <= 4096));
     }
 
     #[test]

@@ -146,6 +146,7 @@ pub fn iter(buf: &[u8]) -> Iter<'_> {
     Iter { buf, off: 0, end: buf.len() }
 }
 
+#[derive(Clone)]
 pub struct Iter<'a> {
     buf: &'a [u8],
     off: usize,

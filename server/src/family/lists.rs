@@ -126,7 +126,7 @@ fn push_generic(ctx: &mut Ctx, args: &mut Args, end: End, only_existing: bool) -
             None => return Ok(Reply::Int(0)),
         }
     } else {
-        db.write_or_insert(&key, || Value::List(Box::default())).0
+        db.write_or_insert(&key, || Value::List(List::default())).0
     };
     let list = list_mut(&mut g)?;
     for e in &elems {
@@ -456,7 +456,7 @@ fn do_move(ctx: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> CmdResu
     // Push a copy first, then pop the source: equal to pop-then-push even
     // when source and destination are the same list.
     {
-        let mut g = db.write_or_insert(dst, || Value::List(Box::default())).0;
+        let mut g = db.write_or_insert(dst, || Value::List(List::default())).0;
         let list = list_mut(&mut g)?;
         match to {
             End::Head => list.push_front(&value, fill),

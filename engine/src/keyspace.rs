@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use crate::dict::{Dict, Hasher};
 use crate::notify::{self, Notification};
 use crate::snapshot::{ActiveSnapshot, SegmentState, SnapshotEntry, SnapshotSink};
-use crate::value::Value;
+use crate::value::{Encodings, Value};
 
 /// Segments per database (a power of two; the top bits of the hash choose one).
 pub const SEGMENTS: usize = 256;
@@ -160,29 +160,6 @@ pub const LOOKUP_WRITE: Lookup = Lookup {
     no_notify: true,
 };
 
-/// Limits that choose the compact encodings of collection values (the
-/// `*-max-*` config directives), copied here by the server at start-up and on
-/// CONFIG SET.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Encodings {
-    /// set-max-intset-entries.
-    pub set_max_intset_entries: usize,
-    /// zset-max-listpack-entries (alias zset-max-ziplist-entries).
-    pub zset_max_listpack_entries: usize,
-    /// zset-max-listpack-value, in bytes (alias zset-max-ziplist-value).
-    pub zset_max_listpack_value: usize,
-}
-
-impl Default for Encodings {
-    fn default() -> Self {
-        Encodings {
-            set_max_intset_entries: 512,
-            zset_max_listpack_entries: 128,
-            zset_max_listpack_value: 64,
-        }
-    }
-}
-
 /// State shared by all databases, which the door updates.
 pub struct Shared {
     hasher: Hasher,
@@ -213,6 +190,12 @@ pub struct Shared {
     rng: u64,
     /// The point-in-time snapshot in progress, if any.
     snapshot: Option<ActiveSnapshot>,
+    /// Names of keys some client is blocked on (in any database), with the
+    /// number of databases where one is: the door queues such a key in
+    /// `ready_keys` when it creates it. Maintained by the server.
+    pub blocking_keys: HashMap<Box<[u8]>, u32>,
+    /// Keys that may now serve blocked clients: (db, key).
+    pub ready_keys: Vec<(usize, Box<[u8]>)>,
 }
 
 impl Shared {
@@ -234,6 +217,8 @@ impl Shared {
             encodings: Encodings::default(),
             rng: 0x2545_f491_4f6c_dd1d,
             snapshot: None,
+            blocking_keys: HashMap::new(),
+            ready_keys: Vec::new(),
         }
     }
 
@@ -904,6 +889,17 @@ impl<'a> DbView<'a> {
         );
         self.db.len += 1;
         self.sh.notify(notify::NEW, "new", self.idx, key);
+        self.signal_ready(key);
+    }
+
+    /// Queues `key` for the server to serve clients blocked on it (only if
+    /// some client waits on that name). The door calls it for every key it
+    /// creates; commands that add to an existing value that clients may wait
+    /// on (XADD) call it themselves.
+    pub fn signal_ready(&mut self, key: &[u8]) {
+        if !self.sh.blocking_keys.is_empty() && self.sh.blocking_keys.contains_key(key) {
+            self.sh.ready_keys.push((self.idx, key.into()));
+        }
     }
 
     /// Redis's setKey: stores `value`, replacing any old value. The TTL is
@@ -921,6 +917,9 @@ impl<'a> DbView<'a> {
                 entry.lru = lru;
                 entry.private_copy = false;
                 self.sh.value_bytes += new_mem - old.mem_bytes() as i64;
+                // A replaced value may serve blocked clients too (RENAME onto
+                // an existing key wakes BLPOP in Redis).
+                self.signal_ready(key);
                 false
             }
             None => {
@@ -1421,6 +1420,8 @@ fn is_empty_collection(value: &Value) -> bool {
         Value::Set(s) => s.is_empty(),
         Value::ZSet(z) => z.is_empty(),
         Value::Stream(_) => false,
+        Value::List(l) => l.is_empty(),
+        Value::Hash(h) => h.is_empty(),
     }
 }
 

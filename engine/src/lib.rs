@@ -11,9 +11,9 @@ pub mod types;
 pub mod value;
 
 pub use keyspace::{
-    DbView, Detached, Encodings, Entry, Keyspace, Lookup, WriteGuard, LOOKUP_DEFAULT,
-    LOOKUP_NOTOUCH, LOOKUP_SILENT, LOOKUP_WRITE,
+    DbView, Detached, Entry, Keyspace, Lookup, WriteGuard, LOOKUP_DEFAULT, LOOKUP_NOTOUCH,
+    LOOKUP_SILENT, LOOKUP_WRITE,
 };
 pub use types::set::Set;
 pub use types::zset::ZSet;
-pub use value::{StrValue, Value, ValueType};
+pub use value::{Encodings, Hash, List, StrValue, Value, ValueType};

@@ -14,12 +14,54 @@ pub const EMBSTR_BYTES_MAX: usize = 44;
 /// Longest string that may be encoded as an integer (LONG_STR_SIZE).
 pub const INT_STR_BYTES_MAX: usize = 20;
 
+pub use crate::types::hash::Hash;
+pub use crate::types::list::List;
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Str(StrValue),
     Set(Box<Set>),
     ZSet(Box<ZSet>),
     Stream(Box<Stream>),
+    List(Box<List>),
+    Hash(Box<Hash>),
+}
+
+/// Boxed collections keep `Value` at 16 bytes, so a keyspace entry fits
+/// jemalloc's 48-byte class (see keyspace.rs).
+const _: () = assert!(std::mem::size_of::<Value>() <= 16);
+
+/// The encoding thresholds of the collection types (from the server config:
+/// `list-max-listpack-size`, `hash-max-listpack-*`, `set-max-intset-entries`,
+/// `zset-max-listpack-*`). Lives in `Shared` so commands and loaders build
+/// values the way Redis would; CONFIG SET updates it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Encodings {
+    /// Positive: entries per list node; -1..-5: node size 4..64 KiB.
+    pub list_max_listpack_size: i64,
+    pub hash_max_listpack_entries: usize,
+    /// Longest field or value (bytes) a listpack-encoded hash may hold.
+    pub hash_max_listpack_value: usize,
+    /// set-max-intset-entries.
+    pub set_max_intset_entries: usize,
+    /// zset-max-listpack-entries (alias zset-max-ziplist-entries).
+    pub zset_max_listpack_entries: usize,
+    /// zset-max-listpack-value, in bytes (alias zset-max-ziplist-value).
+    pub zset_max_listpack_value: usize,
+}
+
+impl Default for Encodings {
+    fn default() -> Self {
+        // Redis 7.0's built-in defaults (without a redis.conf).
+        Encodings {
+            list_max_listpack_size: -2,
+            hash_max_listpack_entries: 512,
+            hash_max_listpack_value: 64,
+            set_max_intset_entries: 512,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -77,6 +119,8 @@ impl Value {
             Value::Set(_) => ValueType::Set,
             Value::ZSet(_) => ValueType::ZSet,
             Value::Stream(_) => ValueType::Stream,
+            Value::List(_) => ValueType::List,
+            Value::Hash(_) => ValueType::Hash,
         }
     }
 
@@ -89,17 +133,21 @@ impl Value {
             Value::Set(s) => s.encoding_name(),
             Value::ZSet(z) => z.encoding_name(),
             Value::Stream(_) => "stream",
+            Value::List(l) => l.encoding_name(),
+            Value::Hash(h) => h.encoding_name(),
         }
     }
 
-    /// An empty set or sorted set (the keyspace never holds one; a loader skips
-    /// it). Streams may be empty.
+    /// An empty collection (the keyspace never holds one; a loader skips it).
+    /// Streams may be empty.
     pub fn is_empty_collection(&self) -> bool {
         match self {
             Value::Str(_) => false,
             Value::Set(s) => s.is_empty(),
             Value::ZSet(z) => z.is_empty(),
             Value::Stream(_) => false,
+            Value::List(l) => l.is_empty(),
+            Value::Hash(h) => h.is_empty(),
         }
     }
 
@@ -112,6 +160,8 @@ impl Value {
             Value::Set(s) => s.mem_bytes(),
             Value::ZSet(z) => z.mem_bytes(),
             Value::Stream(s) => std::mem::size_of::<Stream>() + s.mem_bytes(),
+            Value::List(l) => std::mem::size_of::<List>() + l.mem_bytes(),
+            Value::Hash(h) => std::mem::size_of::<Hash>() + h.mem_bytes(),
         }
     }
 

@@ -32,7 +32,11 @@ pub fn execute(srv: &mut Server, client: &mut Client, argv: Vec<Bytes>) {
                 count_error(srv, &e);
                 Reply::Error(e.0)
             }
-            Ok(()) => call(srv, client, spec, parent, argv),
+            Ok(()) => match call(srv, client, spec, parent, argv) {
+                Some(reply) => reply,
+                // Parked by a blocking command: the reply comes when it is served.
+                None => return,
+            },
         },
     };
     crate::propagate::end_unit(srv);
@@ -50,8 +54,9 @@ pub fn execute(srv: &mut Server, client: &mut Client, argv: Vec<Bytes>) {
 /// the client; the reply is discarded by the caller.
 pub fn execute_for_load(srv: &mut Server, client: &mut Client, argv: Vec<Bytes>) {
     if let Ok((spec, parent)) = resolve(srv, &argv) {
-        let reply = call(srv, client, spec, parent, argv);
-        client.reply(&reply);
+        if let Some(reply) = call(srv, client, spec, parent, argv) {
+            client.reply(&reply);
+        }
     }
 }
 
@@ -185,14 +190,15 @@ fn count_error(srv: &mut Server, e: &CmdError) {
     *srv.stats.errors.entry(e.code().to_string()).or_insert(0) += 1;
 }
 
-/// Runs the handler with the clock set, then records statistics.
+/// Runs the handler with the clock set, then records statistics. None when
+/// the handler blocked the client (statistics wait for it to be unblocked).
 fn call(
     srv: &mut Server,
     client: &mut Client,
     spec: &'static CommandSpec,
     parent: Option<&'static CommandSpec>,
     argv: Vec<Bytes>,
-) -> Reply {
+) -> Option<Reply> {
     let start = std::time::Instant::now();
     srv.keyspace.set_now_ms(crate::clock::now_ms());
     let skip = if parent.is_some() { 2 } else { 1 };
@@ -213,6 +219,14 @@ fn call(
     };
     let changed = srv.keyspace.shared.dirty != dirty_before;
     let is_write = spec.flags & (flags::WRITE | flags::MAY_REPLICATE) != 0;
+    if srv.blocking.has_pending() {
+        // Parked: it changed nothing yet; it runs again when served.
+        crate::propagate::after_call(srv, db, is_write, false, args.argv());
+        client.last_cmd = full_name(spec, parent);
+        client.last_interaction_ms = srv.keyspace.now_ms();
+        crate::blocking::park(srv, client, args.into_argv());
+        return None;
+    }
     crate::propagate::after_call(srv, db, is_write, changed, args.argv());
     if crate::family::monitor::shown(spec) {
         crate::family::monitor::feed(srv, client, args.argv());
@@ -220,7 +234,9 @@ fn call(
     let usec = start.elapsed().as_micros() as u64;
     crate::introspect::after_call(srv, client, spec, &name, args.argv(), usec);
     client.last_interaction_ms = srv.keyspace.now_ms();
-    srv.stats.total_commands_processed += 1;
+    if !srv.blocking.is_rerun() {
+        srv.stats.total_commands_processed += 1;
+    }
     let failed = result.is_err();
     let stat = srv.stats.commands.entry(name).or_default();
     stat.calls += 1;
@@ -235,7 +251,7 @@ fn call(
                 }
                 count_error(srv, &e);
             }
-            reply
+            Some(reply)
         }
         Err(e) => {
             if failed {
@@ -244,7 +260,7 @@ fn call(
                 }
             }
             count_error(srv, &e);
-            Reply::Error(e.0)
+            Some(Reply::Error(e.0))
         }
     }
 }

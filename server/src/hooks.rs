@@ -7,6 +7,7 @@ use crate::server::Server;
 /// A client's connection is gone: forget what it registered.
 pub fn client_closed(srv: &mut Server, client: &mut Client) {
     crate::blocking_streams::forget(srv, client.id);
+    crate::blocking::client_closed(srv, client.id);
 }
 
 /// After commands ran: publish queued notifications, fail WATCHers.
@@ -41,9 +42,9 @@ pub fn client_reset(_srv: &mut Server, _client: &mut Client) {}
 
 /// Subscriptions, transaction and blocking state of a client (CLIENT LIST
 /// fields, PING's pub/sub form, the client type).
-pub fn client_state(_srv: &Server, client: &Client) -> ClientState {
+pub fn client_state(srv: &Server, client: &Client) -> ClientState {
     ClientState {
-        blocked: client.blocked,
+        blocked: client.blocked || srv.blocking.is_blocked(client.id),
         ..ClientState::default()
     }
 }
@@ -52,7 +53,15 @@ pub fn client_state(_srv: &Server, client: &Client) -> ClientState {
 /// timeout reply or, if `as_error`, an -UNBLOCKED error. False if `id` is
 /// not blocked.
 pub fn unblock_client(srv: &mut Server, id: u64, as_error: bool) -> bool {
-    crate::blocking_streams::unblock(srv, id, as_error)
+    if crate::blocking_streams::unblock(srv, id, as_error) {
+        return true;
+    }
+    let how = if as_error {
+        crate::blocking::Release::Error("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+    } else {
+        crate::blocking::Release::Timeout
+    };
+    crate::blocking::release(srv, id, how)
 }
 
 /// CONFIG SET changed these directives (start-up: all of them): subsystems

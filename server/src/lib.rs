@@ -2,6 +2,7 @@
 //! one file per command family, and the state the executor thread owns.
 
 pub mod aof;
+pub mod blocking;
 pub mod blocking_streams;
 pub mod client;
 pub mod clock;

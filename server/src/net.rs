@@ -200,6 +200,10 @@ impl EventLoop {
                 if let Some(ms) = crate::persist::wake_within_ms(&self.srv) {
                     wait_ms = wait_ms.min(ms);
                 }
+                // Wake for the nearest blocked-client deadline (sub-second timeouts).
+                if let Some(at) = self.srv.blocking.next_deadline_ms() {
+                    wait_ms = wait_ms.min(at.saturating_sub(now));
+                }
                 if let Some(deadline) = crate::blocking_streams::next_deadline(&self.srv) {
                     // Blocked clients time out on time, not at the next tick.
                     wait_ms = wait_ms.min(deadline.saturating_sub(now));
@@ -243,6 +247,8 @@ impl EventLoop {
             if let Some(new) = self.srv.new_tcp_listeners.take() {
                 self.replace_tcp_listeners(new);
             }
+            crate::blocking::expire(&mut self.srv, clock::now_ms());
+            self.resume_unblocked_lists();
             let now = clock::now_ms();
             if now.saturating_sub(self.last_cron_ms) >= interval_ms {
                 self.last_cron_ms = now;
@@ -528,6 +534,31 @@ impl EventLoop {
         client_cmd::enforce_output_limit(&mut self.srv, &mut conn.client, &io);
     }
 
+    /// Runs the queued input of clients that list/zset blocking commands released.
+    fn resume_unblocked_lists(&mut self) {
+        loop {
+            let ids = self.srv.blocking.take_unblocked();
+            if ids.is_empty() {
+                return;
+            }
+            for id in ids {
+                let Some(mut conn) = self.srv.clients.remove(&id) else {
+                    continue;
+                };
+                if !conn.inbuf.is_empty() && !self.process_input(&mut conn)
+                    || conn.client.close_asap
+                {
+                    self.close(conn);
+                    continue;
+                }
+                if !conn.client.out.is_empty() || conn.client.close_after_reply {
+                    self.srv.pending_writes.push(id);
+                }
+                self.srv.clients.insert(id, conn);
+            }
+        }
+    }
+
     /// Parses and runs complete requests; false means close the connection.
     fn process_input(&mut self, conn: &mut Conn) -> bool {
         // Redis trims its query buffer only after a batch, so CLIENT LIST's
@@ -540,7 +571,10 @@ impl EventLoop {
             {
                 return true;
             }
-            if conn.postponed.is_some() || conn.client.blocked {
+            if conn.postponed.is_some()
+                || conn.client.blocked
+                || self.srv.blocking.is_blocked(conn.client.id)
+            {
                 // Held back by CLIENT PAUSE or a blocking command: input
                 // waits, within the query buffer limit.
                 break;
@@ -557,6 +591,9 @@ impl EventLoop {
                     conn.client.qbuf_bytes = batch_bytes;
                     conn.client.qbuf_free = conn.inbuf.capacity().saturating_sub(conn.inbuf.len());
                     self.run_request(conn, argv);
+                    if !self.srv.keyspace.shared.ready_keys.is_empty() {
+                        crate::blocking::serve_ready(&mut self.srv);
+                    }
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -711,8 +748,10 @@ impl EventLoop {
         for (id, conn) in self.srv.clients.iter() {
             let c = &conn.client;
             // Monitors and clients waiting on a pause never time out.
-            let may_idle =
-                !c.monitor && conn.postponed.is_none() && crate::hooks::idle_timeout_applies(c);
+            let may_idle = !c.monitor
+                && conn.postponed.is_none()
+                && crate::hooks::idle_timeout_applies(c)
+                && !self.srv.blocking.is_blocked(*id);
             if c.close_asap
                 || (timeout_ms > 0
                     && now.saturating_sub(c.last_interaction_ms) > timeout_ms

@@ -87,6 +87,8 @@ pub struct Server {
     pub aof: Option<crate::aof::Aof>,
     /// Clients blocked in XREAD/XREADGROUP (see blocking_streams.rs).
     pub stream_blocking: crate::blocking_streams::StreamBlocking,
+    /// Clients parked by blocking commands (BLPOP, ...).
+    pub blocking: crate::blocking::Blocking,
 }
 
 impl Server {
@@ -119,6 +121,7 @@ impl Server {
             propagation: Default::default(),
             aof: None,
             stream_blocking: Default::default(),
+            blocking: Default::default(),
         };
         crate::family::config::on_start(&mut srv);
         srv

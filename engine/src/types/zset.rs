@@ -22,9 +22,9 @@
 use std::cmp::Ordering;
 
 use crate::dict::Dict;
-use crate::keyspace::Encodings;
 use crate::types::set::{member_hasher, Rng, DICT_BUCKET_BYTES, HASH_NODE_OVERHEAD_BYTES};
 use crate::types::skiplist::{cmp_entry, SkipList, NIL};
+use crate::value::Encodings;
 
 /// Bytes per listpack entry besides the member (vector slot).
 const LISTPACK_ENTRY_BYTES: usize = std::mem::size_of::<(Box<[u8]>, f64)>();

@@ -6,6 +6,7 @@
 
 pub mod compact;
 pub mod dump;
+pub mod listhash;
 pub mod load;
 pub mod reader;
 pub mod save;

@@ -10,6 +10,7 @@ use std::io::{self, Read, Write};
 use strata_engine::value::{StrValue, Value};
 use strata_engine::Encodings;
 
+use super::listhash;
 use super::reader::Reader;
 use super::setzset;
 use super::types;
@@ -23,6 +24,8 @@ pub fn type_byte(value: &Value) -> u8 {
         Value::Set(s) => setzset::set_type_byte(s),
         Value::ZSet(z) => setzset::zset_type_byte(z),
         Value::Stream(_) => types::STREAM_LISTPACKS_2,
+        Value::List(l) => listhash::list_type_byte(l),
+        Value::Hash(h) => listhash::hash_type_byte(h),
     }
 }
 
@@ -41,6 +44,8 @@ pub fn write_payload<W: Write>(w: &mut Writer<W>, value: &Value) -> io::Result<(
         Value::Set(s) => setzset::write_set(w, s),
         Value::ZSet(z) => setzset::write_zset(w, z),
         Value::Stream(s) => super::stream::write_stream(w, s),
+        Value::List(l) => listhash::write_list(w, l),
+        Value::Hash(h) => listhash::write_hash(w, h),
     }
 }
 
@@ -72,16 +77,12 @@ pub fn read_value_with<R: Read>(
         types::MODULE_PRE_GA | types::MODULE_2 => Err(r.corrupt(format!(
             "module value (type {ty}) cannot be loaded: no modules are supported"
         ))),
-        types::LIST
-        | types::HASH
-        | types::HASH_ZIPMAP
-        | types::LIST_ZIPLIST
-        | types::HASH_ZIPLIST
-        | types::LIST_QUICKLIST
-        | types::HASH_LISTPACK
-        | types::LIST_QUICKLIST_2 => Err(r.corrupt(format!(
-            "value type {ty} is not supported by this build yet"
-        ))),
+        types::LIST | types::LIST_ZIPLIST | types::LIST_QUICKLIST | types::LIST_QUICKLIST_2 => {
+            listhash::read_list(r, ty, enc)
+        }
+        types::HASH | types::HASH_ZIPMAP | types::HASH_ZIPLIST | types::HASH_LISTPACK => {
+            listhash::read_hash(r, ty, enc)
+        }
         other => Err(r.corrupt(format!("unknown RDB value type {other}"))),
     }
 }

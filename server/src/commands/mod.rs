@@ -266,6 +266,8 @@ pub fn families() -> Vec<&'static [CommandSpec]> {
         crate::family::config::COMMANDS,
         crate::family::sets::COMMANDS,
         crate::family::zsets::COMMANDS,
+        crate::family::lists::COMMANDS,
+        crate::family::hashes::COMMANDS,
     ]
 }
 

@@ -694,6 +694,9 @@ impl Config {
     /// The encoding limits the engine applies to collection values.
     pub fn encodings(&self) -> strata_engine::Encodings {
         strata_engine::Encodings {
+            list_max_listpack_size: self.list_max_listpack_size as i64,
+            hash_max_listpack_entries: self.hash_max_listpack_entries,
+            hash_max_listpack_value: self.hash_max_listpack_value,
             set_max_intset_entries: self.set_max_intset_entries,
             zset_max_listpack_entries: self.zset_max_listpack_entries,
             zset_max_listpack_value: self.zset_max_listpack_value,

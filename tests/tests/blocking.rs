@@ -1,0 +1,352 @@
+//! Black-box tests of blocking list commands: several real clients against the
+//! `strata-server` binary (build it first: `cargo build -p strata-server`).
+//!
+//! A minimal self-contained harness lives here until the shared one in
+//! `tests/src/lib.rs` lands: it starts `$CARGO_TARGET_DIR/debug/strata-server`
+//! (or `target/debug/strata-server` of the workspace) on a free port.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long to wait for the server to accept connections.
+const START_TIMEOUT_MS: u64 = 10_000;
+/// Pause that lets a client's blocking command reach the server before the next step.
+const SETTLE_MS: u64 = 150;
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Server {
+    fn start() -> Server {
+        let bin = server_binary();
+        assert!(
+            bin.exists(),
+            "{} not found: run `cargo build -p strata-server` first",
+            bin.display()
+        );
+        let port = free_port();
+        let child = Command::new(&bin)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn strata-server");
+        let server = Server { child, port };
+        let deadline = Instant::now() + Duration::from_millis(START_TIMEOUT_MS);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "strata-server did not start on port {port}"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    fn conn(&self) -> redis::Connection {
+        let client =
+            redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).expect("client");
+        client.get_connection().expect("connect")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn server_binary() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join("target")
+        });
+    target.join("debug").join("strata-server")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn settle() {
+    thread::sleep(Duration::from_millis(SETTLE_MS));
+}
+
+/// Runs `cmd` on a fresh connection in a thread; the handle yields its reply.
+fn spawn_cmd<T: redis::FromRedisValue + Send + 'static>(
+    srv: &Server,
+    cmd: redis::Cmd,
+) -> thread::JoinHandle<redis::RedisResult<T>> {
+    let mut con = srv.conn();
+    thread::spawn(move || cmd.query(&mut con))
+}
+
+fn blpop(key: &str, timeout: f64) -> redis::Cmd {
+    let mut c = redis::cmd("BLPOP");
+    c.arg(key).arg(timeout);
+    c
+}
+
+#[test]
+fn blpop_wakes_clients_in_arrival_order() {
+    let srv = Server::start();
+    let first = spawn_cmd::<Option<(String, String)>>(&srv, blpop("queue", 0.0));
+    settle();
+    let second = spawn_cmd::<Option<(String, String)>>(&srv, blpop("queue", 0.0));
+    settle();
+    let third = spawn_cmd::<Option<(String, String)>>(&srv, blpop("queue", 0.0));
+    settle();
+    let mut con = srv.conn();
+    let len: i64 = redis::cmd("RPUSH")
+        .arg("queue")
+        .arg("a")
+        .arg("b")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(
+        len, 2,
+        "RPUSH replies with the length before blocked clients are served"
+    );
+    assert_eq!(
+        first.join().unwrap().unwrap(),
+        Some(("queue".into(), "a".into()))
+    );
+    assert_eq!(
+        second.join().unwrap().unwrap(),
+        Some(("queue".into(), "b".into()))
+    );
+    // The list was emptied by the served clients: the third keeps waiting.
+    assert!(!third.is_finished());
+    let len: i64 = redis::cmd("LPUSH")
+        .arg("queue")
+        .arg("c")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(len, 1);
+    assert_eq!(
+        third.join().unwrap().unwrap(),
+        Some(("queue".into(), "c".into()))
+    );
+    let exists: i64 = redis::cmd("LLEN").arg("queue").query(&mut con).unwrap();
+    assert_eq!(exists, 0);
+}
+
+#[test]
+fn timeouts_return_nil_with_subsecond_precision() {
+    let srv = Server::start();
+    let mut con = srv.conn();
+    let start = Instant::now();
+    let got: Option<(String, String)> = blpop("none", 0.2).query(&mut con).unwrap();
+    let waited = start.elapsed();
+    assert_eq!(got, None);
+    assert!(
+        waited >= Duration::from_millis(190) && waited < Duration::from_millis(1500),
+        "waited {waited:?}"
+    );
+    let got: Option<String> = redis::cmd("BLMOVE")
+        .arg("none")
+        .arg("dst")
+        .arg("LEFT")
+        .arg("RIGHT")
+        .arg(0.05)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(got, None);
+    let got: Option<(String, Vec<String>)> = redis::cmd("BLMPOP")
+        .arg(0.05)
+        .arg(2)
+        .arg("n1")
+        .arg("n2")
+        .arg("LEFT")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(got, None);
+    // The connection is usable after a timeout.
+    let pong: String = redis::cmd("PING").query(&mut con).unwrap();
+    assert_eq!(pong, "PONG");
+    let err = blpop("none", -1.0)
+        .query::<Option<(String, String)>>(&mut con)
+        .unwrap_err();
+    assert!(err.to_string().contains("timeout is negative"), "{err}");
+}
+
+#[test]
+fn blmove_moves_atomically_and_chains() {
+    let srv = Server::start();
+    let mut mover_cmd = redis::cmd("BLMOVE");
+    mover_cmd
+        .arg("src")
+        .arg("mid")
+        .arg("LEFT")
+        .arg("RIGHT")
+        .arg(0);
+    let mover = spawn_cmd::<Option<String>>(&srv, mover_cmd);
+    settle();
+    // A second client waits on the mover's destination.
+    let waiter = spawn_cmd::<Option<(String, String)>>(&srv, blpop("mid", 0.0));
+    settle();
+    let mut con = srv.conn();
+    let _: i64 = redis::cmd("RPUSH")
+        .arg("src")
+        .arg("x")
+        .arg("y")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(mover.join().unwrap().unwrap(), Some("x".into()));
+    assert_eq!(
+        waiter.join().unwrap().unwrap(),
+        Some(("mid".into(), "x".into()))
+    );
+    let src: Vec<String> = redis::cmd("LRANGE")
+        .arg("src")
+        .arg(0)
+        .arg(-1)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(src, vec!["y".to_string()]);
+    let mid: i64 = redis::cmd("LLEN").arg("mid").query(&mut con).unwrap();
+    assert_eq!(mid, 0);
+}
+
+#[test]
+fn served_blmove_with_wrong_type_destination_fails_and_keeps_source() {
+    let srv = Server::start();
+    let mut con = srv.conn();
+    let _: () = redis::cmd("SET")
+        .arg("dst")
+        .arg("string")
+        .query(&mut con)
+        .unwrap();
+    let mut c = redis::cmd("BLMOVE");
+    c.arg("src").arg("dst").arg("LEFT").arg("LEFT").arg(0);
+    let mover = spawn_cmd::<Option<String>>(&srv, c);
+    settle();
+    let _: i64 = redis::cmd("RPUSH")
+        .arg("src")
+        .arg("e")
+        .query(&mut con)
+        .unwrap();
+    let err = mover.join().unwrap().unwrap_err();
+    assert!(err.to_string().contains("WRONGTYPE"), "{err}");
+    let src: Vec<String> = redis::cmd("LRANGE")
+        .arg("src")
+        .arg(0)
+        .arg(-1)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(src, vec!["e".to_string()]);
+}
+
+#[test]
+fn client_unblock_and_disconnect() {
+    let srv = Server::start();
+    let mut blocked = srv.conn();
+    let id: i64 = redis::cmd("CLIENT").arg("ID").query(&mut blocked).unwrap();
+    let handle = thread::spawn(move || {
+        let r: redis::RedisResult<Option<(String, String)>> = blpop("k", 0.0).query(&mut blocked);
+        (r, blocked)
+    });
+    settle();
+    let mut con = srv.conn();
+    let n: i64 = redis::cmd("CLIENT")
+        .arg("UNBLOCK")
+        .arg(id)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(n, 1);
+    let (r, mut blocked) = handle.join().unwrap();
+    assert_eq!(
+        r.unwrap(),
+        None,
+        "TIMEOUT (the default) replies as a timeout"
+    );
+    let handle =
+        thread::spawn(move || blpop("k", 0.0).query::<Option<(String, String)>>(&mut blocked));
+    settle();
+    let n: i64 = redis::cmd("CLIENT")
+        .arg("UNBLOCK")
+        .arg(id)
+        .arg("ERROR")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(n, 1);
+    let err = handle.join().unwrap().unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("client unblocked via CLIENT UNBLOCK"),
+        "{err}"
+    );
+    let n: i64 = redis::cmd("CLIENT")
+        .arg("UNBLOCK")
+        .arg(id)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(n, 0, "not blocked any more");
+
+    // A blocked client that disconnects does not swallow the next element.
+    {
+        let mut gone = std::net::TcpStream::connect(("127.0.0.1", srv.port)).unwrap();
+        std::io::Write::write_all(&mut gone, b"*3\r\n$5\r\nBLPOP\r\n$2\r\ndc\r\n$1\r\n0\r\n")
+            .unwrap();
+        settle();
+    }
+    settle();
+    let waiter = spawn_cmd::<Option<(String, String)>>(&srv, blpop("dc", 0.0));
+    settle();
+    let _: i64 = redis::cmd("RPUSH")
+        .arg("dc")
+        .arg("one")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(
+        waiter.join().unwrap().unwrap(),
+        Some(("dc".into(), "one".into()))
+    );
+}
+
+#[test]
+fn pipelined_commands_wait_behind_a_blocked_one() {
+    let srv = Server::start();
+    let mut blocked = srv.conn();
+    let handle = thread::spawn(move || {
+        redis::pipe()
+            .add_command(blpop("p", 0.0))
+            .cmd("PING")
+            .cmd("ECHO")
+            .arg("after")
+            .query::<(Option<(String, String)>, String, String)>(&mut blocked)
+    });
+    settle();
+    assert!(!handle.is_finished());
+    let mut con = srv.conn();
+    let _: i64 = redis::cmd("LPUSH")
+        .arg("p")
+        .arg("v")
+        .query(&mut con)
+        .unwrap();
+    let (popped, pong, echo) = handle.join().unwrap().unwrap();
+    assert_eq!(popped, Some(("p".into(), "v".into())));
+    assert_eq!(pong, "PONG");
+    assert_eq!(echo, "after");
+}

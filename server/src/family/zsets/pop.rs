@@ -179,11 +179,34 @@ pub fn zmpop(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     Ok(pop_first(ctx, &keys, end, Some(count), MPOP_SHAPE)?.unwrap_or(Reply::NilArray))
 }
 
-/// What a blocking pop answers when every key is empty. The server's blocking
-/// mechanism replaces this with parking the client on `keys` for `timeout_ms`
-/// (0 = forever); without it, the answer is the timeout reply.
-fn would_block(_ctx: &mut Ctx, _keys: &[Bytes], _timeout_ms: u64) -> Reply {
-    Reply::NilArray
+/// Every key is empty: park the client on `keys` for `timeout_ms` (0 =
+/// forever), or answer the timeout reply at once where blocking is denied
+/// (inside MULTI/EXEC, scripts).
+fn would_block(ctx: &mut Ctx, keys: &[Bytes], timeout_ms: u64) -> Reply {
+    if !crate::blocking::can_block(ctx) {
+        return Reply::NilArray;
+    }
+    let deadline_ms = if timeout_ms == 0 {
+        0
+    } else {
+        ctx.now_ms().saturating_add(timeout_ms)
+    };
+    let req = crate::blocking::BlockRequest {
+        keys: keys.to_vec(),
+        deadline_ms,
+        wants: strata_engine::ValueType::ZSet,
+        timeout_reply: Reply::NilArray,
+    };
+    crate::blocking::block(ctx, req).unwrap_or(Reply::NilArray)
+}
+
+/// The keys a blocking pop looks at: only the key that became ready when a
+/// parked client is served (as Redis does), else all of them.
+fn candidate_keys(ctx: &Ctx, keys: Vec<Bytes>) -> Vec<Bytes> {
+    match crate::blocking::ready_key(ctx) {
+        Some(k) => vec![k],
+        None => keys,
+    }
 }
 
 fn bzpop(ctx: &mut Ctx, args: &mut Args, end: End) -> CmdResult {
@@ -195,7 +218,8 @@ fn bzpop(ctx: &mut Ctx, args: &mut Args, end: End) -> CmdResult {
         nested: false,
         nil_when_empty: true,
     };
-    match pop_first(ctx, &rest, end, None, shape)? {
+    let candidates = candidate_keys(ctx, rest.clone());
+    match pop_first(ctx, &candidates, end, None, shape)? {
         Some(reply) => Ok(reply),
         None => Ok(would_block(ctx, &rest, timeout_ms)),
     }
@@ -213,7 +237,8 @@ pub fn bzmpop(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let timeout_arg = args.next()?;
     let (keys, end, count) = parse_mpop(args)?;
     let timeout_ms = parse_timeout_ms(&timeout_arg)?;
-    match pop_first(ctx, &keys, end, Some(count), MPOP_SHAPE)? {
+    let candidates = candidate_keys(ctx, keys.clone());
+    match pop_first(ctx, &candidates, end, Some(count), MPOP_SHAPE)? {
         Some(reply) => Ok(reply),
         None => Ok(would_block(ctx, &keys, timeout_ms)),
     }

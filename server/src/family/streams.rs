@@ -372,6 +372,14 @@ fn xadd(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     if trimmed > 0 {
         db.notify(notify::STREAM, "xtrim", &key);
     }
+    if ctx.propagating() {
+        // Replayed, `*` would make a new ID: write the one produced.
+        let mut effect = args.argv().to_vec();
+        if let Some(slot) = effect.get_mut(parsed.id_pos) {
+            *slot = Bytes::from(id.to_string());
+        }
+        ctx.propagate_as(effect);
+    }
     Ok(id_reply(id))
 }
 

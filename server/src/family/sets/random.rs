@@ -25,13 +25,30 @@ pub fn spop(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         Some(a) => Some(parse_positive(&a)?),
     };
     let mut rng = rng(ctx);
+    let (reply, effect) = spop_apply(ctx, &key, count, &mut rng)?;
+    if let Some(effect) = effect {
+        // Replay must remove the same members: SREM (or DEL for all of them).
+        ctx.propagate_as(effect);
+    }
+    Ok(reply)
+}
+
+/// SPOP's work: the reply and, when something was popped, its deterministic effect.
+fn spop_apply(
+    ctx: &mut Ctx,
+    key: &bytes::Bytes,
+    count: Option<u64>,
+    rng: &mut Rng,
+) -> Result<(Reply, Option<Vec<bytes::Bytes>>), CmdError> {
+    let propagating = ctx.propagating();
     let mut db = ctx.db();
-    let Some(mut g) = db.write(&key) else {
-        return Ok(if count.is_some() {
+    let Some(mut g) = db.write(key) else {
+        let empty = if count.is_some() {
             Reply::Set(Vec::new())
         } else {
             Reply::Nil
-        });
+        };
+        return Ok((empty, None));
     };
     if !matches!(g.value(), Value::Set(_)) {
         g.unchanged();
@@ -39,28 +56,47 @@ pub fn spop(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     }
     if count == Some(0) {
         g.unchanged();
-        return Ok(Reply::Set(Vec::new()));
+        return Ok((Reply::Set(Vec::new()), None));
     }
     let size = as_set_mut(g.value_mut())?.len() as u64;
     g.notify(notify::SET, "spop");
     g.set_dirty(count.unwrap_or(1).min(size));
     let set = as_set_mut(g.value_mut())?;
+    let srem = |members: &mut dyn Iterator<Item = bytes::Bytes>| -> Option<Vec<bytes::Bytes>> {
+        propagating.then(|| {
+            let mut v = vec![bytes::Bytes::from_static(b"SREM"), key.clone()];
+            v.extend(members);
+            v
+        })
+    };
     let Some(count) = count else {
-        return Ok(set.pop_random(&mut rng).map_or(Reply::Nil, Reply::from));
+        let popped = set.pop_random(rng);
+        let effect = popped
+            .as_ref()
+            .and_then(|m| srem(&mut std::iter::once(bytes::Bytes::copy_from_slice(m))));
+        return Ok((popped.map_or(Reply::Nil, Reply::from), effect));
     };
     if count >= set.len() as u64 {
         // The whole set goes; the emptied key is deleted when the guard drops.
         let all = std::mem::take(set);
-        return Ok(Reply::Set(all.iter().map(member_reply).collect()));
+        let effect = propagating.then(|| vec![bytes::Bytes::from_static(b"DEL"), key.clone()]);
+        return Ok((Reply::Set(all.iter().map(member_reply).collect()), effect));
     }
     let mut out = Vec::with_capacity((count as usize).min(set.len()));
+    let mut popped = Vec::new();
     for _ in 0..count {
-        match set.pop_random(&mut rng) {
-            Some(m) => out.push(Reply::from(m)),
+        match set.pop_random(rng) {
+            Some(m) => {
+                if propagating {
+                    popped.push(bytes::Bytes::copy_from_slice(&m));
+                }
+                out.push(Reply::from(m));
+            }
             None => break,
         }
     }
-    Ok(Reply::Set(out))
+    let effect = srem(&mut popped.into_iter());
+    Ok((Reply::Set(out), effect))
 }
 
 /// Most picks a random-with-repetition reply may hold. Redis has no limit and

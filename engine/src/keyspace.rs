@@ -977,6 +977,12 @@ impl<'a> DbView<'a> {
         self.is_expired(hash, seg, key)
     }
 
+    /// Whether the key is in the table, even with its TTL passed (WATCH
+    /// bookkeeping: an expired key deleted later is no logical change).
+    pub fn contains_raw(&self, key: &[u8]) -> bool {
+        self.db.contains_raw(&self.sh.hasher, key)
+    }
+
     /// A random live key (RANDOMKEY).
     pub fn random_key(&mut self) -> Option<Box<[u8]>> {
         // Bounded retries: if every sampled key is expired (and cannot be deleted,

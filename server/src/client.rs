@@ -116,6 +116,10 @@ pub struct Client {
     /// MONITOR lines about this client's own command, appended after its reply
     /// (a monitor that sends commands sees the reply first, as in Redis).
     pub monitor_echo: Vec<u8>,
+    /// The transaction being queued (MULTI ... EXEC), None outside one.
+    pub multi: Option<Box<crate::multi::MultiState>>,
+    /// Running EXEC's queued commands: blocking commands must not block.
+    pub in_exec: bool,
 }
 
 impl Client {
@@ -148,6 +152,8 @@ impl Client {
             kind: ClientKind::Normal,
             redacted: Vec::new(),
             monitor_echo: Vec::new(),
+            multi: None,
+            in_exec: false,
         }
     }
 

@@ -8,6 +8,7 @@ use crate::commands::{flags, Args, CmdError, CommandSpec};
 use crate::ctx::Ctx;
 use crate::resp::Reply;
 use crate::server::Server;
+use crate::{multi, pubsub};
 
 /// Runs one request for `client`, appending the reply to its output buffer.
 pub fn execute(srv: &mut Server, client: &mut Client, argv: Vec<Bytes>) {
@@ -18,24 +19,53 @@ pub fn execute(srv: &mut Server, client: &mut Client, argv: Vec<Bytes>) {
         client.reply_mode = ReplyMode::Skip;
     }
     let reply = match resolve(srv, &argv) {
-        Err(e) => {
-            count_error(srv, &e);
-            Reply::Error(e.0)
-        }
+        Err(e) => reject(srv, client, argv[0].eq_ignore_ascii_case(b"exec"), e),
         Ok((spec, parent)) => match check_gates(srv, client, spec, parent) {
             Err(e) => {
                 let name = full_name(spec, parent);
                 client.last_cmd = name.clone();
                 srv.stats.commands.entry(name).or_default().rejected_calls += 1;
-                count_error(srv, &e);
-                Reply::Error(e.0)
+                reject(srv, client, parent.is_none() && spec.name == "exec", e)
+            }
+            Ok(()) if multi::is_queued(client, spec, parent) => {
+                client.last_cmd = full_name(spec, parent);
+                if let Some(m) = client.multi.as_mut() {
+                    m.push(spec, parent, argv);
+                }
+                Reply::status("QUEUED")
             }
             Ok(()) => call(srv, client, spec, parent, argv),
         },
     };
+    crate::hooks::after_command(srv, Some(client));
     client.reply(&reply);
     if client.reply_mode == ReplyMode::Skip {
         client.reply_mode = ReplyMode::On;
+    }
+}
+
+/// A refused request: in MULTI it dooms the transaction (EXEC will answer
+/// EXECABORT); a refused EXEC discards it at once and says why.
+fn reject(srv: &mut Server, client: &mut Client, is_exec: bool, e: CmdError) -> Reply {
+    if let Some(m) = client.multi.as_mut() {
+        m.aborted = true;
+    }
+    let e = if is_exec {
+        client.multi = None;
+        srv.watches.unwatch_all(&mut srv.keyspace, client.id);
+        CmdError::new(multi::exec_abort_message(e.message()))
+    } else {
+        e
+    };
+    count_error(srv, &e);
+    Reply::Error(e.0)
+}
+
+/// For a handler that appended its reply frames itself (pub/sub
+/// confirmations, EXEC): the `Reply` it returns is not sent.
+pub fn reply_written(client: &mut Client) {
+    if client.reply_mode == ReplyMode::On {
+        client.reply_mode = ReplyMode::Skip;
     }
 }
 
@@ -119,6 +149,15 @@ fn check_gates(
     if spec.flags & flags::PROTECTED != 0 {
         crate::family::server::protected_gate(srv, client, spec.name)?;
     }
+    if client.resp == 2
+        && srv.pubsub.is_subscribed(client.id)
+        && !pubsub::allowed_when_subscribed(parent.unwrap_or(spec).name)
+    {
+        return Err(CmdError::new(format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            full_name(spec, parent)
+        )));
+    }
     if srv.loading && spec.flags & flags::LOADING == 0 {
         return Err(CmdError::new(
             "LOADING Redis is loading the dataset in memory",
@@ -132,6 +171,11 @@ fn check_gates(
     {
         return Err(CmdError::new(
             "ERR Replica can't interact with the keyspace",
+        ));
+    }
+    if multi::refused_in_multi(client, spec) {
+        return Err(CmdError::new(
+            "ERR Command not allowed inside a transaction",
         ));
     }
     Ok(())
@@ -165,8 +209,10 @@ fn count_error(srv: &mut Server, e: &CmdError) {
     *srv.stats.errors.entry(e.code().to_string()).or_insert(0) += 1;
 }
 
-/// Runs the handler with the clock set, then records statistics.
-fn call(
+/// Runs the handler with the clock set, then records statistics. EXEC runs
+/// its queued commands through here too, so each is seen by MONITOR, the
+/// slow log and the statistics as if sent alone.
+pub fn call(
     srv: &mut Server,
     client: &mut Client,
     spec: &'static CommandSpec,
@@ -174,13 +220,19 @@ fn call(
     argv: Vec<Bytes>,
 ) -> Reply {
     let start = std::time::Instant::now();
-    srv.keyspace.set_now_ms(crate::clock::now_ms());
+    // The clock stands still for the commands of one EXEC, as in Redis.
+    if !client.in_exec {
+        srv.keyspace.set_now_ms(crate::clock::now_ms());
+    }
     let skip = if parent.is_some() { 2 } else { 1 };
     let mut args = Args::with_start(argv, skip);
     client.redacted.clear();
-    // Set before the call: CLIENT LIST shows the running command.
     let name = full_name(spec, parent);
-    client.last_cmd = name.clone();
+    // Set before the call: CLIENT LIST shows the running command (EXEC
+    // while it runs the queued ones, as Redis).
+    if !client.in_exec {
+        client.last_cmd = name.clone();
+    }
     let result = match spec.handler {
         Some(h) => {
             let mut ctx = Ctx::new(srv, client);
@@ -188,6 +240,9 @@ fn call(
         }
         None => Err(CmdError::syntax()),
     };
+    // Keyspace events reach subscribers before the reply (the caller's own
+    // too, inside an EXEC reply as in Redis).
+    pubsub::publish_keyspace_events(srv, Some(client));
     if crate::family::monitor::shown(spec) {
         crate::family::monitor::feed(srv, client, args.argv());
     }
@@ -195,30 +250,14 @@ fn call(
     crate::introspect::after_call(srv, client, spec, &name, args.argv(), usec);
     client.last_interaction_ms = srv.keyspace.now_ms();
     srv.stats.total_commands_processed += 1;
-    let failed = result.is_err();
+    // Handlers may also return an error as a reply (e.g. from a sub-call).
+    let reply = result.unwrap_or_else(|e| Reply::Error(e.0));
     let stat = srv.stats.commands.entry(name).or_default();
     stat.calls += 1;
     stat.usec += usec;
-    match result {
-        Ok(reply) => {
-            if let Reply::Error(msg) = &reply {
-                // Handlers may return an error as a reply (e.g. from a sub-call).
-                let e = CmdError(msg.clone());
-                if let Some(s) = srv.stats.commands.get_mut(&client.last_cmd) {
-                    s.failed_calls += 1;
-                }
-                count_error(srv, &e);
-            }
-            reply
-        }
-        Err(e) => {
-            if failed {
-                if let Some(s) = srv.stats.commands.get_mut(&client.last_cmd) {
-                    s.failed_calls += 1;
-                }
-            }
-            count_error(srv, &e);
-            Reply::Error(e.0)
-        }
+    if let Reply::Error(msg) = &reply {
+        stat.failed_calls += 1;
+        count_error(srv, &CmdError(msg.clone()));
     }
+    reply
 }

@@ -632,14 +632,15 @@ impl EventLoop {
         {
             self.srv.keyspace.active_expire_cycle(budget_us);
         }
-        crate::hooks::after_command(&mut self.srv);
+        crate::hooks::after_command(&mut self.srv, None);
         let timeout_ms = self.srv.config.timeout_s * 1000;
         let mut to_close = Vec::new();
         for (id, conn) in self.srv.clients.iter() {
             let c = &conn.client;
             // Monitors and clients waiting on a pause never time out.
-            let may_idle =
-                !c.monitor && conn.postponed.is_none() && crate::hooks::idle_timeout_applies(c);
+            let may_idle = !c.monitor
+                && conn.postponed.is_none()
+                && crate::hooks::idle_timeout_applies(&self.srv, c);
             if c.close_asap
                 || (timeout_ms > 0
                     && now.saturating_sub(c.last_interaction_ms) > timeout_ms

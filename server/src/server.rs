@@ -78,6 +78,10 @@ pub struct Server {
     pub introspect: crate::introspect::Introspection,
     /// Ids of clients in MONITOR mode, in the order they started it.
     pub monitors: Vec<u64>,
+    /// WATCHed keys and the clients whose EXEC they will fail.
+    pub watches: crate::multi::Watches,
+    /// Channel, pattern and shard channel subscriptions.
+    pub pubsub: crate::pubsub::PubSub,
 }
 
 impl Server {
@@ -105,6 +109,8 @@ impl Server {
             lazyfree: crate::lazyfree::LazyFree::new(),
             introspect: Default::default(),
             monitors: Vec::new(),
+            watches: Default::default(),
+            pubsub: Default::default(),
         }
     }
 }

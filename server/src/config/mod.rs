@@ -156,6 +156,12 @@ impl Config {
             }
             "appendonly" => self.appendonly = v == "yes",
             "enable-debug-command" => self.enable_debug_command = v.to_ascii_lowercase(),
+            "notify-keyspace-events" => {
+                self.notify_keyspace_events = strata_engine::notify::parse_flags(v.as_bytes())
+                    .ok_or_else(|| {
+                        "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".to_string()
+                    })?
+            }
             "requirepass" => {
                 self.requirepass = if v.is_empty() {
                     None

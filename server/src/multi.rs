@@ -227,3 +227,107 @@ pub fn deny_blocking(client: &Client) -> bool {
 pub fn refused_in_multi(client: &Client, spec: &CommandSpec) -> bool {
     client.multi.is_some() && spec.flags & flags::NO_MULTI != 0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strata_engine::value::Value;
+
+    fn keyspace() -> Keyspace {
+        let mut ks = Keyspace::new(4);
+        ks.set_now_ms(1_000);
+        ks
+    }
+
+    fn set(ks: &mut Keyspace, key: &[u8]) {
+        ks.db(0).set(key, Value::string_from(b"v"), false);
+    }
+
+    #[test]
+    fn a_write_marks_every_watcher_dirty_once() {
+        let mut ks = keyspace();
+        let mut w = Watches::default();
+        w.watch(&mut ks, 1, 0, b"k");
+        w.watch(&mut ks, 1, 0, b"k");
+        w.watch(&mut ks, 2, 0, b"k");
+        w.watch(&mut ks, 3, 1, b"k");
+        set(&mut ks, b"k");
+        w.drain_touched(&mut ks);
+        assert!(w.is_dirty(1) && w.is_dirty(2));
+        assert!(!w.is_dirty(3), "another database");
+        assert!(ks.shared.touched.is_empty());
+        // Dirty clients stopped watching: only client 3's key is left.
+        assert_eq!(w.by_key.len(), 1);
+        assert!(w.exec_fails(&mut ks, 1));
+        w.unwatch_all(&mut ks, 1);
+        assert!(!w.is_dirty(1));
+        assert!(!w.exec_fails(&mut ks, 1));
+    }
+
+    #[test]
+    fn reads_do_not_touch() {
+        let mut ks = keyspace();
+        let mut w = Watches::default();
+        set(&mut ks, b"k");
+        w.watch(&mut ks, 1, 0, b"k");
+        assert!(ks.db(0).get(b"k").is_some());
+        w.drain_touched(&mut ks);
+        assert!(!w.exec_fails(&mut ks, 1));
+    }
+
+    #[test]
+    fn expiry_after_watch_fails_exec_even_undeleted() {
+        let mut ks = keyspace();
+        let mut w = Watches::default();
+        set(&mut ks, b"k");
+        ks.db(0).set_expire_at(b"k", 2_000);
+        w.watch(&mut ks, 1, 0, b"k");
+        ks.shared.touched.clear();
+        assert!(!w.exec_fails(&mut ks, 1));
+        ks.set_now_ms(2_000);
+        assert!(w.exec_fails(&mut ks, 1));
+    }
+
+    #[test]
+    fn a_key_expired_at_watch_fails_only_when_rewritten() {
+        let mut ks = keyspace();
+        let mut w = Watches::default();
+        set(&mut ks, b"k");
+        ks.db(0).set_expire_at(b"k", 500);
+        ks.shared.touched.clear();
+        w.watch(&mut ks, 1, 0, b"k");
+        assert!(!w.exec_fails(&mut ks, 1), "already gone when watched");
+        // Lazy deletion: no logical change.
+        assert!(ks.db(0).get(b"k").is_none());
+        w.drain_touched(&mut ks);
+        assert!(!w.exec_fails(&mut ks, 1));
+        // From now on the key is a plain missing key: a write fails EXEC.
+        set(&mut ks, b"k");
+        w.drain_touched(&mut ks);
+        assert!(w.exec_fails(&mut ks, 1));
+    }
+
+    #[test]
+    fn queue_accounts_like_redis() {
+        let spec = crate::commands::CommandTable::new()
+            .get(b"set")
+            .expect("set");
+        let mut m = MultiState::default();
+        let argv = ["set", "key", "value"].map(|a| Bytes::copy_from_slice(a.as_bytes()));
+        m.push(spec, None, argv.to_vec());
+        assert_eq!((m.count, m.bytes), (1, 35));
+        assert_ne!(m.flags & flags::WRITE, 0);
+    }
+
+    #[test]
+    fn exec_abort_quotes_the_reason_without_err() {
+        assert_eq!(
+            exec_abort_message("ERR wrong number of arguments for 'exec' command"),
+            "EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command"
+        );
+        assert_eq!(
+            exec_abort_message("NOAUTH Authentication required."),
+            "EXECABORT Transaction discarded because of: NOAUTH Authentication required."
+        );
+    }
+}

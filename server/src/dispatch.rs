@@ -19,13 +19,20 @@ pub fn execute(srv: &mut Server, client: &mut Client, argv: Vec<Bytes>) {
         client.reply_mode = ReplyMode::Skip;
     }
     let reply = match resolve(srv, &argv) {
-        Err(e) => reject(srv, client, argv[0].eq_ignore_ascii_case(b"exec"), e),
+        Err(Unresolved { error, arity_of }) => {
+            // Redis names the command an arity error is about (CLIENT LIST
+            // cmd=, a rejected call in commandstats); an unknown one is NULL.
+            let is_exec = arity_of.is_some_and(|(spec, parent)| is_exec(spec, parent));
+            match arity_of {
+                Some((spec, parent)) => rejected_call(srv, client, spec, parent),
+                None => client.last_cmd = "NULL".into(),
+            }
+            reject(srv, client, is_exec, error)
+        }
         Ok((spec, parent)) => match check_gates(srv, client, spec, parent) {
             Err(e) => {
-                let name = full_name(spec, parent);
-                client.last_cmd = name.clone();
-                srv.stats.commands.entry(name).or_default().rejected_calls += 1;
-                reject(srv, client, parent.is_none() && spec.name == "exec", e)
+                rejected_call(srv, client, spec, parent);
+                reject(srv, client, is_exec(spec, parent), e)
             }
             Ok(()) if multi::is_queued(client, spec, parent) => {
                 client.last_cmd = full_name(spec, parent);
@@ -42,6 +49,21 @@ pub fn execute(srv: &mut Server, client: &mut Client, argv: Vec<Bytes>) {
     if client.reply_mode == ReplyMode::Skip {
         client.reply_mode = ReplyMode::On;
     }
+}
+
+fn is_exec(spec: &CommandSpec, parent: Option<&CommandSpec>) -> bool {
+    parent.is_none() && spec.name == "exec"
+}
+
+fn rejected_call(
+    srv: &mut Server,
+    client: &mut Client,
+    spec: &CommandSpec,
+    parent: Option<&CommandSpec>,
+) {
+    let name = full_name(spec, parent);
+    client.last_cmd = name.clone();
+    srv.stats.commands.entry(name).or_default().rejected_calls += 1;
 }
 
 /// A refused request: in MULTI it dooms the transaction (EXEC will answer
@@ -69,17 +91,39 @@ pub fn reply_written(client: &mut Client) {
     }
 }
 
+type Resolved = (&'static CommandSpec, Option<&'static CommandSpec>);
+
+/// Why a request names no runnable command; `arity_of` is the command when
+/// it exists but got the wrong number of arguments.
+struct Unresolved {
+    error: CmdError,
+    arity_of: Option<Resolved>,
+}
+
+impl Unresolved {
+    fn unknown(error: CmdError) -> Unresolved {
+        Unresolved {
+            error,
+            arity_of: None,
+        }
+    }
+
+    fn arity(spec: &'static CommandSpec, parent: Option<&'static CommandSpec>) -> Unresolved {
+        Unresolved {
+            error: CmdError::wrong_arity(&full_name(spec, parent)),
+            arity_of: Some((spec, parent)),
+        }
+    }
+}
+
 /// Finds the command (and subcommand) and checks the arity.
-fn resolve(
-    srv: &Server,
-    argv: &[Bytes],
-) -> Result<(&'static CommandSpec, Option<&'static CommandSpec>), CmdError> {
+fn resolve(srv: &Server, argv: &[Bytes]) -> Result<Resolved, Unresolved> {
     let Some(spec) = srv.commands.get(&argv[0]) else {
-        return Err(unknown_command(argv));
+        return Err(Unresolved::unknown(unknown_command(argv)));
     };
     if spec.subcommands.is_empty() {
         if !spec.arity_ok(argv.len()) {
-            return Err(CmdError::wrong_arity(spec.name));
+            return Err(Unresolved::arity(spec, None));
         }
         return Ok((spec, None));
     }
@@ -88,20 +132,17 @@ fn resolve(
         if spec.handler.is_some() && spec.arity_ok(argv.len()) {
             return Ok((spec, None));
         }
-        return Err(CmdError::wrong_arity(spec.name));
+        return Err(Unresolved::arity(spec, None));
     }
     let Some(sub) = spec.subcommand(&argv[1]) else {
-        return Err(CmdError::new(format!(
+        return Err(Unresolved::unknown(CmdError::new(format!(
             "ERR unknown subcommand '{}'. Try {} HELP.",
             truncate(&String::from_utf8_lossy(&argv[1]), 128),
             spec.name.to_ascii_uppercase()
-        )));
+        ))));
     };
     if !sub.arity_ok(argv.len()) {
-        return Err(CmdError::wrong_arity(&format!(
-            "{}|{}",
-            spec.name, sub.name
-        )));
+        return Err(Unresolved::arity(sub, Some(spec)));
     }
     Ok((sub, Some(spec)))
 }
@@ -135,7 +176,9 @@ fn unknown_command(argv: &[Bytes]) -> CmdError {
     ))
 }
 
-/// The state gates, in Redis's `processCommand` order.
+/// The state gates, in Redis's `processCommand` order. A gate that looks at
+/// write or deny-OOM flags must take them from `multi::effective_flags`, so
+/// that EXEC carries those of its queued commands.
 fn check_gates(
     srv: &Server,
     client: &Client,

@@ -317,8 +317,12 @@ impl Sink<'_> {
                 if conn.client.close_asap {
                     return;
                 }
+                // A non-empty buffer is already scheduled (pending or
+                // waiting for a writable socket).
+                if conn.client.out.is_empty() {
+                    self.pending.push(id);
+                }
                 append(&mut conn.client, frame);
-                self.pending.push(id);
                 if conn.client.obuf_limited_bytes() > 0 {
                     self.over.push(id);
                 }

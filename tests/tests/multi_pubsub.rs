@@ -664,3 +664,57 @@ fn slow_subscriber_hits_the_pubsub_output_limit() {
         "*2\r\n$5\r\nflood\r\n:0\r\n"
     );
 }
+
+#[test]
+fn exec_statistics_as_redis() {
+    let srv = Server::start(&[]);
+    let mut c = srv.conn();
+    c.cmd(&["SET", "a", "b"]);
+    c.cmd(&["MULTI"]);
+    c.cmd(&["INCR", "a"]);
+    c.cmd(&["GET", "a"]);
+    assert_eq!(
+        text(&c.cmd(&["EXEC"])),
+        "*2\r\n-ERR value is not an integer or out of range\r\n$1\r\nb\r\n"
+    );
+    c.cmd(&["MULTI"]);
+    c.cmd(&["NOSUCH"]);
+    assert_eq!(
+        text(&c.cmd(&["EXEC"])),
+        "-EXECABORT Transaction discarded because of previous errors.\r\n"
+    );
+    assert_eq!(
+        text(&c.cmd(&["EXEC", "x"])),
+        "-EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command\r\n"
+    );
+    // calls / rejected_calls / failed_calls per command, usec left out.
+    let stats = text(&c.cmd(&["INFO", "commandstats"]));
+    let counts = |name: &str| -> String {
+        let line = stats
+            .lines()
+            .find(|l| l.starts_with(&format!("cmdstat_{name}:")))
+            .unwrap_or_else(|| panic!("{name} in {stats}"));
+        line.split(',')
+            .filter(|f| !f.contains("usec"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    assert_eq!(
+        counts("exec"),
+        "cmdstat_exec:calls=2,rejected_calls=1,failed_calls=1"
+    );
+    assert_eq!(
+        counts("incr"),
+        "cmdstat_incr:calls=1,rejected_calls=0,failed_calls=1"
+    );
+    assert_eq!(
+        counts("multi"),
+        "cmdstat_multi:calls=2,rejected_calls=0,failed_calls=0"
+    );
+    let errors = text(&c.cmd(&["INFO", "errorstats"]));
+    assert!(
+        errors.contains("errorstat_ERR:count=2\r\n")
+            && errors.contains("errorstat_EXECABORT:count=2\r\n"),
+        "{errors}"
+    );
+}

@@ -915,9 +915,12 @@ impl<'a> DbView<'a> {
 
     /// Takes the whole database out, leaving it empty (watchers are signalled).
     pub fn take(&mut self) -> Db {
+        // Present in the table, expired or not: a flush deletes without
+        // expiring first (no "expired" event), as Redis's
+        // touchAllWatchedKeysInDb; the WATCH registry sorts out expired ones.
         let watched: Vec<Box<[u8]>> = self.db.watched.keys().cloned().collect();
         for key in watched {
-            if self.exists(&key) {
+            if self.contains_raw(&key) {
                 self.sh.touched.push((self.idx, key));
             }
         }

@@ -60,6 +60,7 @@ fn strata_bin() -> PathBuf {
 struct Server {
     child: Child,
     port: u16,
+    dir: PathBuf,
 }
 
 impl Server {
@@ -79,7 +80,7 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn strata-server");
-        let server = Server { child, port };
+        let server = Server { child, port, dir };
         let start = Instant::now();
         loop {
             if let Ok(mut c) = TcpStream::connect(("127.0.0.1", port)).map(Conn::new) {
@@ -101,6 +102,7 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

@@ -1041,9 +1041,12 @@ impl<'a> DbView<'a> {
 
     /// Takes the whole database out, leaving it empty (watchers are signalled).
     pub fn take(&mut self) -> Db {
+        // Present in the table, expired or not: a flush deletes without
+        // expiring first (no "expired" event), as Redis's
+        // touchAllWatchedKeysInDb; the WATCH registry sorts out expired ones.
         let watched: Vec<Box<[u8]>> = self.db.watched.keys().cloned().collect();
         for key in watched {
-            if self.exists(&key) {
+            if self.contains_raw(&key) {
                 self.sh.touched.push((self.idx, key));
             }
         }
@@ -1101,6 +1104,12 @@ impl<'a> DbView<'a> {
     pub fn is_key_expired(&self, key: &[u8]) -> bool {
         let (hash, seg) = self.locate(key);
         self.is_expired(hash, seg, key)
+    }
+
+    /// Whether the key is in the table, even with its TTL passed (WATCH
+    /// bookkeeping: an expired key deleted later is no logical change).
+    pub fn contains_raw(&self, key: &[u8]) -> bool {
+        self.db.contains_raw(&self.sh.hasher, key)
     }
 
     /// A random live key (RANDOMKEY).

@@ -122,6 +122,10 @@ pub struct Client {
     /// Blocking commands must not block now (Redis's CLIENT_DENY_BLOCKING:
     /// inside MULTI/EXEC); they answer as if they timed out at once.
     pub deny_blocking: bool,
+    /// The transaction being queued (MULTI ... EXEC), None outside one.
+    pub multi: Option<Box<crate::multi::MultiState>>,
+    /// Running EXEC's queued commands: blocking commands must not block.
+    pub in_exec: bool,
 }
 
 impl Client {
@@ -156,6 +160,8 @@ impl Client {
             monitor_echo: Vec::new(),
             blocked: false,
             deny_blocking: false,
+            multi: None,
+            in_exec: false,
         }
     }
 

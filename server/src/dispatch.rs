@@ -8,6 +8,7 @@ use crate::commands::{flags, Args, CmdError, CommandSpec};
 use crate::ctx::Ctx;
 use crate::resp::Reply;
 use crate::server::Server;
+use crate::{multi, pubsub};
 
 /// Runs one request for `client`, appending the reply to its output buffer.
 pub fn execute(srv: &mut Server, client: &mut Client, argv: Vec<Bytes>) {
@@ -20,17 +21,27 @@ pub fn execute(srv: &mut Server, client: &mut Client, argv: Vec<Bytes>) {
     // Keys written from here on may wake blocked clients.
     let touched_mark = srv.keyspace.shared.touched.len();
     let reply = match resolve(srv, &argv) {
-        Err(e) => {
-            count_error(srv, &e);
-            Reply::Error(e.0)
+        Err(Unresolved { error, arity_of }) => {
+            // Redis names the command an arity error is about (CLIENT LIST
+            // cmd=, a rejected call in commandstats); an unknown one is NULL.
+            let is_exec = arity_of.is_some_and(|(spec, parent)| is_exec(spec, parent));
+            match arity_of {
+                Some((spec, parent)) => rejected_call(srv, client, spec, parent),
+                None => client.last_cmd = "NULL".into(),
+            }
+            reject(srv, client, is_exec, error)
         }
         Ok((spec, parent)) => match check_gates(srv, client, spec, parent) {
             Err(e) => {
-                let name = full_name(spec, parent);
-                client.last_cmd = name.clone();
-                srv.stats.commands.entry(name).or_default().rejected_calls += 1;
-                count_error(srv, &e);
-                Reply::Error(e.0)
+                rejected_call(srv, client, spec, parent);
+                reject(srv, client, is_exec(spec, parent), e)
+            }
+            Ok(()) if multi::is_queued(client, spec, parent) => {
+                client.last_cmd = full_name(spec, parent);
+                if let Some(m) = client.multi.as_mut() {
+                    m.push(spec, parent, argv);
+                }
+                Reply::status("QUEUED")
             }
             Ok(()) => match call(srv, client, spec, parent, argv) {
                 Some(reply) => reply,
@@ -40,6 +51,9 @@ pub fn execute(srv: &mut Server, client: &mut Client, argv: Vec<Bytes>) {
         },
     };
     crate::propagate::end_unit(srv);
+    // Streams' waiters see this command's writes before WATCH signals are drained.
+    crate::blocking_streams::after_command(srv, touched_mark);
+    crate::hooks::after_command(srv, Some(client));
     // A client the command parked gets its reply when it is served.
     if !client.blocked {
         client.reply(&reply);
@@ -47,7 +61,6 @@ pub fn execute(srv: &mut Server, client: &mut Client, argv: Vec<Bytes>) {
     if client.reply_mode == ReplyMode::Skip {
         client.reply_mode = ReplyMode::On;
     }
-    crate::blocking_streams::after_command(srv, touched_mark);
 }
 
 /// Runs a command read from the AOF: no gates, no statistics of errors to
@@ -60,17 +73,79 @@ pub fn execute_for_load(srv: &mut Server, client: &mut Client, argv: Vec<Bytes>)
     }
 }
 
+fn is_exec(spec: &CommandSpec, parent: Option<&CommandSpec>) -> bool {
+    parent.is_none() && spec.name == "exec"
+}
+
+fn rejected_call(
+    srv: &mut Server,
+    client: &mut Client,
+    spec: &CommandSpec,
+    parent: Option<&CommandSpec>,
+) {
+    let name = full_name(spec, parent);
+    client.last_cmd = name.clone();
+    srv.stats.commands.entry(name).or_default().rejected_calls += 1;
+}
+
+/// A refused request: in MULTI it dooms the transaction (EXEC will answer
+/// EXECABORT); a refused EXEC discards it at once and says why.
+fn reject(srv: &mut Server, client: &mut Client, is_exec: bool, e: CmdError) -> Reply {
+    if let Some(m) = client.multi.as_mut() {
+        m.aborted = true;
+    }
+    let e = if is_exec {
+        client.multi = None;
+        srv.watches.unwatch_all(&mut srv.keyspace, client.id);
+        CmdError::new(multi::exec_abort_message(e.message()))
+    } else {
+        e
+    };
+    count_error(srv, &e);
+    Reply::Error(e.0)
+}
+
+/// For a handler that appended its reply frames itself (pub/sub
+/// confirmations, EXEC): the `Reply` it returns is not sent.
+pub fn reply_written(client: &mut Client) {
+    if client.reply_mode == ReplyMode::On {
+        client.reply_mode = ReplyMode::Skip;
+    }
+}
+
+type Resolved = (&'static CommandSpec, Option<&'static CommandSpec>);
+
+/// Why a request names no runnable command; `arity_of` is the command when
+/// it exists but got the wrong number of arguments.
+struct Unresolved {
+    error: CmdError,
+    arity_of: Option<Resolved>,
+}
+
+impl Unresolved {
+    fn unknown(error: CmdError) -> Unresolved {
+        Unresolved {
+            error,
+            arity_of: None,
+        }
+    }
+
+    fn arity(spec: &'static CommandSpec, parent: Option<&'static CommandSpec>) -> Unresolved {
+        Unresolved {
+            error: CmdError::wrong_arity(&full_name(spec, parent)),
+            arity_of: Some((spec, parent)),
+        }
+    }
+}
+
 /// Finds the command (and subcommand) and checks the arity.
-fn resolve(
-    srv: &Server,
-    argv: &[Bytes],
-) -> Result<(&'static CommandSpec, Option<&'static CommandSpec>), CmdError> {
+fn resolve(srv: &Server, argv: &[Bytes]) -> Result<Resolved, Unresolved> {
     let Some(spec) = srv.commands.get(&argv[0]) else {
-        return Err(unknown_command(argv));
+        return Err(Unresolved::unknown(unknown_command(argv)));
     };
     if spec.subcommands.is_empty() {
         if !spec.arity_ok(argv.len()) {
-            return Err(CmdError::wrong_arity(spec.name));
+            return Err(Unresolved::arity(spec, None));
         }
         return Ok((spec, None));
     }
@@ -79,20 +154,17 @@ fn resolve(
         if spec.handler.is_some() && spec.arity_ok(argv.len()) {
             return Ok((spec, None));
         }
-        return Err(CmdError::wrong_arity(spec.name));
+        return Err(Unresolved::arity(spec, None));
     }
     let Some(sub) = spec.subcommand(&argv[1]) else {
-        return Err(CmdError::new(format!(
+        return Err(Unresolved::unknown(CmdError::new(format!(
             "ERR unknown subcommand '{}'. Try {} HELP.",
             truncate(&String::from_utf8_lossy(&argv[1]), 128),
             spec.name.to_ascii_uppercase()
-        )));
+        ))));
     };
     if !sub.arity_ok(argv.len()) {
-        return Err(CmdError::wrong_arity(&format!(
-            "{}|{}",
-            spec.name, sub.name
-        )));
+        return Err(Unresolved::arity(sub, Some(spec)));
     }
     Ok((sub, Some(spec)))
 }
@@ -130,7 +202,9 @@ fn unknown_command(argv: &[Bytes]) -> CmdError {
     ))
 }
 
-/// The state gates, in Redis's `processCommand` order.
+/// The state gates, in Redis's `processCommand` order. A gate that looks at
+/// write or deny-OOM flags must take them from `multi::effective_flags`, so
+/// that EXEC carries those of its queued commands.
 fn check_gates(
     srv: &Server,
     client: &Client,
@@ -143,6 +217,15 @@ fn check_gates(
     }
     if spec.flags & flags::PROTECTED != 0 {
         crate::family::server::protected_gate(srv, client, spec.name)?;
+    }
+    if client.resp == 2
+        && srv.pubsub.is_subscribed(client.id)
+        && !pubsub::allowed_when_subscribed(parent.unwrap_or(spec).name)
+    {
+        return Err(CmdError::new(format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            full_name(spec, parent)
+        )));
     }
     if srv.loading && spec.flags & flags::LOADING == 0 {
         return Err(CmdError::new(
@@ -157,6 +240,11 @@ fn check_gates(
     {
         return Err(CmdError::new(
             "ERR Replica can't interact with the keyspace",
+        ));
+    }
+    if multi::refused_in_multi(client, spec) {
+        return Err(CmdError::new(
+            "ERR Command not allowed inside a transaction",
         ));
     }
     Ok(())
@@ -192,7 +280,11 @@ fn count_error(srv: &mut Server, e: &CmdError) {
 
 /// Runs the handler with the clock set, then records statistics. None when
 /// the handler blocked the client (statistics wait for it to be unblocked).
-fn call(
+/// Runs the handler with the clock set, then records statistics. None when
+/// the handler blocked the client (statistics wait for it to be unblocked).
+/// EXEC runs its queued commands through here too, so each is seen by
+/// MONITOR, the slow log and the statistics as if sent alone.
+pub fn call(
     srv: &mut Server,
     client: &mut Client,
     spec: &'static CommandSpec,
@@ -200,13 +292,19 @@ fn call(
     argv: Vec<Bytes>,
 ) -> Option<Reply> {
     let start = std::time::Instant::now();
-    srv.keyspace.set_now_ms(crate::clock::now_ms());
+    // The clock stands still for the commands of one EXEC, as in Redis.
+    if !client.in_exec {
+        srv.keyspace.set_now_ms(crate::clock::now_ms());
+    }
     let skip = if parent.is_some() { 2 } else { 1 };
     let mut args = Args::with_start(argv, skip);
     client.redacted.clear();
-    // Set before the call: CLIENT LIST shows the running command.
     let name = full_name(spec, parent);
-    client.last_cmd = name.clone();
+    // Set before the call: CLIENT LIST shows the running command (EXEC
+    // while it runs the queued ones, as Redis).
+    if !client.in_exec {
+        client.last_cmd = name.clone();
+    }
     let db = client.db;
     let dirty_before = srv.keyspace.shared.dirty;
     crate::propagate::before_call(srv);
@@ -222,12 +320,15 @@ fn call(
     if srv.blocking.has_pending() {
         // Parked: it changed nothing yet; it runs again when served.
         crate::propagate::after_call(srv, db, is_write, false, args.argv());
-        client.last_cmd = full_name(spec, parent);
+        client.last_cmd = name;
         client.last_interaction_ms = srv.keyspace.now_ms();
         crate::blocking::park(srv, client, args.into_argv());
         return None;
     }
     crate::propagate::after_call(srv, db, is_write, changed, args.argv());
+    // Keyspace events reach subscribers before the reply (the caller's own
+    // too, inside an EXEC reply as in Redis).
+    pubsub::publish_keyspace_events(srv, Some(client));
     if crate::family::monitor::shown(spec) {
         crate::family::monitor::feed(srv, client, args.argv());
     }
@@ -237,30 +338,14 @@ fn call(
     if !srv.blocking.is_rerun() {
         srv.stats.total_commands_processed += 1;
     }
-    let failed = result.is_err();
+    // Handlers may also return an error as a reply (e.g. from a sub-call).
+    let reply = result.unwrap_or_else(|e| Reply::Error(e.0));
     let stat = srv.stats.commands.entry(name).or_default();
     stat.calls += 1;
     stat.usec += usec;
-    match result {
-        Ok(reply) => {
-            if let Reply::Error(msg) = &reply {
-                // Handlers may return an error as a reply (e.g. from a sub-call).
-                let e = CmdError(msg.clone());
-                if let Some(s) = srv.stats.commands.get_mut(&client.last_cmd) {
-                    s.failed_calls += 1;
-                }
-                count_error(srv, &e);
-            }
-            Some(reply)
-        }
-        Err(e) => {
-            if failed {
-                if let Some(s) = srv.stats.commands.get_mut(&client.last_cmd) {
-                    s.failed_calls += 1;
-                }
-            }
-            count_error(srv, &e);
-            Some(Reply::Error(e.0))
-        }
+    if let Reply::Error(msg) = &reply {
+        stat.failed_calls += 1;
+        count_error(srv, &CmdError(msg.clone()));
     }
+    Some(reply)
 }

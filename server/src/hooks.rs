@@ -8,18 +8,25 @@ use crate::server::Server;
 pub fn client_closed(srv: &mut Server, client: &mut Client) {
     crate::blocking_streams::forget(srv, client.id);
     crate::blocking::client_closed(srv, client.id);
+    forget_client(srv, client);
 }
 
-/// After commands ran: publish queued notifications, fail WATCHers.
-pub fn after_command(srv: &mut Server) {
-    srv.keyspace.shared.events.clear();
-    srv.keyspace.shared.touched.clear();
+/// After a command ran (`client` is its caller; None for cron work such as
+/// active expiry): publish queued keyspace events, turn WATCH signals into
+/// dirty marks, hand the caller messages a script published to it, and pass
+/// keys deleted by expiry to the AOF.
+pub fn after_command(srv: &mut Server, mut client: Option<&mut Client>) {
+    crate::pubsub::publish_keyspace_events(srv, client.as_deref_mut());
+    srv.watches.drain_touched(&mut srv.keyspace);
     crate::propagate::flush_expired(srv);
+    if let Some(c) = client {
+        crate::pubsub::deliver_stash(srv, c);
+    }
 }
 
 /// Whether `timeout` may close this idle client (not pub/sub, not blocked).
-pub fn idle_timeout_applies(client: &Client) -> bool {
-    !client.blocked
+pub fn idle_timeout_applies(srv: &Server, client: &Client) -> bool {
+    !client.blocked && !client_state(srv, client).subscribed()
 }
 
 pub fn cron(srv: &mut Server, now_ms: u64) {
@@ -38,14 +45,29 @@ pub fn after_flushall(srv: &mut Server) {
 
 /// RESET: forget subscriptions, the transaction and tracking, without
 /// notifying the client (Redis's `clearClientConnectionState`).
-pub fn client_reset(_srv: &mut Server, _client: &mut Client) {}
+pub fn client_reset(srv: &mut Server, client: &mut Client) {
+    forget_client(srv, client);
+}
+
+/// Drops the transaction, the WATCHes and the subscriptions of a client.
+fn forget_client(srv: &mut Server, client: &mut Client) {
+    client.multi = None;
+    srv.watches.unwatch_all(&mut srv.keyspace, client.id);
+    srv.pubsub.remove_client(client.id);
+}
 
 /// Subscriptions, transaction and blocking state of a client (CLIENT LIST
 /// fields, PING's pub/sub form, the client type).
 pub fn client_state(srv: &Server, client: &Client) -> ClientState {
+    let subs = srv.pubsub.counts(client.id);
     ClientState {
+        channels: subs.channels,
+        patterns: subs.patterns,
+        shard_channels: subs.shard,
+        multi_queued: client.multi.as_ref().map(|m| m.count),
+        multi_bytes: client.multi.as_ref().map_or(0, |m| m.bytes),
         blocked: client.blocked || srv.blocking.is_blocked(client.id),
-        ..ClientState::default()
+        dirty_cas: srv.watches.is_dirty(client.id),
     }
 }
 

@@ -742,7 +742,7 @@ impl EventLoop {
         {
             self.srv.keyspace.active_expire_cycle(budget_us);
         }
-        crate::hooks::after_command(&mut self.srv);
+        crate::hooks::after_command(&mut self.srv, None);
         let timeout_ms = self.srv.config.timeout_s * 1000;
         let mut to_close = Vec::new();
         for (id, conn) in self.srv.clients.iter() {
@@ -750,7 +750,7 @@ impl EventLoop {
             // Monitors and clients waiting on a pause never time out.
             let may_idle = !c.monitor
                 && conn.postponed.is_none()
-                && crate::hooks::idle_timeout_applies(c)
+                && crate::hooks::idle_timeout_applies(&self.srv, c)
                 && !self.srv.blocking.is_blocked(*id);
             if c.close_asap
                 || (timeout_ms > 0

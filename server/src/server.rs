@@ -89,6 +89,10 @@ pub struct Server {
     pub stream_blocking: crate::blocking_streams::StreamBlocking,
     /// Clients parked by blocking commands (BLPOP, ...).
     pub blocking: crate::blocking::Blocking,
+    /// WATCHed keys and the clients whose EXEC they will fail.
+    pub watches: crate::multi::Watches,
+    /// Channel, pattern and shard channel subscriptions.
+    pub pubsub: crate::pubsub::PubSub,
 }
 
 impl Server {
@@ -122,6 +126,8 @@ impl Server {
             aof: None,
             stream_blocking: Default::default(),
             blocking: Default::default(),
+            watches: Default::default(),
+            pubsub: Default::default(),
         };
         crate::family::config::on_start(&mut srv);
         srv

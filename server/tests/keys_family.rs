@@ -11,6 +11,7 @@ use strata_engine::notify;
 use strata_server::client::Client;
 use strata_server::config::Config;
 use strata_server::dispatch;
+use strata_server::pubsub::Kind;
 use strata_server::server::Server;
 
 /// A decoded RESP2 reply.
@@ -21,6 +22,7 @@ enum R {
     Int(i64),
     Bulk(Option<Vec<u8>>),
     Array(Vec<R>),
+    Push(Vec<R>),
 }
 
 fn decode(buf: &[u8], pos: &mut usize) -> R {
@@ -51,6 +53,12 @@ fn decode(buf: &[u8], pos: &mut usize) -> R {
             let n: i64 = line.parse().expect("len");
             R::Array((0..n.max(0)).map(|_| decode(buf, pos)).collect())
         }
+        // RESP3 (the test client speaks it to receive keyspace events).
+        b'_' => R::Bulk(None),
+        b'>' => {
+            let n: i64 = line.parse().expect("len");
+            R::Push((0..n.max(0)).map(|_| decode(buf, pos)).collect())
+        }
         other => panic!("unexpected reply type {other}"),
     }
 }
@@ -58,6 +66,8 @@ fn decode(buf: &[u8], pos: &mut usize) -> R {
 struct T {
     srv: Server,
     client: Client,
+    /// Keyspace events delivered to the client: (db, event, key).
+    events: Vec<(usize, &'static str, String)>,
 }
 
 impl T {
@@ -68,8 +78,17 @@ impl T {
     fn with_config(config: Config) -> T {
         let mut srv = Server::new(config);
         srv.keyspace.shared.notify_flags = notify::parse_flags(b"KEAnm").expect("flags");
-        let client = Client::new(1, 0);
-        T { srv, client }
+        // The client watches the events as a RESP3 subscriber would, which
+        // leaves it free to run commands.
+        let mut client = Client::new(1, 0);
+        client.resp = 3;
+        srv.pubsub
+            .subscribe(1, Kind::Pattern, &Bytes::from_static(b"__keyevent@*"));
+        T {
+            srv,
+            client,
+            events: Vec::new(),
+        }
     }
 
     fn run_args(&mut self, args: &[&[u8]]) -> R {
@@ -77,9 +96,15 @@ impl T {
         dispatch::execute(&mut self.srv, &mut self.client, argv);
         let out = std::mem::take(&mut self.client.out);
         let mut pos = 0;
-        let r = decode(&out, &mut pos);
-        assert_eq!(pos, out.len(), "exactly one reply");
-        r
+        loop {
+            match decode(&out, &mut pos) {
+                R::Push(items) => self.events.push(keyevent(&items)),
+                r => {
+                    assert_eq!(pos, out.len(), "exactly one reply, after the events");
+                    return r;
+                }
+            }
+        }
     }
 
     fn run(&mut self, cmd: &str) -> R {
@@ -87,31 +112,59 @@ impl T {
         self.run_args(&words)
     }
 
-    /// Drains the queued events as (db, event, key).
+    /// Drains the events delivered so far as (db, event, key).
     fn events(&mut self) -> Vec<(usize, &'static str, String)> {
-        self.srv
-            .keyspace
-            .shared
-            .events
-            .drain(..)
-            .map(|e| (e.db, e.event, String::from_utf8_lossy(&e.key).into_owned()))
-            .collect()
+        std::mem::take(&mut self.events)
     }
 
     fn dirty(&self) -> u64 {
         self.srv.keyspace.shared.dirty
     }
 
-    /// Drains the WATCH signals as (db, key).
-    fn touched(&mut self) -> Vec<(usize, String)> {
-        self.srv
-            .keyspace
-            .shared
-            .touched
-            .drain(..)
-            .map(|(db, k)| (db, String::from_utf8_lossy(&k).into_owned()))
-            .collect()
+    /// Whether a WATCH of `key` in db 0 by another client (id 99) was
+    /// touched since the last call; watches it again for the next one.
+    fn touched(&mut self, key: &str) -> bool {
+        let srv = &mut self.srv;
+        let dirty = srv.watches.is_dirty(99);
+        srv.watches.unwatch_all(&mut srv.keyspace, 99);
+        srv.watches.watch(&mut srv.keyspace, 99, 0, key.as_bytes());
+        dirty
     }
+}
+
+/// The events these tests look at, by name (others read as "<other>").
+const EVENT_NAMES: &[&str] = &[
+    "new",
+    "del",
+    "expire",
+    "expired",
+    "persist",
+    "rename_from",
+    "rename_to",
+    "move_from",
+    "move_to",
+    "copy_to",
+    "keymiss",
+    "set",
+];
+
+/// A `__keyevent@<db>__:<event>` pmessage as (db, event, key).
+fn keyevent(items: &[R]) -> (usize, &'static str, String) {
+    let text = |r: &R| match r {
+        R::Bulk(Some(b)) => String::from_utf8_lossy(b).into_owned(),
+        other => panic!("not a bulk: {other:?}"),
+    };
+    let channel = text(&items[2]);
+    let rest = channel
+        .strip_prefix("__keyevent@")
+        .expect("keyevent channel");
+    let (db, event) = rest.split_once("__:").expect("db");
+    let event = EVENT_NAMES
+        .iter()
+        .copied()
+        .find(|n| *n == event)
+        .unwrap_or("<other>");
+    (db.parse().expect("db"), event, text(&items[3]))
 }
 
 fn ok() -> R {
@@ -233,26 +286,23 @@ fn lookups_count_stats_and_keymiss_like_redis() {
 #[test]
 fn watch_signals() {
     let mut t = T::new();
-    t.srv.keyspace.watch(0, b"w");
+    t.touched("w");
     t.run("SET src 1");
-    t.touched();
+    assert!(!t.touched("w"));
     t.run("RENAME src w");
-    assert_eq!(t.touched(), [(0, "w".into())]);
+    assert!(t.touched("w"));
     t.run("EXPIRE w 100");
-    assert_eq!(t.touched(), [(0, "w".into())]);
+    assert!(t.touched("w"));
     t.run("SWAPDB 0 0");
-    assert!(t.touched().is_empty());
+    assert!(!t.touched("w"));
     t.run("SWAPDB 0 1");
-    assert_eq!(t.touched(), [(0, "w".into())]);
+    assert!(t.touched("w"));
     t.run("SWAPDB 0 1");
-    t.touched();
+    t.touched("w");
     t.run("FLUSHDB ASYNC");
-    assert_eq!(t.touched(), [(0, "w".into())]);
+    assert!(t.touched("w"));
     t.run("FLUSHDB");
-    assert!(
-        t.touched().is_empty(),
-        "only keys that existed are signalled"
-    );
+    assert!(!t.touched("w"), "only keys that existed are signalled");
 }
 
 fn wait_until(mut cond: impl FnMut() -> bool) -> bool {

@@ -66,6 +66,7 @@ impl T {
         let mut config = Config::default();
         config.set_by_name("save", &[b""]).expect("save");
         let mut srv = Server::new(config);
+        srv.pubsub.tap = Some(Vec::new());
         srv.keyspace.shared.notify_flags = notify::parse_flags(b"KEA").expect("flags");
         T {
             srv,
@@ -91,9 +92,10 @@ impl T {
     /// Drains the queued events as "event key".
     fn events(&mut self) -> Vec<String> {
         self.srv
-            .keyspace
-            .shared
-            .events
+            .pubsub
+            .tap
+            .as_mut()
+            .expect("event tap")
             .drain(..)
             .map(|e| format!("{} {}", e.event, String::from_utf8_lossy(&e.key)))
             .collect()
@@ -177,7 +179,7 @@ fn writes_signal_watchers_only_when_they_change_something() {
     t.run("ZADD zw 1 a");
     t.srv.keyspace.watch(0, b"w");
     t.srv.keyspace.watch(0, b"zw");
-    t.srv.keyspace.shared.touched.clear();
+    t.srv.watches.tap = Some(Vec::new());
     for cmd in [
         "SADD w a",
         "SREM w nope",
@@ -189,13 +191,13 @@ fn writes_signal_watchers_only_when_they_change_something() {
     ] {
         t.run(cmd);
         assert!(
-            t.srv.keyspace.shared.touched.is_empty(),
+            t.srv.watches.tap.as_ref().is_none_or(|t| t.is_empty()),
             "{cmd} touched a watched key"
         );
     }
     t.run("SADD w b");
     t.run("ZINCRBY zw 1 a");
-    assert_eq!(t.srv.keyspace.shared.touched.len(), 2);
+    assert_eq!(t.srv.watches.tap.as_ref().map_or(0, |t| t.len()), 2);
 }
 
 #[test]

@@ -21,14 +21,18 @@ fn run(srv: &mut Server, client: &mut Client, line: &str) -> String {
 
 fn setup() -> (Server, Client) {
     let mut srv = Server::new(Config::default());
+    srv.pubsub.tap = Some(Vec::new());
     srv.keyspace.shared.notify_flags = notify::parse_flags(b"KEAn").expect("flags");
     (srv, Client::new(1, 0))
 }
 
 fn events(srv: &mut Server) -> Vec<&'static str> {
-    let out = srv.keyspace.shared.events.iter().map(|e| e.event).collect();
-    srv.keyspace.shared.events.clear();
-    out
+    srv.pubsub
+        .tap
+        .get_or_insert_with(Vec::new)
+        .drain(..)
+        .map(|e| e.event)
+        .collect()
 }
 
 #[test]
@@ -81,16 +85,16 @@ fn dirty_counts_and_watch_signals() {
     assert_eq!(dirty(&srv) - d0, 2);
     run(&mut srv, &mut c, "XGROUP CREATE s g 0");
     srv.keyspace.watch(0, b"s");
-    srv.keyspace.shared.touched.clear();
+    srv.watches.tap = Some(Vec::new());
     // Group state changes count as writes but do not signal WATCH.
     let d0 = dirty(&srv);
     run(&mut srv, &mut c, "XREADGROUP GROUP g alice STREAMS s >");
     assert_eq!(dirty(&srv) - d0, 2, "one read, one new consumer");
     run(&mut srv, &mut c, "XACK s g 1-3");
     assert_eq!(dirty(&srv) - d0, 3);
-    assert!(srv.keyspace.shared.touched.is_empty());
+    assert!(srv.watches.tap.as_ref().is_none_or(|t| t.is_empty()));
     run(&mut srv, &mut c, "XADD s 1-4 a b");
-    assert_eq!(srv.keyspace.shared.touched.len(), 1);
+    assert_eq!(srv.watches.tap.as_ref().map_or(0, |t| t.len()), 1);
 }
 
 #[test]

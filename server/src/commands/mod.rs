@@ -262,6 +262,8 @@ pub fn families() -> Vec<&'static [CommandSpec]> {
         crate::family::latency::COMMANDS,
         crate::family::client::COMMANDS,
         crate::family::monitor::COMMANDS,
+        crate::family::transactions::COMMANDS,
+        crate::family::pubsub::COMMANDS,
         crate::shutdown::COMMANDS,
         crate::family::config::COMMANDS,
         crate::family::sets::COMMANDS,

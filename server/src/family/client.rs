@@ -606,9 +606,9 @@ pub fn pause_blocks(srv: &Server, client: &Client, spec: &CommandSpec, now_ms: u
     if !pause_active(srv, now_ms) || client.monitor || client.kind == ClientKind::Replica {
         return false;
     }
-    // EXEC of a transaction with queued writes also counts as a write; the
-    // transactions feature reports that through the spec flags of EXEC's queue.
-    !srv.pause_writes_only || spec.flags & (flags::WRITE | flags::MAY_REPLICATE) != 0
+    // EXEC of a transaction with queued writes also counts as a write.
+    let cmd_flags = crate::multi::effective_flags(client, spec);
+    !srv.pause_writes_only || cmd_flags & (flags::WRITE | flags::MAY_REPLICATE) != 0
 }
 
 fn unpause(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {

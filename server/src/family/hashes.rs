@@ -618,6 +618,7 @@ mod events {
     #[test]
     fn keyspace_events_in_redis_order() {
         let mut srv = Server::new(Config::default());
+        srv.pubsub.tap = Some(Vec::new());
         let mut c = Client::new(1, 0);
         srv.keyspace.shared.notify_flags = strata_engine::notify::parse_flags(b"KEA").unwrap();
         for line in [
@@ -637,10 +638,10 @@ mod events {
             dispatch::execute(&mut srv, &mut c, argv);
         }
         let got: Vec<String> = srv
-            .keyspace
-            .shared
-            .events
+            .pubsub
+            .tap
             .iter()
+            .flatten()
             .filter(|e| e.class & strata_engine::notify::KEYSPACE == 0)
             .map(|e| format!("{} {}", e.event, String::from_utf8_lossy(&e.key)))
             .collect();

@@ -442,9 +442,10 @@ fn stats(srv: &Server, w: &mut Lines) {
     w.field("current_eviction_exceeded_time", 0);
     w.field("keyspace_hits", ks.hits);
     w.field("keyspace_misses", ks.misses);
-    w.field("pubsub_channels", 0);
-    w.field("pubsub_patterns", 0);
-    w.field("pubsubshard_channels", 0);
+    let (channels, patterns, shard_channels) = srv.pubsub.totals();
+    w.field("pubsub_channels", channels);
+    w.field("pubsub_patterns", patterns);
+    w.field("pubsubshard_channels", shard_channels);
     w.field("latest_fork_usec", 0);
     w.field("total_forks", 0);
     w.field("migrate_cached_sockets", 0);

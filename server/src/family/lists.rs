@@ -814,7 +814,8 @@ mod tests {
     use bytes::Bytes;
 
     fn setup() -> (Server, Client) {
-        let srv = Server::new(Config::default());
+        let mut srv = Server::new(Config::default());
+        srv.pubsub.tap = Some(Vec::new());
         let client = Client::new(1, 0);
         (srv, client)
     }
@@ -855,10 +856,10 @@ mod tests {
             run(&mut srv, &mut c, line);
         }
         let got: Vec<String> = srv
-            .keyspace
-            .shared
-            .events
+            .pubsub
+            .tap
             .iter()
+            .flatten()
             .filter(|e| e.class & strata_engine::notify::KEYSPACE == 0)
             .map(|e| format!("{} {}", e.event, String::from_utf8_lossy(&e.key)))
             .collect();

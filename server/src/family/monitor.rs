@@ -37,7 +37,7 @@ fn monitor(ctx: &mut Ctx, _args: &mut Args) -> CmdResult {
             .is_some()
     {
         return Err(CmdError::new(
-            "ERR MONITOR isn't allowed for DENY_BLOCKING clients",
+            "ERR MONITOR isn't allowed for DENY BLOCKING client",
         ));
     }
     // Already a monitor (or a replica): ignored, with no reply at all.

@@ -1,0 +1,5 @@
+//! SORT and SORT_RO.
+
+use crate::commands::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

@@ -270,6 +270,8 @@ pub fn families() -> Vec<&'static [CommandSpec]> {
         crate::family::zsets::COMMANDS,
         crate::family::lists::COMMANDS,
         crate::family::hashes::COMMANDS,
+        crate::family::geo::COMMANDS,
+        crate::family::sort::COMMANDS,
     ]
 }
 

@@ -403,7 +403,7 @@ fn add_one(
     }
 }
 
-fn zadd(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+pub(crate) fn zadd(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let key = args.key()?;
     let mut f = AddFlags::default();
     while let Some(word) = args.peek() {

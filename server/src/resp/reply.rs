@@ -28,6 +28,9 @@ pub enum Reply {
     /// RESP3 verbatim string with its 3-letter format ("txt"); a bulk string in RESP2.
     Verbatim(&'static str, Bytes),
     BigNumber(String),
+    /// A double already rendered (e.g. GEOPOS's `%.17Lf` human form): a RESP3
+    /// double with this text, a bulk string in RESP2.
+    DoubleText(String),
     /// RESP3 push frame; an array in RESP2.
     Push(Vec<Reply>),
 }
@@ -144,6 +147,15 @@ impl Reply {
                     out.extend_from_slice(b"\r\n");
                 } else {
                     encode_bulk(out, b);
+                }
+            }
+            Reply::DoubleText(s) => {
+                if resp >= 3 {
+                    out.push(b',');
+                    out.extend_from_slice(s.as_bytes());
+                    out.extend_from_slice(b"\r\n");
+                } else {
+                    encode_bulk(out, s.as_bytes());
                 }
             }
             Reply::BigNumber(s) => {

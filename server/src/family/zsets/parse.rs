@@ -11,14 +11,14 @@ use strata_engine::types::zset::{LexBound, LexRange, ScoreRange};
 const HEX_DIGITS_KEPT: usize = 30;
 
 /// C's isspace in the "C" locale.
-fn is_c_space(b: u8) -> bool {
+pub(crate) fn is_c_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
 }
 
 /// A whole string read as `strtod` reads a number (no leading space): the
 /// value, and whether strtod would report ERANGE with a zero or infinite
 /// result (overflow, or underflow to zero). None if any byte is left over.
-fn strtod_exact(s: &[u8]) -> Option<(f64, bool)> {
+pub(crate) fn strtod_exact(s: &[u8]) -> Option<(f64, bool)> {
     let (neg, body) = match s.first() {
         Some(b'-') => (true, &s[1..]),
         Some(b'+') => (false, &s[1..]),

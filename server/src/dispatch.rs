@@ -124,6 +124,8 @@ fn check_gates(
             "LOADING Redis is loading the dataset in memory",
         ));
     }
+    // A script past busy-reply-threshold: only ALLOW_BUSY commands run.
+    crate::scripting::busy_gate(srv, spec, parent)?;
     // Last gate: replicas and monitors are exempt from CLIENT PAUSE, so they
     // may not touch the keyspace at all.
     let keyspace_flags = flags::WRITE | flags::READONLY | flags::MAY_REPLICATE;
@@ -165,6 +167,18 @@ fn count_error(srv: &mut Server, e: &CmdError) {
     *srv.stats.errors.entry(e.code().to_string()).or_insert(0) += 1;
 }
 
+/// Runs an already resolved command for a script's client (`redis.call`):
+/// the same handler, statistics and MONITOR feed as for a connection.
+pub fn call_command(
+    srv: &mut Server,
+    client: &mut Client,
+    spec: &'static CommandSpec,
+    parent: Option<&'static CommandSpec>,
+    argv: Vec<Bytes>,
+) -> Reply {
+    call(srv, client, spec, parent, argv)
+}
+
 /// Runs the handler with the clock set, then records statistics.
 fn call(
     srv: &mut Server,
@@ -174,7 +188,10 @@ fn call(
     argv: Vec<Bytes>,
 ) -> Reply {
     let start = std::time::Instant::now();
-    srv.keyspace.set_now_ms(crate::clock::now_ms());
+    // Inside a script the clock stays where the script started.
+    if !srv.scripting.clock_frozen() {
+        srv.keyspace.set_now_ms(crate::clock::now_ms());
+    }
     let skip = if parent.is_some() { 2 } else { 1 };
     let mut args = Args::with_start(argv, skip);
     client.redacted.clear();

@@ -17,6 +17,7 @@ pub mod memory;
 pub mod net;
 pub mod persist;
 pub mod resp;
+pub mod scripting;
 pub mod server;
 pub mod shutdown;
 pub mod slowlog;

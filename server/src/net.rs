@@ -676,3 +676,98 @@ fn bind_addrs(bind: &[String], port: u16) -> Vec<SocketAddr> {
     }
     out
 }
+
+/// Bytes read from one client per turn of `serve_while_busy`.
+const BUSY_READ_BYTES_MAX: usize = 64 * 1024;
+
+/// Serves the other clients while a script runs past busy-reply-threshold
+/// (Redis's `processEventsWhileBlocked`), called from the script's
+/// instruction hook with the server the script was lent.
+///
+/// Each connected client gets one non-blocking read; its complete requests
+/// go through the normal dispatch, where the busy gate answers -BUSY to all
+/// but the ALLOW_BUSY commands (SCRIPT KILL, FUNCTION KILL, SHUTDOWN ...);
+/// replies get one non-blocking write and the rest waits in
+/// `pending_writes` for the event loop. It needs no poll: sockets are
+/// non-blocking, and with edge-triggered readiness a byte read here
+/// simply is not read again later. New connections wait in the listen
+/// backlog until the script ends.
+pub fn serve_while_busy(srv: &mut Server) {
+    let ids: Vec<u64> = srv.clients.keys().copied().collect();
+    for id in ids {
+        let Some(mut conn) = srv.clients.remove(&id) else {
+            continue;
+        };
+        if conn.client.close_asap || conn.postponed.is_some() || conn.client.close_after_reply {
+            srv.clients.insert(id, conn);
+            continue;
+        }
+        let mut closed = false;
+        let mut read = 0;
+        while read < BUSY_READ_BYTES_MAX {
+            let len = conn.inbuf.len();
+            conn.inbuf.resize(len + READ_CHUNK_BYTES, 0);
+            match conn.stream.read(&mut conn.inbuf[len..]) {
+                Ok(0) => {
+                    conn.inbuf.truncate(len);
+                    closed = true;
+                    break;
+                }
+                Ok(n) => {
+                    conn.inbuf.truncate(len + n);
+                    read += n;
+                    srv.stats.net_input_bytes += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => conn.inbuf.truncate(len),
+                Err(e) => {
+                    conn.inbuf.truncate(len);
+                    closed = e.kind() != io::ErrorKind::WouldBlock;
+                    break;
+                }
+            }
+        }
+        while !conn.client.close_after_reply && !conn.client.close_asap {
+            let limits = ParseLimits {
+                bulk_bytes_max: srv.config.proto_max_bulk_len,
+                authenticated: conn.client.authenticated,
+            };
+            match conn.parser.parse(&mut conn.inbuf, limits) {
+                Ok(Some(argv)) if argv.is_empty() => continue,
+                Ok(Some(argv)) => {
+                    conn.client.last_interaction_ms = clock::now_ms();
+                    dispatch::execute(srv, &mut conn.client, argv);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    conn.client.push(&Reply::Error(e.message().into()));
+                    conn.client.close_after_reply = true;
+                }
+            }
+        }
+        let mut written = 0;
+        while written < conn.client.out.len() {
+            match conn.stream.write(&conn.client.out[written..]) {
+                Ok(0) => {
+                    closed = true;
+                    break;
+                }
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    closed |= e.kind() != io::ErrorKind::WouldBlock;
+                    break;
+                }
+            }
+        }
+        srv.stats.net_output_bytes += written as u64;
+        conn.client.out.drain(..written);
+        if closed {
+            // The event loop closes it at the next write attempt.
+            conn.client.close_asap = true;
+        }
+        if !conn.client.out.is_empty() || conn.client.close_asap || conn.client.close_after_reply {
+            srv.pending_writes.push(id);
+        }
+        srv.clients.insert(id, conn);
+    }
+}

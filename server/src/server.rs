@@ -78,6 +78,8 @@ pub struct Server {
     pub introspect: crate::introspect::Introspection,
     /// Ids of clients in MONITOR mode, in the order they started it.
     pub monitors: Vec<u64>,
+    /// Lua: the EVAL script cache, FUNCTION libraries, the running script.
+    pub scripting: crate::scripting::Scripting,
 }
 
 impl Server {
@@ -105,6 +107,7 @@ impl Server {
             lazyfree: crate::lazyfree::LazyFree::new(),
             introspect: Default::default(),
             monitors: Vec::new(),
+            scripting: crate::scripting::Scripting::new(),
         }
     }
 }

@@ -260,6 +260,7 @@ pub fn families() -> Vec<&'static [CommandSpec]> {
         crate::family::client::COMMANDS,
         crate::family::monitor::COMMANDS,
         crate::shutdown::COMMANDS,
+        crate::family::scripting::COMMANDS,
     ]
 }
 

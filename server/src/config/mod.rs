@@ -155,6 +155,11 @@ impl Config {
                 self.save_points = parse_save_points(vals)?;
             }
             "appendonly" => self.appendonly = v == "yes",
+            "busy-reply-threshold" | "lua-time-limit" => {
+                self.busy_reply_threshold_ms = v
+                    .parse()
+                    .map_err(|_| "Invalid busy-reply-threshold".to_string())?
+            }
             "enable-debug-command" => self.enable_debug_command = v.to_ascii_lowercase(),
             "requirepass" => {
                 self.requirepass = if v.is_empty() {

@@ -13,6 +13,7 @@ pub mod latency;
 pub mod monitor;
 pub mod persistence;
 pub mod scan;
+pub mod scripting;
 pub mod server;
 pub mod slowlog;
 pub mod strings;

@@ -10,8 +10,9 @@
 //! Functions written in Rust cannot raise a Lua error whose value is a
 //! string or a table (mlua wraps callback errors in userdata), so each
 //! native function returns `(true, results...)` or `(false, error)` and a
-//! small Lua wrapper raises the error (`native`). Frames of that internal
-//! code are skipped when the error handler looks for the line that failed.
+//! small C trampoline (`native`) raises the error with `lua_error`. Being a
+//! C function, it keeps the caller's frame even in a tail call, so error
+//! positions name the user's line as Redis's C functions do.
 
 use bytes::Bytes;
 use mlua::chunk::ChunkMode;
@@ -90,8 +91,33 @@ where
         out.push_front(Value::Boolean(true));
         Ok(out)
     })?;
-    let wrap: Function = lua.named_registry_value("strata.wrap")?;
-    wrap.call(raw)
+    // SAFETY: exec_raw pushes `raw`; lua_pushcclosure pops it as the
+    // closure's upvalue and pushes the closure, which is returned.
+    unsafe {
+        lua.exec_raw::<Function>(raw, |state| {
+            mlua::ffi::lua_pushcclosure(state, trampoline, 1);
+        })
+    }
+}
+
+/// Calls the native function in upvalue 1 with this call's arguments and
+/// raises its error, if it returned one.
+///
+/// SAFETY: called by Lua only. It owns no Rust value that needs dropping,
+/// so `lua_error` may unwind (longjmp) past it; the Lua stack holds at
+/// least the call's results when it returns.
+unsafe extern "C-unwind" fn trampoline(state: *mut mlua::ffi::lua_State) -> std::ffi::c_int {
+    use mlua::ffi;
+    let nargs = ffi::lua_gettop(state);
+    ffi::lua_pushvalue(state, ffi::lua_upvalueindex(1));
+    ffi::lua_insert(state, 1);
+    ffi::lua_call(state, nargs, ffi::LUA_MULTRET);
+    if ffi::lua_toboolean(state, 1) == 0 {
+        ffi::lua_settop(state, 2);
+        ffi::lua_error(state);
+    }
+    ffi::lua_remove(state, 1);
+    ffi::lua_gettop(state)
 }
 
 /// `luaL_where`: "chunk:line: " of the function `level` frames up.
@@ -106,17 +132,10 @@ pub fn where_(lua: &Lua, level: usize) -> String {
     .unwrap_or_default()
 }
 
-/// The internal helpers: the wrapper that raises native errors, Redis's
-/// `pcall`, and the protected runner.
+/// The internal helpers: Redis's `pcall`, the protected runner and the
+/// error for a global that does not exist.
 const PRELUDE: &str = r#"
-local error, xpcall, pcall, type, rawget = error, xpcall, pcall, type, rawget
-local function check(ok, ...)
-  if ok then return ... end
-  error((...), 0)
-end
-local function wrap(f)
-  return function(...) return check(f(...)) end
-end
+local error, xpcall, pcall, type, rawget, tostring = error, xpcall, pcall, type, rawget, tostring
 -- Redis's pcall hands back the message of an {err = ...} error table.
 local function fix(ok, ...)
   if ok then return true, ... end
@@ -132,12 +151,15 @@ local function user_pcall(f, ...)
   return fix(pcall(f, ...))
 end
 local function run(handler, f, a, b)
-  return xpcall(function() return f(a, b) end, handler)
+  return xpcall(function()
+    if a == nil then return f() end
+    return f(a, b)
+  end, handler)
 end
 local function nonexistent(_, k)
   error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
 end
-return wrap, user_pcall, run, nonexistent
+return user_pcall, run, nonexistent
 "#;
 
 /// A new VM of the given kind, fully set up. Setting up a VM only fails
@@ -157,12 +179,11 @@ fn build_vm(kind: VmKind) -> mlua::Result<Lua> {
         StdLib::TABLE | StdLib::STRING | StdLib::MATH,
         LuaOptions::new(),
     )?;
-    let (wrap, user_pcall, run, nonexistent): (Function, Function, Function, Function) = lua
+    let (user_pcall, run, nonexistent): (Function, Function, Function) = lua
         .load(PRELUDE)
         .set_name(INTERNAL_CHUNK)
         .set_mode(ChunkMode::Text)
         .call(())?;
-    lua.set_named_registry_value("strata.wrap", wrap)?;
     lua.set_named_registry_value("strata.run", run)?;
     let handler = lua.create_function(error_handler)?;
     lua.set_named_registry_value("strata.handler", handler.clone())?;
@@ -418,7 +439,7 @@ fn user_frame(lua: &Lua) -> Option<(String, i64)> {
             )
         })?;
         match frame {
-            ("C", _, _) => continue,
+            ("C", _, _) | ("tail", _, _) => continue,
             (_, Some(s), _) if s == INTERNAL_CHUNK => continue,
             (_, Some(s), line) => return Some((s, line.map_or(-1, |l| l as i64))),
             _ => continue,

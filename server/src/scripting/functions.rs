@@ -489,8 +489,7 @@ pub fn parse_payload(payload: &[u8]) -> Result<Vec<Vec<u8>>, CmdError> {
     let mut crc = [0u8; 8];
     crc.copy_from_slice(&footer[2..]);
     let crc = u64::from_le_bytes(crc);
-    // Redis accepts a zero checksum (rdbchecksum no).
-    if crc != 0 && strata_persistence::crc64::checksum(&payload[..payload.len() - 8]) != crc {
+    if strata_persistence::crc64::checksum(&payload[..payload.len() - 8]) != crc {
         return Err(bad());
     }
     let mut r = Reader::new(body);

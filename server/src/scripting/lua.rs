@@ -56,7 +56,7 @@ pub fn reply_to_lua(lua: &Lua, reply: &Reply, resp: u8) -> mlua::Result<Value> {
         }
         Reply::Set(items) => {
             if resp >= 3 {
-                let s = lua.create_table()?;
+                let s = lua.create_table_with_capacity(0, items.len())?;
                 for i in items {
                     s.raw_set(reply_to_lua(lua, i, resp)?, true)?;
                 }

@@ -140,18 +140,48 @@ fn log(lua: &Lua, args: MultiValue) -> super::engine::NativeResult {
     Ok(MultiValue::new())
 }
 
-/// `redis.error_reply(msg)`: `{err = msg}`, a leading '-' dropped.
+/// Redis's `luaPushErrorBuff`: "-CODE message" keeps its code (a message
+/// with no space gets "ERR"), anything else gets "ERR " in front; trailing
+/// CR/LF go.
+pub fn error_text(msg: &[u8]) -> Vec<u8> {
+    let (code, text): (&[u8], &[u8]) = match msg.strip_prefix(b"-") {
+        Some(rest) => match rest.iter().position(|&b| b == b' ') {
+            Some(sp) => (&rest[..sp], &rest[sp + 1..]),
+            None => (b"ERR", rest),
+        },
+        None => (b"ERR", msg),
+    };
+    let mut end = text.len();
+    while end > 0 && (text[end - 1] == b'\r' || text[end - 1] == b'\n') {
+        end -= 1;
+    }
+    let mut start = 0;
+    while start < end && (text[start] == b'\r' || text[start] == b'\n') {
+        start += 1;
+    }
+    let mut out = code.to_vec();
+    out.push(b' ');
+    out.extend_from_slice(&text[start..end]);
+    out
+}
+
+/// `redis.error_reply(msg)`: `{err = ...}` with Redis's error code rules.
 fn error_reply(lua: &Lua, args: MultiValue) -> super::engine::NativeResult {
     let msg = match (args.len(), args.front()) {
         (1, Some(Value::String(s))) => s.as_bytes().to_vec(),
-        (1, Some(Value::Integer(n))) => n.to_string().into_bytes(),
-        (1, Some(Value::Number(n))) => super::engine::lua_number_str(*n).into_bytes(),
-        _ => return Err(raise_err(lua, "ERR wrong number or type of arguments")),
+        _ => {
+            let t = err_table(lua, "ERR wrong number or type of arguments")
+                .map_err(|e| Raise::Msg(e.to_string()))?;
+            return Ok(one(Value::Table(t)));
+        }
     };
-    let msg = msg.strip_prefix(b"-").unwrap_or(&msg);
+    let mut dashed = msg.clone();
+    if !msg.starts_with(b"-") {
+        dashed.insert(0, b'-');
+    }
     let t = lua.create_table().map_err(|e| Raise::Msg(e.to_string()))?;
     let s = lua
-        .create_string(msg)
+        .create_string(error_text(&dashed))
         .map_err(|e| Raise::Msg(e.to_string()))?;
     t.raw_set("err", s).map_err(|e| Raise::Msg(e.to_string()))?;
     Ok(one(Value::Table(t)))
@@ -161,9 +191,11 @@ fn error_reply(lua: &Lua, args: MultiValue) -> super::engine::NativeResult {
 fn status_reply(lua: &Lua, args: MultiValue) -> super::engine::NativeResult {
     let msg = match (args.len(), args.front()) {
         (1, Some(Value::String(s))) => s.as_bytes().to_vec(),
-        (1, Some(Value::Integer(n))) => n.to_string().into_bytes(),
-        (1, Some(Value::Number(n))) => super::engine::lua_number_str(*n).into_bytes(),
-        _ => return Err(raise_err(lua, "ERR wrong number or type of arguments")),
+        _ => {
+            let t = err_table(lua, "ERR wrong number or type of arguments")
+                .map_err(|e| Raise::Msg(e.to_string()))?;
+            return Ok(one(Value::Table(t)));
+        }
     };
     let t = lua.create_table().map_err(|e| Raise::Msg(e.to_string()))?;
     let s = lua

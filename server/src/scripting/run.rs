@@ -385,7 +385,18 @@ pub fn redis_call(lua: &Lua, args: MultiValue, raise: bool) -> NativeResult {
         run.client = Some(client);
     }
     match reply {
-        Reply::Error(msg) if raise => Err(raise_err(lua, &msg)),
+        Reply::Error(msg) => {
+            let text = super::redis_api::error_text(format!("-{msg}").as_bytes());
+            let t = lua
+                .create_table()
+                .and_then(|t| t.raw_set("err", lua.create_string(&text)?).map(|_| t))
+                .map_err(|e| Raise::Msg(e.to_string()))?;
+            if raise {
+                Err(Raise::Value(Value::Table(t)))
+            } else {
+                Ok(one(Value::Table(t)))
+            }
+        }
         other => {
             let v = reply_to_lua(lua, &other, resp).map_err(|e| Raise::Msg(e.to_string()))?;
             Ok(one(v))

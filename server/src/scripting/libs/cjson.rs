@@ -549,7 +549,13 @@ impl Parser<'_> {
                 } else if self.cfg.decode_invalid
                     && (rest[0].eq_ignore_ascii_case(&b'i') || rest[0].eq_ignore_ascii_case(&b'n'))
                 {
-                    self.number(at)
+                    match strtod_prefix(rest, true) {
+                        Some((n, len)) if len > 0 => {
+                            self.pos += len;
+                            Ok((Tok::Num, at, Value::Number(n)))
+                        }
+                        _ => Ok((Tok::Error("invalid token"), at, Value::Nil)),
+                    }
                 } else {
                     Ok((Tok::Error("invalid token"), at, Value::Nil))
                 }
@@ -573,37 +579,38 @@ impl Parser<'_> {
         self.pos += 1;
         loop {
             let Some(&c) = self.s.get(self.pos) else {
-                return Ok((Tok::Error("unexpected end of string"), at, Value::Nil));
+                return Ok((Tok::Error("unexpected end of string"), self.pos, Value::Nil));
             };
             self.pos += 1;
             match c {
                 b'"' => break,
                 b'\\' => {
                     let Some(&e) = self.s.get(self.pos) else {
-                        return Ok((Tok::Error("unexpected end of string"), at, Value::Nil));
+                        return Ok((Tok::Error("unexpected end of string"), self.pos, Value::Nil));
                     };
                     self.pos += 1;
                     match e {
-                        b'"' | b'\\' | b'/' => out.push(e),
                         b'b' => out.push(8),
                         b'f' => out.push(12),
                         b'n' => out.push(b'\n'),
                         b'r' => out.push(b'\r'),
                         b't' => out.push(b'\t'),
-                        b'u' => match self.unicode_escape() {
-                            Some(cp) => {
-                                let mut buf = [0u8; 4];
-                                out.extend_from_slice(cp.encode_utf8(&mut buf).as_bytes());
+                        b'u' => {
+                            let back = self.pos;
+                            match self.unicode_escape() {
+                                Some(cp) => {
+                                    let mut buf = [0u8; 4];
+                                    out.extend_from_slice(cp.encode_utf8(&mut buf).as_bytes());
+                                }
+                                None => {
+                                    // As Redis's lua-cjson: the escape stays a plain 'u'.
+                                    self.pos = back;
+                                    out.push(b'u');
+                                }
                             }
-                            None => {
-                                return Ok((
-                                    Tok::Error("invalid unicode escape code"),
-                                    at,
-                                    Value::Nil,
-                                ))
-                            }
-                        },
-                        _ => return Ok((Tok::Error("invalid escape code"), at, Value::Nil)),
+                        }
+                        // Any other escaped byte stands for itself.
+                        other => out.push(other),
                     }
                 }
                 c => out.push(c),

@@ -20,7 +20,11 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
         "pack",
         native(lua, |lua, args| {
             if args.is_empty() {
-                return Err(Raise::Located("MessagePack pack needs input.".into()));
+                return Err(engine::arg_error(
+                    0,
+                    "pack",
+                    "MessagePack pack needs input.",
+                ));
             }
             let mut out = Vec::new();
             for v in args.iter() {

@@ -100,8 +100,8 @@ fn control(opt: u8, fmt: &[u8], i: &mut usize, h: &mut Header) -> Result<bool, R
     Ok(true)
 }
 
-fn invalid(opt: u8) -> Raise {
-    located(format!("invalid format option '{}'", opt as char))
+fn invalid(opt: u8, func: &str) -> Raise {
+    engine::arg_error(1, func, &format!("invalid format option '{}'", opt as char))
 }
 
 fn put_int(out: &mut Vec<u8>, v: u64, size: usize, little: bool, negative: bool) {
@@ -202,7 +202,7 @@ fn pack(lua: &Lua, args: MultiValue) -> Result<MultiValue, Raise> {
                     out.push(0);
                 }
             }
-            _ => return Err(invalid(opt)),
+            _ => return Err(invalid(opt, "pack")),
         }
     }
     Ok(MultiValue::from_vec(vec![super::string(lua, &out)?]))
@@ -288,7 +288,7 @@ fn unpack(lua: &Lua, args: MultiValue) -> Result<MultiValue, Raise> {
                 out.push_back(super::string(lua, &data[pos..pos + len])?);
                 size = len + 1;
             }
-            _ => return Err(invalid(opt)),
+            _ => return Err(invalid(opt, "unpack")),
         }
         pos += size;
     }
@@ -312,22 +312,15 @@ fn size(_lua: &Lua, args: MultiValue) -> Result<MultiValue, Raise> {
         }
         let size = opt_size(opt, &fmt, &mut i)?;
         pos += gap(&h, pos, size, opt)?;
-        if opt == b's' {
+        if opt == b's' || (opt == b'c' && size == 0) {
             return Err(engine::arg_error(
                 1,
                 "size",
-                "options 'c0' - 's' have undefined sizes",
-            ));
-        }
-        if opt == b'c' && size == 0 {
-            return Err(engine::arg_error(
-                1,
-                "size",
-                "options 'c0' - 's' have undefined sizes",
+                &format!("option '{}' has no fixed size", opt as char),
             ));
         }
         if !b"bBhHlLTiIfdxc".contains(&opt) {
-            return Err(invalid(opt));
+            return Err(invalid(opt, "size"));
         }
         pos += size;
     }

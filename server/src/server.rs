@@ -80,6 +80,8 @@ pub struct Server {
     pub monitors: Vec<u64>,
     /// Lua: the EVAL script cache, FUNCTION libraries, the running script.
     pub scripting: crate::scripting::Scripting,
+    /// Listeners and poll registry for serving clients while a script runs.
+    pub busy_io: Option<crate::net::BusyIo>,
 }
 
 impl Server {
@@ -108,6 +110,7 @@ impl Server {
             introspect: Default::default(),
             monitors: Vec::new(),
             scripting: crate::scripting::Scripting::new(),
+            busy_io: None,
         }
     }
 }

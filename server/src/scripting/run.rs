@@ -118,7 +118,9 @@ fn hook(lua: &Lua) -> mlua::Result<VmState> {
 }
 
 fn must_stop(srv: &Server) -> bool {
-    srv.shutdown.is_some() || srv.scripting.running.as_ref().is_some_and(|r| r.kill)
+    srv.shutdown.is_some()
+        || crate::net::shutdown_signalled()
+        || srv.scripting.running.as_ref().is_some_and(|r| r.kill)
 }
 
 /// The error a killed script ends with, if the running script was killed.

@@ -117,7 +117,8 @@ fn wrap(lua: &Lua, field: &str, v: Value) -> mlua::Result<Value> {
 /// C's `(long long)` cast of a double on x86-64: out of range (and NaN)
 /// gives the "integer indefinite" value, as redis-server replies.
 pub fn truncate_number(n: f64) -> i64 {
-    if n.is_nan() || n >= 9_223_372_036_854_775_808.0 || n < -9_223_372_036_854_775_808.0 {
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if n.is_nan() || !(-LIMIT..LIMIT).contains(&n) {
         return i64::MIN;
     }
     n as i64

@@ -78,7 +78,7 @@ pub fn open(lua: &Lua) -> mlua::Result<Table> {
             } else {
                 format!("{x:08x}")
             };
-            let v = super::string(lua, s[8 - n..].as_bytes())?;
+            let v = super::string(lua, &s.as_bytes()[8 - n..])?;
             Ok(MultiValue::from_vec(vec![v]))
         })?,
     )?;

@@ -103,7 +103,7 @@ fn options(srv: &Server, temp_tag: &str) -> SaveOptions {
             .iter()
             .map(|(k, e, _)| (*k, *e))
             .collect(),
-        functions: Vec::new(),
+        functions: srv.scripting.functions.codes(),
     }
 }
 
@@ -258,7 +258,7 @@ pub fn kill_bgsave(srv: &mut Server) {
 }
 
 pub struct Loading {
-    rx: Receiver<Result<(Keyspace, u64, u64), String>>,
+    rx: Receiver<Result<LoadedFile, String>>,
 }
 
 /// Starts loading `dir/dbfilename` if it exists; clients get -LOADING until done.
@@ -285,17 +285,22 @@ pub fn start_loading(srv: &mut Server) {
     srv.rdb.loading = Some(Loading { rx });
 }
 
-/// Reads a whole RDB file into a new keyspace: (keyspace, keys loaded, keys expired).
+/// What an RDB file held: the keyspace, keys loaded, keys expired, and
+/// the function libraries' sources (FUNCTION2 records).
+type LoadedFile = (Keyspace, u64, u64, Vec<Vec<u8>>);
+
+/// Reads a whole RDB file into a new keyspace.
 pub fn load_file(
     path: &std::path::Path,
     databases: usize,
     verify: bool,
-) -> Result<(Keyspace, u64, u64), String> {
+) -> Result<LoadedFile, String> {
     let file = std::fs::File::open(path).map_err(|e| format!("can't open: {e}"))?;
     let now = clock::now_ms();
     let mut ks = Keyspace::new(databases);
     ks.set_now_ms(now);
     let (mut loaded, mut expired) = (0u64, 0u64);
+    let mut functions = Vec::new();
     let reader = std::io::BufReader::with_capacity(1 << 20, file);
     load::load(reader, verify, |item| {
         match item {
@@ -312,7 +317,8 @@ pub fn load_file(
                     }
                 }
             }
-            Item::ResizeDb { .. } | Item::Function(_) => {}
+            Item::ResizeDb { .. } => {}
+            Item::Function(code) => functions.push(code),
             Item::Entry { db, key, value, expire_at_ms, .. } => {
                 if db >= databases {
                     return Err(format!("FATAL: Data file was created with a Redis server configured to handle more than {databases} databases. Exiting"));
@@ -333,7 +339,7 @@ pub fn load_file(
     ks.shared.dirty = 0;
     ks.shared.events.clear();
     ks.shared.touched.clear();
-    Ok((ks, loaded, expired))
+    Ok((ks, loaded, expired, functions))
 }
 
 fn insert_loaded(
@@ -361,7 +367,16 @@ fn poll_loading(srv: &mut Server) {
     };
     srv.rdb.loading = None;
     match result {
-        Ok((mut ks, loaded, expired)) => {
+        Ok((mut ks, loaded, expired, functions)) => {
+            for code in functions {
+                if let Err(e) = srv
+                    .scripting
+                    .functions
+                    .load(&bytes::Bytes::from(code), true)
+                {
+                    log_warning!("Failed loading a function library from the RDB: {}", e.0);
+                }
+            }
             // Keep the settings that came from the configuration.
             ks.shared.notify_flags = srv.keyspace.shared.notify_flags;
             ks.shared.lfu = srv.keyspace.shared.lfu;

@@ -126,10 +126,11 @@ pub fn start(srv: &mut Server) -> Result<(), String> {
                 let rdb = crate::persist::rdb_path(srv);
                 if rdb.exists() {
                     let verify = srv.config.rdbchecksum;
-                    let (loaded, expired) =
+                    let (loaded, expired, functions) =
                         crate::persist::load_into(&mut srv.keyspace, &rdb, verify).map_err(
                             |e| format!("Error loading the RDB file {}: {e}", rdb.display()),
                         )?;
+                    crate::persist::restore_functions(srv, functions);
                     log_notice!(
                         "Done loading RDB, keys loaded: {loaded}, keys expired: {expired}."
                     );
@@ -221,7 +222,7 @@ fn base_options(srv: &Server, path: &Path) -> SaveOptions {
             .iter()
             .map(|(k, e, _)| (*k, *e))
             .collect(),
-        functions: Vec::new(),
+        functions: srv.scripting.functions.codes(),
     }
 }
 
@@ -244,8 +245,9 @@ fn load_file(srv: &mut Server, path: &Path, may_truncate: bool) -> Result<(), St
         .unwrap_or(false);
     if is_rdb {
         log_notice!("Reading RDB base file on AOF loading...");
-        let (n, end) = crate::persist::load_prefix_into(&mut srv.keyspace, &mut input, srv.config.rdbchecksum)
+        let (n, end, functions) = crate::persist::load_prefix_into(&mut srv.keyspace, &mut input, srv.config.rdbchecksum)
             .map_err(|e| format!("Bad file format reading the append only file {name}: RDB preamble: {e}. Run strata-check-aof --fix {name}"))?;
+        crate::persist::restore_functions(srv, functions);
         log_notice!("Reading the remaining AOF tail... ({n} keys in the RDB part)");
         start_offset = end;
     }

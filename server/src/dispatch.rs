@@ -232,6 +232,8 @@ fn check_gates(
             "LOADING Redis is loading the dataset in memory",
         ));
     }
+    // A script past busy-reply-threshold: only ALLOW_BUSY commands run.
+    crate::scripting::busy_gate(srv, spec, parent)?;
     // Last gate: replicas and monitors are exempt from CLIENT PAUSE, so they
     // may not touch the keyspace at all.
     let keyspace_flags = flags::WRITE | flags::READONLY | flags::MAY_REPLICATE;
@@ -278,8 +280,18 @@ fn count_error(srv: &mut Server, e: &CmdError) {
     *srv.stats.errors.entry(e.code().to_string()).or_insert(0) += 1;
 }
 
-/// Runs the handler with the clock set, then records statistics. None when
-/// the handler blocked the client (statistics wait for it to be unblocked).
+/// Runs an already resolved command for a script's client (`redis.call`):
+/// the same handler, statistics and MONITOR feed as for a connection.
+pub fn call_command(
+    srv: &mut Server,
+    client: &mut Client,
+    spec: &'static CommandSpec,
+    parent: Option<&'static CommandSpec>,
+    argv: Vec<Bytes>,
+) -> Reply {
+    call(srv, client, spec, parent, argv).unwrap_or(Reply::NilArray)
+}
+
 /// Runs the handler with the clock set, then records statistics. None when
 /// the handler blocked the client (statistics wait for it to be unblocked).
 /// EXEC runs its queued commands through here too, so each is seen by
@@ -292,8 +304,8 @@ pub fn call(
     argv: Vec<Bytes>,
 ) -> Option<Reply> {
     let start = std::time::Instant::now();
-    // The clock stands still for the commands of one EXEC, as in Redis.
-    if !client.in_exec {
+    // The clock stands still for the commands of one EXEC or script, as in Redis.
+    if !client.in_exec && !srv.scripting.clock_frozen() {
         srv.keyspace.set_now_ms(crate::clock::now_ms());
     }
     let skip = if parent.is_some() { 2 } else { 1 };

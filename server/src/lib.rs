@@ -23,6 +23,7 @@ pub mod persist;
 pub mod propagate;
 pub mod pubsub;
 pub mod resp;
+pub mod scripting;
 pub mod server;
 pub mod shutdown;
 pub mod slowlog;

@@ -119,6 +119,12 @@ extern "C" fn on_signal(sig: libc::c_int) {
     SHUTDOWN_SIGNAL.store(sig, std::sync::atomic::Ordering::SeqCst);
 }
 
+/// Whether SIGTERM or SIGINT arrived and the loop has not handled it yet
+/// (a busy script stops for it).
+pub fn shutdown_signalled() -> bool {
+    SHUTDOWN_SIGNAL.load(std::sync::atomic::Ordering::SeqCst) != 0
+}
+
 fn install_signal_handlers() {
     // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
     unsafe {
@@ -129,13 +135,16 @@ fn install_signal_handlers() {
 }
 
 impl EventLoop {
-    pub fn new(srv: Server) -> io::Result<EventLoop> {
+    pub fn new(mut srv: Server) -> io::Result<EventLoop> {
         let poll = Poll::new()?;
         let mut listeners = Vec::new();
+        let mut busy_tcp = Vec::new();
+        let mut busy_unix = Vec::new();
         for addr in bind_addrs(&srv.config.bind, srv.config.port) {
             match std::net::TcpListener::bind(addr) {
                 Ok(l) => {
                     l.set_nonblocking(true)?;
+                    busy_tcp.push(l.try_clone()?);
                     let mut l = TcpListener::from_std(l);
                     poll.registry()
                         .register(&mut l, Token(listeners.len()), Interest::READABLE)?;
@@ -156,13 +165,21 @@ impl EventLoop {
         }
         if let Some(path) = &srv.config.unixsocket {
             let _ = std::fs::remove_file(path);
-            let mut l = UnixListener::bind(path)?;
+            let std_l = std::os::unix::net::UnixListener::bind(path)?;
+            std_l.set_nonblocking(true)?;
+            busy_unix.push(std_l.try_clone()?);
+            let mut l = UnixListener::from_std(std_l);
             poll.registry()
                 .register(&mut l, Token(listeners.len()), Interest::READABLE)?;
             listeners.push(Listener::Unix(l));
             log_notice!("The server is now ready to accept connections at {}", path);
         }
         install_signal_handlers();
+        srv.busy_io = Some(BusyIo {
+            registry: poll.registry().try_clone()?,
+            tcp: busy_tcp,
+            unix: busy_unix,
+        });
         Ok(EventLoop {
             poll,
             listeners,
@@ -341,45 +358,61 @@ impl EventLoop {
         }
     }
 
-    fn add_client(&mut self, mut stream: Stream, addr: String, laddr: String, unix: bool) {
-        let srv = &mut self.srv;
-        srv.stats.total_connections_received += 1;
-        if srv.clients.len() >= srv.config.maxclients {
-            let _ = stream.write(b"-ERR max number of clients reached\r\n");
-            srv.stats.rejected_connections += 1;
-            return;
-        }
-        let id = srv.next_client_id;
-        srv.next_client_id += 1;
-        let token = Token(LISTENER_TOKENS + id as usize);
-        if let Err(e) = self
-            .poll
-            .registry()
-            .register(stream.source(), token, Interest::READABLE)
-        {
-            log_warning!("Error registering fd event for the new client: {e}");
-            return;
-        }
-        let mut client = Client::new(id, clock::now_ms());
-        client.fd = stream.fd();
-        client.addr = addr;
-        client.laddr = laddr;
-        client.unix_socket = unix;
-        client.authenticated = srv.config.requirepass.is_none();
-        log_verbose!("Accepted {}", client.addr);
-        srv.clients.insert(
-            id,
-            Conn {
-                stream,
-                client,
-                inbuf: BytesMut::with_capacity(READ_CHUNK_BYTES),
-                parser: RequestParser::new(),
-                want_write: false,
-                postponed: None,
-            },
+    fn add_client(&mut self, stream: Stream, addr: String, laddr: String, unix: bool) {
+        add_conn(
+            &mut self.srv,
+            self.poll.registry(),
+            stream,
+            addr,
+            laddr,
+            unix,
         );
     }
+}
 
+/// Registers a new connection and its client.
+fn add_conn(
+    srv: &mut Server,
+    registry: &mio::Registry,
+    mut stream: Stream,
+    addr: String,
+    laddr: String,
+    unix: bool,
+) {
+    srv.stats.total_connections_received += 1;
+    if srv.clients.len() >= srv.config.maxclients {
+        let _ = stream.write(b"-ERR max number of clients reached\r\n");
+        srv.stats.rejected_connections += 1;
+        return;
+    }
+    let id = srv.next_client_id;
+    srv.next_client_id += 1;
+    let token = Token(LISTENER_TOKENS + id as usize);
+    if let Err(e) = registry.register(stream.source(), token, Interest::READABLE) {
+        log_warning!("Error registering fd event for the new client: {e}");
+        return;
+    }
+    let mut client = Client::new(id, clock::now_ms());
+    client.fd = stream.fd();
+    client.addr = addr;
+    client.laddr = laddr;
+    client.unix_socket = unix;
+    client.authenticated = srv.config.requirepass.is_none();
+    log_verbose!("Accepted {}", client.addr);
+    srv.clients.insert(
+        id,
+        Conn {
+            stream,
+            client,
+            inbuf: BytesMut::with_capacity(READ_CHUNK_BYTES),
+            parser: RequestParser::new(),
+            want_write: false,
+            postponed: None,
+        },
+    );
+}
+
+impl EventLoop {
     /// Reads what the client sent and runs every complete request.
     fn read_client(&mut self, id: u64) {
         let Some(mut conn) = self.srv.clients.remove(&id) else {
@@ -789,4 +822,149 @@ pub fn bind_addrs(bind: &[String], port: u16) -> Vec<SocketAddr> {
         }
     }
     out
+}
+
+/// What `serve_while_busy` needs of the event loop: a handle to register
+/// new connections and duplicates of the listening sockets.
+pub struct BusyIo {
+    registry: mio::Registry,
+    tcp: Vec<std::net::TcpListener>,
+    unix: Vec<std::os::unix::net::UnixListener>,
+}
+
+/// Accepts the connections waiting on the listeners (while a script is busy).
+fn accept_while_busy(srv: &mut Server) {
+    let Some(io) = srv.busy_io.take() else {
+        return;
+    };
+    let mut accepted = Vec::new();
+    for l in &io.tcp {
+        while let Ok((s, a)) = l.accept() {
+            if s.set_nonblocking(true).is_err() {
+                continue;
+            }
+            let _ = s.set_nodelay(true);
+            let local = s.local_addr().map(|a| a.to_string()).unwrap_or_default();
+            accepted.push((
+                Stream::Tcp(TcpStream::from_std(s)),
+                a.to_string(),
+                local,
+                false,
+            ));
+        }
+    }
+    for l in &io.unix {
+        while let Ok((s, _)) = l.accept() {
+            if s.set_nonblocking(true).is_err() {
+                continue;
+            }
+            let path = srv.config.unixsocket.clone().unwrap_or_default();
+            accepted.push((
+                Stream::Unix(UnixStream::from_std(s)),
+                format!("{path}:0"),
+                format!("{path}:0"),
+                true,
+            ));
+        }
+    }
+    for (stream, addr, laddr, unix) in accepted {
+        add_conn(srv, &io.registry, stream, addr, laddr, unix);
+    }
+    srv.busy_io = Some(io);
+}
+
+/// Bytes read from one client per turn of `serve_while_busy`.
+const BUSY_READ_BYTES_MAX: usize = 64 * 1024;
+
+/// Serves the other clients while a script runs past busy-reply-threshold
+/// (Redis's `processEventsWhileBlocked`), called from the script's
+/// instruction hook with the server the script was lent.
+///
+/// Each connected client gets one non-blocking read; its complete requests
+/// go through the normal dispatch, where the busy gate answers -BUSY to all
+/// but the ALLOW_BUSY commands (SCRIPT KILL, FUNCTION KILL, SHUTDOWN ...);
+/// replies get one non-blocking write and the rest waits in
+/// `pending_writes` for the event loop. It needs no poll: sockets are
+/// non-blocking, and with edge-triggered readiness a byte read here
+/// simply is not read again later. New connections are accepted through
+/// duplicates of the listening sockets (`BusyIo`).
+pub fn serve_while_busy(srv: &mut Server) {
+    accept_while_busy(srv);
+    let ids: Vec<u64> = srv.clients.keys().copied().collect();
+    for id in ids {
+        let Some(mut conn) = srv.clients.remove(&id) else {
+            continue;
+        };
+        if conn.client.close_asap || conn.postponed.is_some() || conn.client.close_after_reply {
+            srv.clients.insert(id, conn);
+            continue;
+        }
+        let mut closed = false;
+        let mut read = 0;
+        while read < BUSY_READ_BYTES_MAX {
+            let len = conn.inbuf.len();
+            conn.inbuf.resize(len + READ_CHUNK_BYTES, 0);
+            match conn.stream.read(&mut conn.inbuf[len..]) {
+                Ok(0) => {
+                    conn.inbuf.truncate(len);
+                    closed = true;
+                    break;
+                }
+                Ok(n) => {
+                    conn.inbuf.truncate(len + n);
+                    read += n;
+                    srv.stats.net_input_bytes += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => conn.inbuf.truncate(len),
+                Err(e) => {
+                    conn.inbuf.truncate(len);
+                    closed = e.kind() != io::ErrorKind::WouldBlock;
+                    break;
+                }
+            }
+        }
+        while !conn.client.close_after_reply && !conn.client.close_asap {
+            let limits = ParseLimits {
+                bulk_bytes_max: srv.config.proto_max_bulk_len,
+                authenticated: conn.client.authenticated,
+            };
+            match conn.parser.parse(&mut conn.inbuf, limits) {
+                Ok(Some(argv)) if argv.is_empty() => continue,
+                Ok(Some(argv)) => {
+                    conn.client.last_interaction_ms = clock::now_ms();
+                    dispatch::execute(srv, &mut conn.client, argv);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    conn.client.push(&Reply::Error(e.message().into()));
+                    conn.client.close_after_reply = true;
+                }
+            }
+        }
+        let mut written = 0;
+        while written < conn.client.out.len() {
+            match conn.stream.write(&conn.client.out[written..]) {
+                Ok(0) => {
+                    closed = true;
+                    break;
+                }
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    closed |= e.kind() != io::ErrorKind::WouldBlock;
+                    break;
+                }
+            }
+        }
+        srv.stats.net_output_bytes += written as u64;
+        conn.client.out.drain(..written);
+        if closed {
+            // The event loop closes it at the next write attempt.
+            conn.client.close_asap = true;
+        }
+        if !conn.client.out.is_empty() || conn.client.close_asap || conn.client.close_after_reply {
+            srv.pending_writes.push(id);
+        }
+        srv.clients.insert(id, conn);
+    }
 }

@@ -107,7 +107,7 @@ fn options(srv: &Server, temp_tag: &str) -> SaveOptions {
             .iter()
             .map(|(k, e, _)| (*k, *e))
             .collect(),
-        functions: Vec::new(),
+        functions: srv.scripting.functions.codes(),
     }
 }
 
@@ -287,7 +287,7 @@ pub fn kill_bgsave(srv: &mut Server) {
 }
 
 pub struct Loading {
-    rx: Receiver<Result<(Keyspace, u64, u64), String>>,
+    rx: Receiver<Result<LoadedFile, String>>,
 }
 
 /// Starts loading `dir/dbfilename` if it exists; clients get -LOADING until done.
@@ -315,32 +315,38 @@ pub fn start_loading(srv: &mut Server) {
     srv.rdb.loading = Some(Loading { rx });
 }
 
-/// Reads a whole RDB file into a new keyspace: (keyspace, keys loaded, keys expired).
+/// What an RDB file held: the keyspace, keys loaded, keys expired, and
+/// the function libraries' sources (FUNCTION2 records).
+type LoadedFile = (Keyspace, u64, u64, Vec<Vec<u8>>);
+
+/// Reads a whole RDB file into a new keyspace.
 pub fn load_file(
     path: &std::path::Path,
     databases: usize,
     verify: bool,
     encodings: strata_engine::Encodings,
-) -> Result<(Keyspace, u64, u64), String> {
+) -> Result<LoadedFile, String> {
     let mut ks = Keyspace::new(databases);
     ks.shared.encodings = encodings;
     ks.set_now_ms(clock::now_ms());
-    let (loaded, expired) = load_into(&mut ks, path, verify)?;
-    Ok((ks, loaded, expired))
+    let (loaded, expired, functions) = load_into(&mut ks, path, verify)?;
+    Ok((ks, loaded, expired, functions))
 }
 
 /// Loads an RDB file into an existing keyspace (keys in the file replace
-/// keys of the same name): (keys loaded, keys expired). Counts no changes.
+/// keys of the same name): (keys loaded, keys expired, function library
+/// sources). Counts no changes.
 pub fn load_into(
     ks: &mut Keyspace,
     path: &std::path::Path,
     verify: bool,
-) -> Result<(u64, u64), String> {
+) -> Result<(u64, u64, Vec<Vec<u8>>), String> {
     let file = std::fs::File::open(path).map_err(|e| format!("can't open: {e}"))?;
     let now = ks.now_ms();
     let databases = ks.db_count();
     let dirty_before = ks.shared.dirty;
     let (mut loaded, mut expired) = (0u64, 0u64);
+    let mut functions = Vec::new();
     let reader = std::io::BufReader::with_capacity(1 << 20, file);
     let encodings = ks.shared.encodings;
     load::load_with(reader, verify, &encodings, |item| {
@@ -358,7 +364,8 @@ pub fn load_into(
                     }
                 }
             }
-            Item::ResizeDb { .. } | Item::Function(_) => {}
+            Item::ResizeDb { .. } => {}
+            Item::Function(code) => functions.push(code),
             Item::Entry { db, key, value, expire_at_ms, .. } => {
                 if db >= databases {
                     return Err(format!("FATAL: Data file was created with a Redis server configured to handle more than {databases} databases. Exiting"));
@@ -378,44 +385,50 @@ pub fn load_into(
     .map_err(|e| e.to_string())?;
     ks.shared.dirty = dirty_before;
     ks.shared.events.clear();
-    Ok((loaded, expired))
+    Ok((loaded, expired, functions))
 }
 
 /// Loads an RDB stream that may be followed by more data (an AOF preamble):
-/// returns (keys loaded, offset just after the RDB's checksum).
+/// returns (keys loaded, offset just after the RDB's checksum, function
+/// library sources).
 pub fn load_prefix_into<R: std::io::Read>(
     ks: &mut Keyspace,
     input: R,
     verify: bool,
-) -> Result<(u64, u64), String> {
+) -> Result<(u64, u64, Vec<Vec<u8>>), String> {
     let now = ks.now_ms();
     let databases = ks.db_count();
     let dirty_before = ks.shared.dirty;
+    let encodings = ks.shared.encodings;
     let mut loaded = 0u64;
-    let info = load::load(input, verify, |item| {
-        if let Item::Entry {
-            db,
-            key,
-            value,
-            expire_at_ms,
-            ..
-        } = item
-        {
-            if db >= databases {
-                return Err(format!("database {db} is out of range"));
+    let mut functions = Vec::new();
+    let info = load::load_with(input, verify, &encodings, |item| {
+        match item {
+            Item::Entry {
+                db,
+                key,
+                value,
+                expire_at_ms,
+                ..
+            } => {
+                if db >= databases {
+                    return Err(format!("database {db} is out of range"));
+                }
+                if expire_at_ms.is_some_and(|at| at <= now) {
+                    return Ok(());
+                }
+                insert_loaded(ks, db, &key, value, expire_at_ms);
+                loaded += 1;
             }
-            if expire_at_ms.is_some_and(|at| at <= now) {
-                return Ok(());
-            }
-            insert_loaded(ks, db, &key, value, expire_at_ms);
-            loaded += 1;
+            Item::Function(code) => functions.push(code),
+            _ => {}
         }
         Ok(())
     })
     .map_err(|e| e.to_string())?;
     ks.shared.dirty = dirty_before;
     ks.shared.events.clear();
-    Ok((loaded, info.bytes))
+    Ok((loaded, info.bytes, functions))
 }
 
 fn insert_loaded(
@@ -443,7 +456,8 @@ fn poll_loading(srv: &mut Server) {
     };
     srv.rdb.loading = None;
     match result {
-        Ok((mut ks, loaded, expired)) => {
+        Ok((mut ks, loaded, expired, functions)) => {
+            restore_functions(srv, functions);
             // Keep the settings that came from the configuration.
             ks.shared.notify_flags = srv.keyspace.shared.notify_flags;
             ks.shared.lfu = srv.keyspace.shared.lfu;
@@ -461,6 +475,19 @@ fn poll_loading(srv: &mut Server) {
             log_notice!("Ready to accept connections");
         }
         Err(e) => fatal_load_error(&rdb_path(srv), e),
+    }
+}
+
+/// Installs function libraries read from an RDB (FUNCTION2 records).
+pub fn restore_functions(srv: &mut Server, functions: Vec<Vec<u8>>) {
+    for code in functions {
+        if let Err(e) = srv
+            .scripting
+            .functions
+            .load(&bytes::Bytes::from(code), true)
+        {
+            log_warning!("Failed loading a function library from the RDB: {}", e.0);
+        }
     }
 }
 

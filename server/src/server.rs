@@ -93,6 +93,10 @@ pub struct Server {
     pub watches: crate::multi::Watches,
     /// Channel, pattern and shard channel subscriptions.
     pub pubsub: crate::pubsub::PubSub,
+    /// Lua: the EVAL script cache, FUNCTION libraries, the running script.
+    pub scripting: crate::scripting::Scripting,
+    /// Listeners and poll registry for serving clients while a script runs.
+    pub busy_io: Option<crate::net::BusyIo>,
 }
 
 impl Server {
@@ -128,6 +132,8 @@ impl Server {
             blocking: Default::default(),
             watches: Default::default(),
             pubsub: Default::default(),
+            scripting: crate::scripting::Scripting::new(),
+            busy_io: None,
         };
         crate::family::config::on_start(&mut srv);
         srv

@@ -1,92 +1,30 @@
 //! Black-box tests of blocking list commands: several real clients against the
 //! `strata-server` binary (build it first: `cargo build -p strata-server`).
 //!
-//! A minimal self-contained harness lives here until the shared one in
-//! `tests/src/lib.rs` lands: it starts `$CARGO_TARGET_DIR/debug/strata-server`
-//! (or `target/debug/strata-server` of the workspace) on a free port.
+//! Servers come from the shared harness in `tests/src/lib.rs`.
 
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// How long to wait for the server to accept connections.
-const START_TIMEOUT_MS: u64 = 10_000;
 /// Pause that lets a client's blocking command reach the server before the next step.
 const SETTLE_MS: u64 = 150;
 
+/// The shared harness's server (free port with retry, fresh dir, killed on drop).
 struct Server {
-    child: Child,
+    inner: strata_tests::TestServer,
     port: u16,
 }
 
 impl Server {
     fn start() -> Server {
-        let bin = server_binary();
-        assert!(
-            bin.exists(),
-            "{} not found: run `cargo build -p strata-server` first",
-            bin.display()
-        );
-        let port = free_port();
-        let child = Command::new(&bin)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn strata-server");
-        let server = Server { child, port };
-        let deadline = Instant::now() + Duration::from_millis(START_TIMEOUT_MS);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "strata-server did not start on port {port}"
-            );
-            thread::sleep(Duration::from_millis(20));
-        }
-        server
+        let inner = strata_tests::TestServer::start();
+        let port = inner.port();
+        Server { inner, port }
     }
 
     fn conn(&self) -> redis::Connection {
-        let client =
-            redis::Client::open(format!("redis://127.0.0.1:{}/", self.port)).expect("client");
-        client.get_connection().expect("connect")
+        self.inner.client()
     }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn server_binary() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("..")
-                .join("target")
-        });
-    target.join("debug").join("strata-server")
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 fn settle() {

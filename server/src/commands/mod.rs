@@ -272,6 +272,7 @@ pub fn families() -> Vec<&'static [CommandSpec]> {
         crate::family::hashes::COMMANDS,
         crate::family::geo::COMMANDS,
         crate::family::sort::COMMANDS,
+        crate::family::scripting::COMMANDS,
     ]
 }
 

@@ -317,14 +317,15 @@ fn memory(srv: &mut Server, client: &Client, w: &mut Lines) {
         "total_system_memory",
         crate::family::server::total_system_memory(),
     );
-    // No Lua engine or functions yet: an idle server's figures.
+    // Lua VM sizes are not measured; the script and library counts are real.
+    let scripting = &srv.scripting;
     w.field("used_memory_lua", 0);
     w.field("used_memory_vm_eval", 0);
     w.field("used_memory_lua_human", bytes_to_human(0));
-    w.field("used_memory_scripts_eval", 0);
-    w.field("number_of_cached_scripts", 0);
-    w.field("number_of_functions", 0);
-    w.field("number_of_libraries", 0);
+    w.field("used_memory_scripts_eval", scripting.eval.scripts_bytes);
+    w.field("number_of_cached_scripts", scripting.eval.scripts.len());
+    w.field("number_of_functions", scripting.functions.function_count());
+    w.field("number_of_libraries", scripting.functions.libraries.len());
     w.field("used_memory_vm_functions", 0);
     w.bytes("used_memory_vm_total", 0);
     w.field("used_memory_functions", 0);

@@ -20,6 +20,7 @@ pub mod monitor;
 pub mod persistence;
 pub mod pubsub;
 pub mod scan;
+pub mod scripting;
 pub mod server;
 pub mod sets;
 pub mod slowlog;

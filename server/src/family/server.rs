@@ -758,7 +758,8 @@ fn debug_reload(ctx: &mut Ctx, flush: bool, save: bool) -> CmdResult {
     let path = crate::persist::rdb_path(ctx.srv);
     let verify = ctx.srv.config.rdbchecksum;
     match crate::persist::load_into(&mut ctx.srv.keyspace, &path, verify) {
-        Ok(_) => {
+        Ok((_, _, functions)) => {
+            crate::persist::restore_functions(ctx.srv, functions);
             crate::log_notice!("DB reloaded by DEBUG RELOAD");
             Ok(Reply::OK)
         }

@@ -219,7 +219,8 @@ pub fn format_double(d: f64) -> String {
         return if d > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if d.is_nan() {
-        return "nan".into();
+        // C's printf shows the sign of a NaN (0/0 is negative on x86).
+        return if d.is_sign_negative() { "-nan" } else { "nan" }.into();
     }
     format_g17(d)
 }

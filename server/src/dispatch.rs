@@ -255,6 +255,9 @@ fn check_gates(
 /// Whether CLIENT PAUSE holds this request back: it passed every gate and
 /// the pause covers it. The connection keeps it and runs it on unpause.
 pub fn must_postpone(srv: &Server, client: &Client, argv: &[Bytes]) -> bool {
+    if srv.pause_until_ms == 0 {
+        return false;
+    }
     let now = crate::clock::now_ms();
     if argv.is_empty() || !crate::family::client::pause_active(srv, now) {
         return false;
@@ -306,7 +309,7 @@ pub fn call(
     let start = std::time::Instant::now();
     // The clock stands still for the commands of one EXEC or script, as in Redis.
     if !client.in_exec && !srv.scripting.clock_frozen() {
-        srv.keyspace.set_now_ms(crate::clock::now_ms());
+        srv.keyspace.set_now_ms(crate::clock::fast_now_ms(start));
     }
     let skip = if parent.is_some() { 2 } else { 1 };
     let mut args = Args::with_start(argv, skip);

@@ -558,6 +558,10 @@ impl<'a> Checker<'a> {
                     return Err(Fail::Exit);
                 }
                 self.say(&format!("Successfully truncated AOF {shown}"));
+                // Redis stops after repairing a single file (no "is valid").
+                if role == Role::Single {
+                    return Err(Fail::Done);
+                }
                 Ok(())
             }
         }

@@ -314,11 +314,16 @@ pub fn call(
     let skip = if parent.is_some() { 2 } else { 1 };
     let mut args = Args::with_start(argv, skip);
     client.redacted.clear();
-    let name = full_name(spec, parent);
+    // A plain command's name is static; only subcommands build "parent|sub".
+    let name: std::borrow::Cow<'static, str> = match parent {
+        None => std::borrow::Cow::Borrowed(spec.name),
+        Some(_) => std::borrow::Cow::Owned(full_name(spec, parent)),
+    };
     // Set before the call: CLIENT LIST shows the running command (EXEC
-    // while it runs the queued ones, as Redis).
+    // while it runs the queued ones, as Redis). The buffer is reused.
     if !client.in_exec {
-        client.last_cmd = name.clone();
+        client.last_cmd.clear();
+        client.last_cmd.push_str(&name);
     }
     let db = client.db;
     let dirty_before = srv.keyspace.shared.dirty;
@@ -335,7 +340,7 @@ pub fn call(
     if srv.blocking.has_pending() {
         // Parked: it changed nothing yet; it runs again when served.
         crate::propagate::after_call(srv, db, is_write, false, args.argv());
-        client.last_cmd = name;
+        client.last_cmd = name.into_owned();
         client.last_interaction_ms = srv.keyspace.now_ms();
         crate::blocking::park(srv, client, args.into_argv());
         return None;
@@ -355,7 +360,14 @@ pub fn call(
     }
     // Handlers may also return an error as a reply (e.g. from a sub-call).
     let reply = result.unwrap_or_else(|e| Reply::Error(e.0));
-    let stat = srv.stats.commands.entry(name).or_default();
+    if !srv.stats.commands.contains_key(&*name) {
+        srv.stats
+            .commands
+            .insert(name.clone().into_owned(), Default::default());
+    }
+    let Some(stat) = srv.stats.commands.get_mut(&*name) else {
+        return Some(reply);
+    };
     stat.calls += 1;
     stat.usec += usec;
     if let Reply::Error(msg) = &reply {

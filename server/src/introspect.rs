@@ -7,8 +7,6 @@
 //! `cron`. Neither allocates in proportion to anything a client sent beyond
 //! the bounded slow-log entry.
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
 
 use crate::client::Client;
@@ -114,7 +112,7 @@ pub struct Introspection {
     pub slowlog: Slowlog,
     pub latency: LatencyMonitor,
     /// Per full command name, for INFO latencystats.
-    pub histograms: HashMap<String, Histogram>,
+    pub histograms: ahash::AHashMap<String, Histogram>,
     pub ops_rate: Rate,
     pub net_input_rate: Rate,
     pub net_output_rate: Rate,
@@ -137,7 +135,7 @@ impl Default for Introspection {
         Introspection {
             slowlog: Slowlog::default(),
             latency: LatencyMonitor::default(),
-            histograms: HashMap::new(),
+            histograms: Default::default(),
             ops_rate: Rate::default(),
             net_input_rate: Rate::default(),
             net_output_rate: Rate::default(),

@@ -29,7 +29,7 @@ pub struct Stats {
     pub client_qbuf_limit_disconnections: u64,
     pub client_outbuf_limit_disconnections: u64,
     /// Keyed by full command name ("get", "config|get").
-    pub commands: HashMap<String, CommandStat>,
+    pub commands: ahash::AHashMap<String, CommandStat>,
     /// Keyed by error code ("ERR", "WRONGTYPE").
     pub errors: HashMap<String, u64>,
     /// Instantaneous ops/sec samples, filled by cron.

@@ -279,3 +279,25 @@ fn binary_exit_codes_usage_and_redis_name() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// Large encodings (quicklist, hashtable set/hash, skiplist zset, stream
+/// with a consumer group, LZF string), a function library and three
+/// databases; one key expired long ago.
+#[test]
+fn big_fixture_report() {
+    let (s, out) = check(&fixture("redis-7.0.15-big.rdb"), NOW_MS);
+    assert!(s.ok, "{out}");
+    assert!(
+        out.contains(
+            "[offset 155] Selecting DB ID 0\n[offset 7536] Selecting DB ID 1\n\
+         [offset 7563] Selecting DB ID 2\n[offset 7596] Checksum OK\n\
+         [offset 7596] \\o/ RDB looks OK! \\o/\n[info] 9 keys read\n\
+         [info] 1 expires\n[info] 1 already expired\n"
+        ),
+        "{out}"
+    );
+    for n in (0..7596).step_by(7) {
+        let (s, _) = check(&fixture("redis-7.0.15-big.rdb")[..n], NOW_MS);
+        assert!(!s.ok, "truncated at {n}");
+    }
+}

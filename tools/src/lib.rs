@@ -1,2 +1,6 @@
-//! strata-tools: the persistence checkers (`strata-check-aof`, `strata-check-rdb`) arrive with their issues; `bench/` holds the benchmark scripts.
+//! strata-tools: the persistence checkers `strata-check-aof` and
+//! `strata-check-rdb` (drop-ins for Redis's `redis-check-aof` and
+//! `redis-check-rdb`); `bench/` holds the benchmark scripts.
+
 pub mod check_aof;
+pub mod check_rdb;

@@ -268,3 +268,51 @@ fn directories_move_between_strata_and_redis() {
     drop(srv);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn transactions_and_scripts_are_written_as_units() {
+    let dir = temp_dir("aof-units");
+    {
+        let srv = aof_server(&dir, "always");
+        let mut c = Conn::open(srv.port).unwrap();
+        assert_eq!(c.cmd(&["MULTI"]), Resp::Status("OK".into()));
+        assert_eq!(c.cmd(&["SET", "a", "1"]), Resp::Status("QUEUED".into()));
+        assert_eq!(c.cmd(&["INCR", "a"]), Resp::Status("QUEUED".into()));
+        assert_eq!(
+            c.cmd(&["EXEC"]),
+            Resp::Array(vec![Resp::Status("OK".into()), Resp::Int(2)])
+        );
+        let script =
+            "redis.call('SET', KEYS[1], 'x'); redis.call('EXPIRE', KEYS[1], 100); return 1";
+        assert_eq!(c.cmd(&["EVAL", script, "1", "s"]), Resp::Int(1));
+        assert_eq!(c.cmd(&["SADD", "set", "m1", "m2"]), Resp::Int(2));
+        let Resp::Bulk(Some(_)) = c.cmd(&["SPOP", "set"]) else {
+            panic!("SPOP")
+        };
+        let text = std::fs::read_to_string(incr_file(&dir)).unwrap();
+        let words: Vec<&str> = text
+            .split("\r\n")
+            .filter(|l| !l.starts_with('*') && !l.starts_with('$'))
+            .collect();
+        let joined = words.join(" ");
+        assert!(
+            joined.contains("MULTI SET a 1 INCR a EXEC"),
+            "EXEC is one unit:\n{joined}"
+        );
+        assert!(
+            joined.contains("MULTI SET s x PEXPIREAT s"),
+            "a script's writes are one unit with absolute expiry:\n{joined}"
+        );
+        assert!(
+            joined.contains("SREM set m"),
+            "SPOP is written as SREM of the member popped:\n{joined}"
+        );
+    }
+    let srv = aof_server(&dir, "always");
+    let mut c = Conn::open(srv.port).unwrap();
+    assert_eq!(c.cmd(&["GET", "a"]), Resp::bulk("2"));
+    assert_eq!(c.cmd(&["GET", "s"]), Resp::bulk("x"));
+    assert_eq!(c.cmd(&["SCARD", "set"]), Resp::Int(1));
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+}

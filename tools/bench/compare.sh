@@ -6,14 +6,14 @@
 # redis-benchmark (apt-get install redis-server redis-tools).
 #
 # Knobs (environment): REQUESTS (per test at -P 1, default 200000; -P 16 runs
-# 5x as many), CLIENTS (50), TESTS (set,get,incr,mset + the collection and XADD tests), KEYS_MEM (1000000),
+# 5x as many), CLIENTS (50), TESTS (set,get,incr,mset + the collection tests), KEYS_MEM (1000000),
 # VALUE_BYTES (100), SKIP_BUILD=1 to use the existing release binary.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 REQUESTS=${REQUESTS:-200000}
 CLIENTS=${CLIENTS:-50}
-TESTS=${TESTS:-set,get,incr,mset,lpush,rpush,lpop,rpop,sadd,spop,hset,zadd,zpopmin,lrange_100,lrange_300,lrange_600,xadd}
+TESTS=${TESTS:-set,get,incr,mset,lpush,rpush,lpop,rpop,sadd,spop,hset,zadd,zpopmin,lrange_100,lrange_300,lrange_600}
 KEYS_MEM=${KEYS_MEM:-1000000}
 VALUE_BYTES=${VALUE_BYTES:-100}
 TARGET_DIR=${CARGO_TARGET_DIR:-target}

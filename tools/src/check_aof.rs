@@ -485,7 +485,9 @@ impl<'a> Checker<'a> {
             self.say(&format!("Failed to seek in AOF {shown}"));
             return Err(Fail::Exit);
         }
-        let mut src = Src::new(Box::new(file), start);
+        let total = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let reader = crate::progress::Progress::new(file, shown, total, start);
+        let mut src = Src::new(Box::new(reader), start);
         let status = match self.process(&mut src, shown) {
             Ok(s) => s,
             Err(e) => {

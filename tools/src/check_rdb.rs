@@ -329,7 +329,11 @@ pub fn check_file<W: Write, E: Write>(path: &str, out: &mut W, err: &mut E) -> S
     let _ = writeln!(out, "[offset 0] Checking RDB file {path}");
     let _ = out.flush();
     match File::open(path) {
-        Ok(f) => check_stream(BufReader::new(f), now_ms(), out),
+        Ok(f) => {
+            let total = f.metadata().map(|m| m.len()).unwrap_or(0);
+            let reader = crate::progress::Progress::new(f, path, total, 0);
+            check_stream(BufReader::new(reader), now_ms(), out)
+        }
         Err(e) => {
             let _ = writeln!(err, "Cannot open RDB file {path}: {e}");
             Summary::default()

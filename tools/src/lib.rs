@@ -4,3 +4,4 @@
 
 pub mod check_aof;
 pub mod check_rdb;
+pub mod progress;

@@ -18,7 +18,7 @@ use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use strata_persistence::aof::manifest::{FileType, Manifest};
-use strata_persistence::rdb::load::{self, Item};
+use strata_persistence::rdb::load;
 
 /// Size of Redis's header line buffer (fgets reads one byte less).
 const LINE_BUF_BYTES: usize = 128;
@@ -401,36 +401,23 @@ impl<'a> Checker<'a> {
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        let (mut keys, mut expires, mut expired) = (0u64, 0u64, 0u64);
-        let res = load::load(std::io::BufReader::new(file), true, |item| {
-            if let Item::Entry { expire_at_ms, .. } = item {
-                keys += 1;
-                if let Some(at) = expire_at_ms {
-                    expires += 1;
-                    if at < now_ms {
-                        expired += 1;
-                    }
-                }
-            }
-            Ok(())
-        });
-        let ok = match &res {
-            Ok(info) => {
-                if info.checksum_verified {
-                    self.say(&format!("[offset {}] Checksum OK", info.bytes));
-                }
-                self.say(&format!("[offset {}] \\o/ RDB looks OK! \\o/", info.bytes));
-                Some(info.bytes)
-            }
-            Err(e) => {
-                self.say("--- RDB ERROR DETECTED ---");
-                self.say(&format!("{e}"));
-                None
-            }
+        // The same report redis-check-aof prints for an RDB part (it runs
+        // redis-check-rdb's checker), line for line.
+        let mut report = Vec::new();
+        let summary =
+            crate::check_rdb::check_stream(std::io::BufReader::new(file), now_ms, &mut report);
+        for line in String::from_utf8_lossy(&report).lines() {
+            self.say(line);
+        }
+        // Where the RDB part ends (the AOF tail starts there).
+        let ok = if summary.ok {
+            File::open(path)
+                .ok()
+                .and_then(|f| load::load(std::io::BufReader::new(f), true, |_| Ok(())).ok())
+                .map(|info| info.bytes)
+        } else {
+            None
         };
-        self.say(&format!("[info] {keys} keys read"));
-        self.say(&format!("[info] {expires} expires"));
-        self.say(&format!("[info] {expired} already expired"));
         match ok {
             Some(end) => {
                 self.say("RDB preamble is OK, proceeding with AOF tail...");

@@ -34,8 +34,8 @@ pub fn check_aof_file(data: &[u8]) {
     }
 }
 
-/// Deterministic damage for the replay: every truncation of a small input
-/// and a few flipped bytes.
+/// Deterministic damage for the replay: truncations (every offset of a small
+/// input), flipped bytes, and garbage inserted at several offsets.
 pub fn damaged_variants(data: &[u8]) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     let step = (data.len() / 200).max(1);
@@ -48,6 +48,13 @@ pub fn damaged_variants(data: &[u8]) -> Vec<Vec<u8>> {
     {
         let mut d = data.to_vec();
         d[at] ^= [0x01, 0x80, 0xff][i % 3];
+        out.push(d);
+    }
+    let garbage: &[&[u8]] = &[b"\r\n", b"*9999999999\r\n", b"\xff\x00\xfe", b"$-1\r\nREDIS0010"];
+    for (i, at) in (0..data.len()).step_by((data.len() / 20).max(1)).enumerate() {
+        let mut d = data[..at].to_vec();
+        d.extend_from_slice(garbage[i % garbage.len()]);
+        d.extend_from_slice(&data[at..]);
         out.push(d);
     }
     out

@@ -50,8 +50,16 @@ pub fn damaged_variants(data: &[u8]) -> Vec<Vec<u8>> {
         d[at] ^= [0x01, 0x80, 0xff][i % 3];
         out.push(d);
     }
-    let garbage: &[&[u8]] = &[b"\r\n", b"*9999999999\r\n", b"\xff\x00\xfe", b"$-1\r\nREDIS0010"];
-    for (i, at) in (0..data.len()).step_by((data.len() / 20).max(1)).enumerate() {
+    let garbage: &[&[u8]] = &[
+        b"\r\n",
+        b"*9999999999\r\n",
+        b"\xff\x00\xfe",
+        b"$-1\r\nREDIS0010",
+    ];
+    for (i, at) in (0..data.len())
+        .step_by((data.len() / 20).max(1))
+        .enumerate()
+    {
         let mut d = data[..at].to_vec();
         d.extend_from_slice(garbage[i % garbage.len()]);
         d.extend_from_slice(&data[at..]);

@@ -316,3 +316,106 @@ fn transactions_and_scripts_are_written_as_units() {
     drop(srv);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Power loss: kill -9, then cut the incr file back to the last length an
+/// fsync covered (recorded through the STRATA_TEST_SYNC_LOG seam): what a
+/// machine losing its page cache would keep.
+fn power_loss_round(fsync: &str, run_ms: u64) -> (usize, usize, Vec<Duration>) {
+    let dir = temp_dir(&format!("aof-power-{fsync}"));
+    let sync_log = dir.join("synced.log");
+    let port = common::free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strata-server"))
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            fsync,
+        ])
+        .arg("--dir")
+        .arg(&dir)
+        .env("STRATA_TEST_SYNC_LOG", &sync_log)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_ready(port);
+    let writer = std::thread::spawn(move || {
+        let mut c = Conn::open(port).unwrap();
+        let mut acked_at = Vec::new();
+        loop {
+            c.send(&["SET", &format!("k{}", acked_at.len()), "v"]);
+            let mut line = String::new();
+            if std::io::BufRead::read_line(&mut c.reader(), &mut line).unwrap_or(0) == 0
+                || !line.starts_with('+')
+            {
+                return acked_at;
+            }
+            acked_at.push(Instant::now());
+        }
+    });
+    std::thread::sleep(Duration::from_millis(run_ms));
+    let killed_at = Instant::now();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let acked_at = writer.join().unwrap();
+    let synced: u64 = std::fs::read_to_string(&sync_log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.parse().ok())
+        .max()
+        .unwrap_or(0);
+    let incr = incr_file(&dir);
+    let f = std::fs::OpenOptions::new().write(true).open(&incr).unwrap();
+    f.set_len(synced.min(f.metadata().unwrap().len())).unwrap();
+    drop(f);
+    let srv = aof_server(&dir, fsync);
+    let mut c = Conn::open(srv.port).unwrap();
+    let Resp::Int(present) = c.cmd(&["DBSIZE"]) else {
+        panic!("DBSIZE")
+    };
+    // What survives is a prefix of the connection's writes.
+    if present > 0 {
+        assert_eq!(
+            c.cmd(&["EXISTS", &format!("k{}", present - 1)]),
+            Resp::Int(1)
+        );
+    }
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+    // How long before the power went each lost acknowledged write was acknowledged.
+    let lost_ages: Vec<Duration> = acked_at
+        .iter()
+        .skip(present as usize)
+        .map(|t| killed_at.saturating_duration_since(*t))
+        .collect();
+    (acked_at.len(), present as usize, lost_ages)
+}
+
+#[test]
+fn power_loss_keeps_every_write_acknowledged_under_always() {
+    let (acked, present, _) = power_loss_round("always", 600);
+    assert!(acked > 10, "the writer made progress ({acked})");
+    assert!(
+        present >= acked,
+        "always lost acknowledged writes: {present} of {acked} survived"
+    );
+}
+
+#[test]
+fn power_loss_under_everysec_loses_at_most_about_two_seconds() {
+    let (acked, present, lost_ages) = power_loss_round("everysec", 2500);
+    assert!(acked > 10, "the writer made progress ({acked})");
+    // Every write acknowledged more than about 2 s before the power went is kept.
+    if let Some(oldest) = lost_ages.iter().max() {
+        assert!(
+            *oldest <= Duration::from_millis(2500),
+            "lost a write acknowledged {oldest:?} before the power loss"
+        );
+    }
+    assert!(present <= acked);
+}

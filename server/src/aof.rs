@@ -342,7 +342,11 @@ fn replay(srv: &mut Server, client: &mut Client, argv: Vec<Vec<u8>>) -> Result<(
 pub fn before_replies(srv: &mut Server) {
     let now = clock::now_ms();
     let timestamps = srv.config.aof_timestamp_enabled;
+    // no-appendfsync-on-rewrite: no fsync while a rewrite or a save runs.
+    let saving = srv.rdb.bgsave.is_some() || srv.aof.as_ref().is_some_and(|a| a.rewrite.is_some());
+    let pause = srv.config.no_appendfsync_on_rewrite && saving;
     let Some(aof) = srv.aof.as_mut() else { return };
+    aof.writer.fsync_paused = pause;
     if aof.writer.buf.is_empty() {
         aof.writer.flush(now, false);
         return;

@@ -118,6 +118,9 @@ pub struct AofWriter {
     pub selected_db: Option<usize>,
     /// Bytes written since the last fsync was started.
     unsynced: bool,
+    /// `no-appendfsync-on-rewrite yes` while a rewrite or save runs: write,
+    /// but leave the fsync for later (the bytes stay marked unsynced).
+    pub fsync_paused: bool,
 }
 
 impl AofWriter {
@@ -140,6 +143,7 @@ impl AofWriter {
             delayed_fsyncs: 0,
             selected_db: None,
             unsynced: false,
+            fsync_paused: false,
         })
     }
 
@@ -230,7 +234,7 @@ impl AofWriter {
     }
 
     fn maybe_fsync(&mut self, now_ms: u64) {
-        if !self.unsynced {
+        if !self.unsynced || self.fsync_paused {
             return;
         }
         match self.policy {
@@ -284,6 +288,27 @@ pub fn encode_command(out: &mut Vec<u8>, argv: &[&[u8]]) {
 mod tests {
     use super::*;
     use crate::aof::reader::{AofReader, Item};
+
+    #[test]
+    fn paused_fsync_keeps_the_bytes_marked_unsynced() {
+        let path = std::env::temp_dir().join(format!("strata-aofw-pause-{}", std::process::id()));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .read(true)
+            .open(&path)
+            .unwrap();
+        let mut w = AofWriter::new(file, Fsync::Always, 1).unwrap();
+        w.fsync_paused = true;
+        w.append(0, &[b"SET", b"a", b"1"]);
+        assert!(w.flush(2, false));
+        assert!(w.unsynced, "no fsync while paused");
+        w.fsync_paused = false;
+        assert!(w.flush(3, false));
+        assert!(!w.unsynced, "the next flush fsyncs what was left");
+        std::fs::remove_file(&path).unwrap();
+    }
 
     #[test]
     fn appends_select_and_commands_readable_back() {

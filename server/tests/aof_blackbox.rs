@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{redis_server, start_with, temp_dir, wait_ready, Conn, Resp};
+use common::{incr_file, redis_server, start_with, temp_dir, wait_ready, Conn, Resp};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -15,18 +15,6 @@ fn aof_server(dir: &Path, fsync: &str) -> common::Server {
         dir,
         &["--save", "", "--appendonly", "yes", "--appendfsync", fsync],
     )
-}
-
-fn incr_file(dir: &Path) -> std::path::PathBuf {
-    let manifest =
-        std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest")).unwrap();
-    let name = manifest
-        .lines()
-        .rfind(|l| l.ends_with("type i"))
-        .and_then(|l| l.split(' ').nth(1))
-        .unwrap()
-        .to_string();
-    dir.join("appendonlydir").join(name)
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{redis_server, start_with, temp_dir, wait_ready, Conn, Resp};
+use common::{incr_file, redis_server, start_with, temp_dir, wait_ready, Conn, Resp};
 use std::process::{Command, Stdio};
 
 #[test]
@@ -29,14 +29,7 @@ fn fixed_directory_loads_in_both_servers() {
         }
     }
     let manifest = dir.join("appendonlydir/appendonly.aof.manifest");
-    let text = std::fs::read_to_string(&manifest).unwrap();
-    let incr = text
-        .lines()
-        .rfind(|l| l.ends_with("type i"))
-        .and_then(|l| l.split(' ').nth(1))
-        .unwrap()
-        .to_string();
-    let incr_path = dir.join("appendonlydir").join(&incr);
+    let incr_path = incr_file(&dir);
     let mut data = std::fs::read(&incr_path).unwrap();
     data.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$2\r\nzz\r\n$5\r\nhal");
     std::fs::write(&incr_path, &data).unwrap();

@@ -175,3 +175,16 @@ pub fn redis_server() -> Option<&'static str> {
     }
     Some("redis-server")
 }
+
+/// The last incr file the AOF manifest in `dir/appendonlydir` names.
+pub fn incr_file(dir: &Path) -> PathBuf {
+    let manifest =
+        std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest")).unwrap();
+    let name = manifest
+        .lines()
+        .rfind(|l| l.ends_with("type i"))
+        .and_then(|l| l.split(' ').nth(1))
+        .unwrap()
+        .to_string();
+    dir.join("appendonlydir").join(name)
+}

@@ -272,7 +272,13 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let text = longdouble::format_human(sum);
     hash.set(&field, text.as_bytes(), &enc);
     g.notify(notify::HASH, "hincrbyfloat");
-    Ok(Reply::Bulk(Bytes::from(text)))
+    drop(g);
+    drop(db);
+    let text = Bytes::from(text);
+    // Replayed as the value it produced, so float formatting at replay time
+    // cannot change the result (Redis propagates HSET too).
+    ctx.propagate_as(vec![Bytes::from_static(b"HSET"), key, field, text.clone()]);
+    Ok(Reply::Bulk(text))
 }
 
 // ---------------------------------------------------------------- reads

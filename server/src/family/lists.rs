@@ -151,6 +151,21 @@ impl End {
         }
     }
 
+    /// The command that pops from this end (what blocking pops propagate as).
+    fn pop_command(self) -> &'static [u8] {
+        match self {
+            End::Head => b"LPOP",
+            End::Tail => b"RPOP",
+        }
+    }
+
+    fn direction_word(self) -> &'static [u8] {
+        match self {
+            End::Head => b"left",
+            End::Tail => b"right",
+        }
+    }
+
     fn push_event(self) -> &'static str {
         match self {
             End::Head => "lpush",
@@ -632,17 +647,53 @@ fn rpoplpush(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     lmove_generic(ctx, &src, &dst, End::Tail, End::Head)
 }
 
+/// The effect of a BLMOVE/BRPOPLPUSH that moved an element, as Redis 7.0
+/// writes it: BRPOPLPUSH becomes RPOPLPUSH; BLMOVE becomes LMOVE with the
+/// client's direction words when served at once, and with lowercase words
+/// when served later from the blocked state. `words` is None for BRPOPLPUSH.
+fn move_effect(
+    ctx: &Ctx,
+    src: &Bytes,
+    dst: &Bytes,
+    from: End,
+    to: End,
+    words: Option<(Bytes, Bytes)>,
+) -> Vec<Bytes> {
+    let Some((from_word, to_word)) = words else {
+        return vec![Bytes::from_static(b"RPOPLPUSH"), src.clone(), dst.clone()];
+    };
+    let (from_word, to_word) = if blocking::ready_key(ctx).is_some() {
+        (
+            Bytes::from_static(from.direction_word()),
+            Bytes::from_static(to.direction_word()),
+        )
+    } else {
+        (from_word, to_word)
+    };
+    vec![
+        Bytes::from_static(b"LMOVE"),
+        src.clone(),
+        dst.clone(),
+        from_word,
+        to_word,
+    ]
+}
+
 fn blmove_generic(
     ctx: &mut Ctx,
     src: Bytes,
     dst: Bytes,
     from: End,
     to: End,
+    words: Option<(Bytes, Bytes)>,
     timeout: &[u8],
 ) -> CmdResult {
     let deadline_ms = blocking::parse_timeout(timeout, ctx.now_ms())?;
     match check_move(ctx, &src, &dst)? {
-        MoveSource::Ready => do_move(ctx, &src, &dst, from, to),
+        MoveSource::Ready => {
+            ctx.propagate_as(move_effect(ctx, &src, &dst, from, to, words));
+            do_move(ctx, &src, &dst, from, to)
+        }
         MoveSource::Missing if !blocking::can_block(ctx) => Ok(Reply::Nil),
         MoveSource::Missing => blocking::block(
             ctx,
@@ -659,17 +710,27 @@ fn blmove_generic(
 fn blmove(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let src = args.key()?;
     let dst = args.key()?;
-    let from = End::parse(&args.next()?)?;
-    let to = End::parse(&args.next()?)?;
+    let from_word = args.next()?;
+    let to_word = args.next()?;
+    let from = End::parse(&from_word)?;
+    let to = End::parse(&to_word)?;
     let timeout = args.next()?;
-    blmove_generic(ctx, src, dst, from, to, &timeout)
+    blmove_generic(
+        ctx,
+        src,
+        dst,
+        from,
+        to,
+        Some((from_word, to_word)),
+        &timeout,
+    )
 }
 
 fn brpoplpush(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let src = args.key()?;
     let dst = args.key()?;
     let timeout = args.next()?;
-    blmove_generic(ctx, src, dst, End::Tail, End::Head, &timeout)
+    blmove_generic(ctx, src, dst, End::Tail, End::Head, None, &timeout)
 }
 
 // ---------------------------------------------------------------- multi-key pops
@@ -694,6 +755,8 @@ fn bpop_generic(ctx: &mut Ctx, args: &mut Args, end: End) -> CmdResult {
         None => keys.clone(),
     };
     if let Some((key, _)) = first_nonempty(ctx, &candidates)? {
+        // The effect is the pop, never the blocking command (Redis 7.0).
+        ctx.propagate_as(vec![Bytes::from_static(end.pop_command()), key.clone()]);
         let mut items = pop_n(ctx, &key, end, 1)?;
         let value = items.pop().unwrap_or(Reply::Nil);
         return Ok(Reply::Array(vec![Reply::Bulk(key), value]));
@@ -769,6 +832,12 @@ fn mpop_from(
         return Ok(None);
     };
     let items = pop_n(ctx, &key, end, count.min(len))?;
+    // LMPOP/BLMPOP propagate as LPOP/RPOP with the number popped.
+    ctx.propagate_as(vec![
+        Bytes::from_static(end.pop_command()),
+        key.clone(),
+        Bytes::from(items.len().to_string()),
+    ]);
     Ok(Some(Reply::Array(vec![
         Reply::Bulk(key),
         Reply::Array(items),

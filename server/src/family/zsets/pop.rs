@@ -91,6 +91,20 @@ pub fn pop_first(
     );
     g.set_dirty(popped.len() as u64);
     drop(g);
+    if shape.emit_key {
+        // BZPOPMIN/BZPOPMAX, ZMPOP and BZMPOP propagate as the plain pop
+        // (with the number popped when a count was given), as Redis 7.0.
+        let name: &'static [u8] = if end == End::Max {
+            b"ZPOPMAX"
+        } else {
+            b"ZPOPMIN"
+        };
+        let mut effect = vec![Bytes::from_static(name), key.clone()];
+        if count.is_some() {
+            effect.push(Bytes::from(popped.len().to_string()));
+        }
+        ctx.propagate_as(effect);
+    }
     let resp = if shape.nested { 3 } else { 2 };
     let body = scored_reply(resp, popped, true);
     Ok(Some(match (shape.emit_key, shape.nested) {

@@ -21,7 +21,7 @@ use bytes::Bytes;
 use strata_persistence::aof::dir::AofDir;
 use strata_persistence::aof::reader::{AofError, AofReader, Item};
 use strata_persistence::aof::writer::{AofWriter, Fsync};
-use strata_persistence::rdb::save::{self, AccessInfo, SaveHandle, SaveOptions};
+use strata_persistence::rdb::save::{self, AccessInfo, SaveFormat, SaveHandle, SaveOptions};
 
 use crate::client::Client;
 use crate::server::Server;
@@ -189,7 +189,7 @@ pub fn start(srv: &mut Server) -> Result<(), String> {
     Ok(())
 }
 
-/// Writes a base file with a synchronous snapshot (RDB format).
+/// Writes a base file with a synchronous snapshot.
 fn write_base_sync(srv: &mut Server, path: &Path) -> Result<(), String> {
     let (sink, handle) = save::start(base_options(srv, path))
         .map_err(|e| format!("Can't write the AOF base file: {e}"))?;
@@ -201,9 +201,16 @@ fn write_base_sync(srv: &mut Server, path: &Path) -> Result<(), String> {
     }
 }
 
+/// A base is an RDB file (the mixed format) under `aof-use-rdb-preamble
+/// yes`, AOF commands under `no`; `path` was named to match.
 fn base_options(srv: &Server, path: &Path) -> SaveOptions {
     let now_ms = clock::now_ms();
     SaveOptions {
+        format: if srv.config.aof_use_rdb_preamble {
+            SaveFormat::Rdb
+        } else {
+            SaveFormat::AofCommands
+        },
         target: path.to_path_buf(),
         temp: path.with_file_name(format!("temp-rewriteaof-{}.aof", std::process::id())),
         compress: srv.config.rdbcompression,
@@ -396,7 +403,7 @@ pub fn start_rewrite(srv: &mut Server) -> Result<bool, String> {
         .switch_file(new_incr, now)
         .map_err(|e| format!("ERR {e}"))?;
     let keep_from_seq = aof.dir.manifest.last_incr_seq();
-    let (base_name, path) = aof.dir.new_base_path(true);
+    let (base_name, path) = aof.dir.new_base_path(srv.config.aof_use_rdb_preamble);
     let opts = base_options(srv, &path);
     let (sink, handle) = save::start(opts)
         .map_err(|e| format!("ERR Can't rewrite append only file in background: {e}"))?;
@@ -614,7 +621,7 @@ fn enable(srv: &mut Server) -> Result<(), String> {
         None => AofDir::create(&dir_path, &prefix).map_err(|e| e.to_string())?,
     };
     let keep_from = dir.manifest.last_incr_seq() + 1;
-    let (name, path) = dir.new_base_path(true);
+    let (name, path) = dir.new_base_path(srv.config.aof_use_rdb_preamble);
     write_base_sync(srv, &path)?;
     let file = dir.open_new_incr().map_err(|e| e.to_string())?;
     dir.commit_rewrite(name, keep_from)

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use strata_engine::{Keyspace, Value};
 use strata_persistence::rdb::load::{self, Item};
-use strata_persistence::rdb::save::{self, AccessInfo, SaveHandle, SaveOptions};
+use strata_persistence::rdb::save::{self, AccessInfo, SaveFormat, SaveHandle, SaveOptions};
 
 use crate::server::Server;
 use crate::{clock, log_notice, log_warning};
@@ -86,6 +86,7 @@ fn options(srv: &Server, temp_tag: &str) -> SaveOptions {
         _ => AccessInfo::None,
     };
     SaveOptions {
+        format: SaveFormat::Rdb,
         target: rdb_path(srv),
         temp: srv
             .config

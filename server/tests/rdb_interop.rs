@@ -4,52 +4,9 @@
 
 mod common;
 
-use common::{redis_server, start_with, temp_dir, wait_ready, Conn, Resp};
+use common::{contents, redis_server, start_with, temp_dir, wait_ready, Conn, Resp};
 use std::path::Path;
 use std::process::{Command, Stdio};
-
-/// A canonical, order-independent view of every key of db 0.
-fn contents(c: &mut Conn) -> Vec<String> {
-    let Resp::Array(keys) = c.cmd(&["KEYS", "*"]) else {
-        panic!("KEYS")
-    };
-    let mut out = Vec::new();
-    for k in keys {
-        let Resp::Bulk(Some(k)) = k else { continue };
-        let key = String::from_utf8(k).unwrap();
-        let Resp::Status(ty) = c.cmd(&["TYPE", &key]) else {
-            panic!("TYPE")
-        };
-        let body = match ty.as_str() {
-            "string" => c.cmd(&["GET", &key]),
-            "list" => c.cmd(&["LRANGE", &key, "0", "-1"]),
-            "hash" => sorted(c.cmd(&["HGETALL", &key]), 2),
-            "set" => sorted(c.cmd(&["SMEMBERS", &key]), 1),
-            "zset" => c.cmd(&["ZRANGE", &key, "0", "-1", "WITHSCORES"]),
-            "stream" => c.cmd(&["XRANGE", &key, "-", "+"]),
-            other => panic!("type {other}"),
-        };
-        let ttl = matches!(c.cmd(&["PTTL", &key]), Resp::Int(t) if t > 0);
-        out.push(format!("{key} {ty} ttl={ttl} {body:?}"));
-    }
-    out.sort();
-    out
-}
-
-fn sorted(r: Resp, group: usize) -> Resp {
-    let Resp::Array(items) = r else { return r };
-    let mut chunks: Vec<Vec<Resp>> = Vec::new();
-    let mut it = items.into_iter();
-    loop {
-        let chunk: Vec<Resp> = it.by_ref().take(group).collect();
-        if chunk.is_empty() {
-            break;
-        }
-        chunks.push(chunk);
-    }
-    chunks.sort_by_key(|c| format!("{c:?}"));
-    Resp::Array(chunks.into_iter().flatten().collect())
-}
 
 fn redis_on(dir: &Path) -> (std::process::Child, u16) {
     let port = common::free_port();

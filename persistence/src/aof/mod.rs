@@ -5,4 +5,5 @@
 pub mod dir;
 pub mod manifest;
 pub mod reader;
+pub mod rewrite;
 pub mod writer;

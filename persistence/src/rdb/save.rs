@@ -24,6 +24,7 @@ use strata_engine::value::Value;
 
 use super::writer::Writer;
 use super::{opcode, value, RDB_VERSION_WRITTEN};
+use crate::aof::rewrite::CommandWriter;
 use crate::fsutil;
 
 /// Copied bytes gathered before a batch goes to the encoder thread.
@@ -45,7 +46,17 @@ pub enum AccessInfo {
     Lfu,
 }
 
+/// What the encoder writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SaveFormat {
+    /// An RDB file (dump.rdb, or an AOF base with the RDB preamble).
+    Rdb,
+    /// AOF commands (an AOF base with `aof-use-rdb-preamble no`).
+    AofCommands,
+}
+
 pub struct SaveOptions {
+    pub format: SaveFormat,
     pub target: PathBuf,
     pub temp: PathBuf,
     pub compress: bool,
@@ -146,6 +157,9 @@ fn io_err(e: io::Error) -> String {
 
 /// The encoder thread: header, batches, EOF, checksum, fsync.
 fn encode_file(file: File, rx: Receiver<Msg>, stats: &SaveStats, opts: &SaveOptions) -> SaveResult {
+    if opts.format == SaveFormat::AofCommands {
+        return encode_commands(file, rx, stats, opts);
+    }
     let out = BufWriter::with_capacity(1 << 20, file);
     let mut w = if opts.checksum {
         Writer::new(out, opts.compress)
@@ -210,6 +224,74 @@ fn encode_file(file: File, rx: Receiver<Msg>, stats: &SaveStats, opts: &SaveOpti
     file.sync_all()
         .map_err(|e| format!("fsync error saving DB on disk: {e}"))?;
     Ok(written)
+}
+
+/// The encoder thread for a command base: FUNCTION LOAD, then per database
+/// SELECT and each key's commands; fsync.
+fn encode_commands(
+    file: File,
+    rx: Receiver<Msg>,
+    stats: &SaveStats,
+    opts: &SaveOptions,
+) -> SaveResult {
+    let mut w = CommandWriter::new(CountingWriter {
+        inner: BufWriter::with_capacity(1 << 20, file),
+        written: 0,
+    });
+    for f in &opts.functions {
+        w.function_load(f).map_err(io_err)?;
+    }
+    let mut current_db: Option<usize> = None;
+    let mut complete = false;
+    for msg in rx {
+        let batch = match msg {
+            Msg::Batch(b) => b,
+            Msg::Complete => {
+                complete = true;
+                break;
+            }
+        };
+        if current_db != Some(batch.db) {
+            w.select(batch.db).map_err(io_err)?;
+            current_db = Some(batch.db);
+        }
+        for e in &batch.entries {
+            w.key(&e.key, &e.value, e.expire_at_ms).map_err(io_err)?;
+        }
+        stats
+            .keys_written
+            .fetch_add(batch.entries.len() as u64, Ordering::Relaxed);
+        stats
+            .bytes_in_flight
+            .fetch_sub(batch.bytes, Ordering::Relaxed);
+    }
+    if !complete {
+        return Err("snapshot aborted".into());
+    }
+    let out = w.into_inner();
+    let written = out.written;
+    let file = out.inner.into_inner().map_err(|e| io_err(e.into_error()))?;
+    file.sync_all()
+        .map_err(|e| format!("fsync error saving DB on disk: {e}"))?;
+    Ok(written)
+}
+
+/// Counts the bytes written through it.
+struct CountingWriter<W: Write> {
+    inner: W,
+    written: u64,
+}
+
+impl<W: Write> Write for CountingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 fn write_entry<W: Write>(w: &mut Writer<W>, e: &Owned, access: AccessInfo) -> io::Result<()> {

@@ -63,7 +63,7 @@ pub fn wait_ready(port: u16) {
     }
 }
 
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Resp {
     Status(String),
     Error(String),
@@ -187,4 +187,86 @@ pub fn incr_file(dir: &Path) -> PathBuf {
         .unwrap()
         .to_string();
     dir.join("appendonlydir").join(name)
+}
+
+/// A canonical, order-independent view of every key of the selected db:
+/// type, TTL presence and contents; for streams also the groups (XINFO
+/// GROUPS) and each pending entry's ID, owner and delivery count.
+pub fn contents(c: &mut Conn) -> Vec<String> {
+    let Resp::Array(keys) = c.cmd(&["KEYS", "*"]) else {
+        panic!("KEYS")
+    };
+    let mut out = Vec::new();
+    for k in keys {
+        let Resp::Bulk(Some(k)) = k else { continue };
+        let key = String::from_utf8(k).unwrap();
+        let Resp::Status(ty) = c.cmd(&["TYPE", &key]) else {
+            panic!("TYPE")
+        };
+        let body = match ty.as_str() {
+            "string" => c.cmd(&["GET", &key]),
+            "list" => c.cmd(&["LRANGE", &key, "0", "-1"]),
+            "hash" => sorted(c.cmd(&["HGETALL", &key]), 2),
+            "set" => sorted(c.cmd(&["SMEMBERS", &key]), 1),
+            "zset" => c.cmd(&["ZRANGE", &key, "0", "-1", "WITHSCORES"]),
+            "stream" => Resp::Array(stream_state(c, &key)),
+            other => panic!("type {other}"),
+        };
+        let ttl = matches!(c.cmd(&["PTTL", &key]), Resp::Int(t) if t > 0);
+        out.push(format!("{key} {ty} ttl={ttl} {body:?}"));
+    }
+    out.sort();
+    out
+}
+
+fn stream_state(c: &mut Conn, key: &str) -> Vec<Resp> {
+    let mut state = vec![c.cmd(&["XRANGE", key, "-", "+"])];
+    let Resp::Array(groups) = c.cmd(&["XINFO", "GROUPS", key]) else {
+        return state;
+    };
+    for g in groups {
+        let Resp::Array(fields) = &g else { continue };
+        let name = match fields.get(1) {
+            Some(Resp::Bulk(Some(n))) => String::from_utf8_lossy(n).into_owned(),
+            _ => continue,
+        };
+        state.push(g.clone());
+        // Consumers by name and pending count (their idle time moves).
+        if let Resp::Array(consumers) = c.cmd(&["XINFO", "CONSUMERS", key, &name]) {
+            for cons in consumers {
+                if let Resp::Array(mut f) = cons {
+                    f.truncate(4);
+                    state.push(Resp::Array(f));
+                }
+            }
+        }
+        // Pending entries without their idle time (element 2), which moves.
+        if let Resp::Array(pending) = c.cmd(&["XPENDING", key, &name, "-", "+", "1000"]) {
+            for p in pending {
+                if let Resp::Array(mut f) = p {
+                    if f.len() == 4 {
+                        f.remove(2);
+                    }
+                    state.push(Resp::Array(f));
+                }
+            }
+        }
+    }
+    state
+}
+
+/// Sorts an array reply in groups of `group` elements (pairs for HGETALL).
+pub fn sorted(r: Resp, group: usize) -> Resp {
+    let Resp::Array(items) = r else { return r };
+    let mut chunks: Vec<Vec<Resp>> = Vec::new();
+    let mut it = items.into_iter();
+    loop {
+        let chunk: Vec<Resp> = it.by_ref().take(group).collect();
+        if chunk.is_empty() {
+            break;
+        }
+        chunks.push(chunk);
+    }
+    chunks.sort_by_key(|c| format!("{c:?}"));
+    Resp::Array(chunks.into_iter().flatten().collect())
 }

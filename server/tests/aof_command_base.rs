@@ -1,0 +1,184 @@
+//! `aof-use-rdb-preamble no`: the rewrite writes its base as commands
+//! (`.base.aof`). The base rebuilds every type (big collections split into
+//! several commands, streams with groups, pending entries and idle
+//! consumers, TTLs, several databases, function libraries) in Strata and in
+//! redis-server 7.0, passes redis-check-aof, and a base redis-server wrote
+//! loads into Strata.
+
+mod common;
+
+use common::{contents, redis_server, start_with, temp_dir, wait_ready, Conn, Resp};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const ARGS: [&str; 8] = [
+    "--save",
+    "",
+    "--appendonly",
+    "yes",
+    "--aof-use-rdb-preamble",
+    "no",
+    "--appendfsync",
+    "always",
+];
+
+const LIBRARY: &str = "#!lua name=lib\nredis.register_function('f', function() return 1 end)";
+
+fn populate(c: &mut Conn) {
+    let big: Vec<String> = (0..150).map(|i| format!("member-{i}")).collect();
+    c.cmd(&["SET", "str", "hello"]);
+    c.cmd(&["SET", "int", "12345"]);
+    c.cmd(&["PEXPIRE", "str", "1000000"]);
+    c.cmd(&["RPUSH", "list", "a", "b", "3"]);
+    let mut args = vec!["RPUSH", "biglist"];
+    args.extend(big.iter().map(String::as_str));
+    c.cmd(&args);
+    c.cmd(&["HSET", "hash", "f", "v", "n", "1"]);
+    let mut args = vec!["HSET", "bighash"];
+    for m in &big {
+        args.push(m);
+        args.push(m);
+    }
+    c.cmd(&args);
+    c.cmd(&["SADD", "intset", "1", "2", "300000"]);
+    let mut args = vec!["SADD", "bigset"];
+    args.extend(big.iter().map(String::as_str));
+    c.cmd(&args);
+    c.cmd(&["ZADD", "zset", "1.5", "a", "0.1", "b", "-inf", "c", "inf", "d"]);
+    let mut args = vec!["ZADD".to_string(), "bigzset".to_string()];
+    for (i, m) in big.iter().enumerate() {
+        args.push(format!("{i}.3"));
+        args.push(m.clone());
+    }
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    c.cmd(&refs);
+    c.cmd(&["XADD", "stream", "1-1", "f", "v"]);
+    c.cmd(&["XADD", "stream", "2-1", "f", "w", "g", "x"]);
+    c.cmd(&["XADD", "stream", "3-1", "f", "y"]);
+    c.cmd(&["XDEL", "stream", "3-1"]);
+    c.cmd(&["XGROUP", "CREATE", "stream", "g1", "0"]);
+    c.cmd(&["XREADGROUP", "GROUP", "g1", "alice", "COUNT", "1", "STREAMS", "stream", ">"]);
+    c.cmd(&["XREADGROUP", "GROUP", "g1", "bob", "STREAMS", "stream", ">"]);
+    c.cmd(&["XGROUP", "CREATECONSUMER", "stream", "g1", "carol"]);
+    c.cmd(&["XGROUP", "CREATE", "stream", "g2", "$"]);
+    c.cmd(&["XADD", "empty", "5-5", "a", "b"]);
+    c.cmd(&["XDEL", "empty", "5-5"]);
+    c.cmd(&["PFADD", "hll", "a", "b", "c"]);
+    c.cmd(&["FUNCTION", "LOAD", LIBRARY]);
+    c.cmd(&["SELECT", "3"]);
+    c.cmd(&["SET", "in-db-3", "v3"]);
+    c.cmd(&["SELECT", "0"]);
+}
+
+/// Starts a rewrite and waits for it to finish.
+fn rewrite(c: &mut Conn) {
+    let r = c.cmd(&["BGREWRITEAOF"]);
+    assert!(matches!(r, Resp::Status(_)), "{r:?}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while c.info_field("persistence", "aof_rewrite_in_progress") != "0"
+        || c.info_field("persistence", "aof_rewrite_scheduled") != "0"
+    {
+        assert!(Instant::now() < deadline, "rewrite did not finish");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The one base file of the directory: its name and bytes.
+fn base_file(dir: &Path) -> (String, Vec<u8>) {
+    let mut bases: Vec<_> = std::fs::read_dir(dir.join("appendonlydir"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".base."))
+        .collect();
+    assert_eq!(bases.len(), 1, "{bases:?}");
+    let name = bases.remove(0);
+    let bytes = std::fs::read(dir.join("appendonlydir").join(&name)).unwrap();
+    (name, bytes)
+}
+
+/// Everything the tests compare: db 0's contents, db 3's and the libraries.
+fn state(c: &mut Conn) -> (Vec<String>, Vec<String>, Resp) {
+    let db0 = contents(c);
+    c.cmd(&["SELECT", "3"]);
+    let db3 = contents(c);
+    c.cmd(&["SELECT", "0"]);
+    (db0, db3, c.cmd(&["FUNCTION", "LIST"]))
+}
+
+fn redis_on(redis: &str, dir: &Path) -> (Child, u16) {
+    let port = common::free_port();
+    let child = Command::new(redis)
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(ARGS)
+        .arg("--dir")
+        .arg(dir)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_ready(port);
+    (child, port)
+}
+
+#[test]
+fn command_base_rebuilds_every_type_in_strata_and_redis() {
+    let dir = temp_dir("aof-command-base");
+    let expected = {
+        let srv = start_with(&dir, &ARGS);
+        let mut c = Conn::open(srv.port).unwrap();
+        populate(&mut c);
+        rewrite(&mut c);
+        c.cmd(&["SET", "after-rewrite", "1"]);
+        state(&mut c)
+    };
+    let (name, bytes) = base_file(&dir);
+    assert!(name.ends_with(".base.aof"), "{name}");
+    assert!(bytes.starts_with(b"*3\r\n$8\r\nFUNCTION\r\n"), "{name} starts with commands");
+    assert!(
+        !bytes.windows(5).any(|w| w == b"REDIS"),
+        "no RDB preamble in {name}"
+    );
+    assert!(expected.0.iter().any(|k| k.starts_with("after-rewrite")));
+
+    // Strata reloads it.
+    {
+        let srv = start_with(&dir, &ARGS);
+        let mut c = Conn::open(srv.port).unwrap();
+        assert_eq!(state(&mut c), expected);
+    }
+    let Some(redis) = redis_server() else { return };
+    let check = Command::new("redis-check-aof")
+        .arg(dir.join("appendonlydir/appendonly.aof.manifest"))
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&check.stdout);
+    assert!(report.contains("is valid"), "{report}");
+    let (mut child, port) = redis_on(redis, &dir);
+    let mut rc = Conn::open(port).unwrap();
+    assert_eq!(state(&mut rc), expected);
+    let _ = rc.cmd(&["SHUTDOWN", "NOSAVE"]);
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn redis_command_base_loads_into_strata() {
+    let Some(redis) = redis_server() else { return };
+    let dir = temp_dir("aof-command-base-redis");
+    let (mut child, port) = redis_on(redis, &dir);
+    let mut rc = Conn::open(port).unwrap();
+    populate(&mut rc);
+    rewrite(&mut rc);
+    rc.cmd(&["SET", "after-rewrite", "1"]);
+    let expected = state(&mut rc);
+    let _ = rc.cmd(&["SHUTDOWN", "NOSAVE"]);
+    let _ = child.wait();
+    let (name, _) = base_file(&dir);
+    assert!(name.ends_with(".base.aof"), "{name}");
+    let srv = start_with(&dir, &ARGS);
+    let mut c = Conn::open(srv.port).unwrap();
+    assert_eq!(state(&mut c), expected);
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+}

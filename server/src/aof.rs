@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use strata_persistence::aof::dir::AofDir;
+use strata_persistence::aof::manifest::AofFile;
 use strata_persistence::aof::reader::{AofError, AofReader, Item};
 use strata_persistence::aof::writer::{AofWriter, Fsync};
 use strata_persistence::rdb::save::{self, AccessInfo, SaveFormat, SaveHandle, SaveOptions};
@@ -47,6 +48,10 @@ pub struct Aof {
     /// Base size after the last rewrite (auto-aof-rewrite-percentage grows from it).
     pub rewrite_base_size: u64,
     last_ts_s: u64,
+    /// While AOF is being turned on at run time (Redis's AOF_WAIT_REWRITE):
+    /// the incr file receiving writes, which the manifest names only once
+    /// the first base is committed with it.
+    pub pending_incr: Option<AofFile>,
 }
 
 impl Aof {
@@ -182,6 +187,7 @@ pub fn start(srv: &mut Server) -> Result<(), String> {
         last_cow_size: 0,
         rewrite_base_size: base_size,
         last_ts_s: 0,
+        pending_incr: None,
     });
     srv.propagation.enabled = true;
     srv.keyspace.shared.dirty = 0;
@@ -395,14 +401,24 @@ pub fn start_rewrite(srv: &mut Server) -> Result<bool, String> {
     };
     let now = clock::now_ms();
     aof.writer.flush(now, true);
-    let new_incr = aof
-        .dir
-        .open_new_incr()
-        .map_err(|e| format!("ERR Can't open a new AOF incr file: {e}"))?;
+    let new_incr = if aof.pending_incr.is_some() {
+        // Turning AOF on: the new base covers what the pending file holds.
+        aof.dir.open_unrecorded_incr().map(|(f, file)| {
+            aof.pending_incr = Some(f);
+            file
+        })
+    } else {
+        aof.dir.open_new_incr()
+    }
+    .map_err(|e| format!("ERR Can't open a new AOF incr file: {e}"))?;
     aof.writer
         .switch_file(new_incr, now)
         .map_err(|e| format!("ERR {e}"))?;
-    let keep_from_seq = aof.dir.manifest.last_incr_seq();
+    // Incr files before the one just opened become history.
+    let keep_from_seq = match &aof.pending_incr {
+        Some(f) => f.seq,
+        None => aof.dir.manifest.last_incr_seq(),
+    };
     let (base_name, path) = aof.dir.new_base_path(srv.config.aof_use_rdb_preamble);
     let opts = base_options(srv, &path);
     let (sink, handle) = save::start(opts)
@@ -467,13 +483,15 @@ fn finish_rewrite(srv: &mut Server, result: save::SaveResult) {
         .stats
         .peak_bytes_in_flight
         .load(std::sync::atomic::Ordering::Relaxed);
+    let pending = aof.pending_incr.clone();
     let outcome = result.and_then(|_| {
         aof.dir
-            .commit_rewrite(rw.base_name.clone(), rw.keep_from_seq)
+            .commit_rewrite(rw.base_name.clone(), rw.keep_from_seq, pending)
             .map_err(|e| e.to_string())
     });
     match outcome {
         Ok(()) => {
+            aof.pending_incr = None;
             aof.last_rewrite_ok = true;
             aof.rewrites += 1;
             aof.consecutive_failures = 0;
@@ -485,6 +503,10 @@ fn finish_rewrite(srv: &mut Server, result: save::SaveResult) {
             aof.last_rewrite_ok = false;
             aof.consecutive_failures += 1;
             log_warning!("Background AOF rewrite failed: {e}");
+            if aof.pending_incr.is_some() {
+                // AOF stays on, waiting for its first base: try again.
+                aof.rewrite_scheduled = true;
+            }
         }
     }
 }
@@ -607,27 +629,22 @@ pub fn config_changed(
     Ok(())
 }
 
-/// Turns the AOF on while running: a base from a snapshot of the current
-/// dataset, then a new incr file (written synchronously: Redis does the base
-/// in a background rewrite; here the save is fork-free but blocking).
+/// Turns the AOF on while running, as Redis 7.0's startAppendOnly: writes
+/// from now on go to a new incr file the manifest does not name yet, and a
+/// background rewrite (a fork-free snapshot of this instant) writes the base;
+/// when it commits, the manifest names the base and that incr file together.
+/// Until then the old manifest stays as it was, so a crash never leaves a
+/// manifest mixing an old base with new writes. A running BGSAVE only
+/// postpones the rewrite.
 fn enable(srv: &mut Server) -> Result<(), String> {
-    while srv.keyspace.snapshot_active() && !srv.keyspace.snapshot_step(usize::MAX) {
-        std::thread::sleep(std::time::Duration::from_micros(200));
-    }
     let dir_path = aof_dir_path(srv);
     let prefix = srv.config.appendfilename.clone();
     let mut dir = match AofDir::open(&dir_path, &prefix)? {
         Some(d) => d,
         None => AofDir::create(&dir_path, &prefix).map_err(|e| e.to_string())?,
     };
-    let keep_from = dir.manifest.last_incr_seq() + 1;
-    let (name, path) = dir.new_base_path(srv.config.aof_use_rdb_preamble);
-    write_base_sync(srv, &path)?;
-    let file = dir.open_new_incr().map_err(|e| e.to_string())?;
-    dir.commit_rewrite(name, keep_from)
-        .map_err(|e| e.to_string())?;
+    let (pending, file) = dir.open_unrecorded_incr().map_err(|e| e.to_string())?;
     let writer = AofWriter::new(file, policy(srv), clock::now_ms()).map_err(|e| e.to_string())?;
-    let base_size = dir.base_size();
     srv.aof = Some(Aof {
         dir,
         writer,
@@ -635,14 +652,32 @@ fn enable(srv: &mut Server) -> Result<(), String> {
         rewrite_scheduled: false,
         last_rewrite_ok: true,
         last_rewrite_time_sec: -1,
-        rewrites: 1,
+        rewrites: 0,
         consecutive_failures: 0,
         last_cow_size: 0,
-        rewrite_base_size: base_size,
+        rewrite_base_size: 0,
         last_ts_s: 0,
+        pending_incr: Some(pending),
     });
     srv.propagation.enabled = true;
-    log_notice!("Background append only file rewriting started (fork-free snapshot)");
-    log_notice!("Background AOF rewrite finished successfully");
-    Ok(())
+    match start_rewrite(srv) {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            log_warning!("AOF was enabled but there is already another background operation. An AOF background was scheduled to start when possible.");
+            Ok(())
+        }
+        Err(e) => {
+            srv.aof = None;
+            srv.propagation.enabled = false;
+            srv.propagation.unit.clear();
+            log_warning!("Redis needs to enable the AOF but can't trigger a background AOF rewrite operation. Check the above logs for more info about the error.");
+            Err(e)
+        }
+    }
+}
+
+/// Whether AOF was turned on and its first base is not written yet
+/// (SHUTDOWN refuses then without FORCE, as Redis does).
+pub fn writing_initial_base(srv: &Server) -> bool {
+    srv.aof.as_ref().is_some_and(|a| a.pending_incr.is_some())
 }

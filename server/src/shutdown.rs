@@ -90,6 +90,18 @@ fn shutdown(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 /// fails without FORCE).
 pub fn prepare(srv: &mut Server, req: ShutdownRequest) -> Result<(), String> {
     log_warning!("User requested shutdown...");
+    // Exiting before the first base is written would lose the dataset.
+    if crate::aof::writing_initial_base(srv) {
+        if req.force {
+            log_warning!("Writing initial AOF. Exit anyway.");
+        } else {
+            log_warning!("Writing initial AOF, can't exit.");
+            log_warning!(
+                "Errors trying to shut down the server. Check the logs for more information."
+            );
+            return Err("Writing initial AOF".into());
+        }
+    }
     crate::aof::shutdown(srv);
     if let Err(e) = crate::persist::save_on_shutdown(srv, req.save) {
         log_warning!("{e}");

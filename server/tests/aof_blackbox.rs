@@ -226,17 +226,22 @@ fn kill_9_rounds(fsync: &str) {
         let writers: Vec<_> = (0..KILL_WRITERS)
             .map(|w| std::thread::spawn(move || kill_writer(port, round, w)))
             .collect();
-        let kill_after_ms = 100 + next_rand(&mut rng) % 700;
+        let kill_after_ms = 200 + next_rand(&mut rng) % 600;
         std::thread::sleep(Duration::from_millis(kill_after_ms));
         srv.child.kill().unwrap();
         srv.child.wait().unwrap();
         let acked: Vec<usize> = writers.into_iter().map(|w| w.join().unwrap()).collect();
         assert!(
-            acked.iter().sum::<usize>() > 10,
+            acked.iter().sum::<usize>() > 0,
             "the writers made progress ({acked:?}) in round {round} ({fsync})"
         );
         acked_by_round.push(acked);
     }
+    let total: usize = acked_by_round.iter().flatten().sum();
+    assert!(
+        total > 30,
+        "the writers made progress ({acked_by_round:?}, {fsync})"
+    );
     let srv = aof_server(&dir, fsync);
     check_logs(srv.port, &acked_by_round, fsync);
     drop(srv);
@@ -489,4 +494,128 @@ fn power_loss_under_everysec_loses_at_most_about_two_seconds() {
         );
     }
     assert!(present <= acked);
+}
+
+/// Waits until no AOF rewrite runs or waits to run.
+fn wait_rewrite_done(c: &mut Conn) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while c.info_field("persistence", "aof_rewrite_in_progress") != "0"
+        || c.info_field("persistence", "aof_rewrite_scheduled") != "0"
+    {
+        assert!(Instant::now() < deadline, "rewrite did not finish");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// CONFIG SET appendonly yes answers at once and writes the base in the
+/// background (Redis 7.0's AOF_WAIT_REWRITE): writes made meanwhile land in
+/// the new incr file, and the manifest names base and incr together once the
+/// base is done, even when an older manifest of a stale dataset was there.
+#[test]
+fn config_set_appendonly_yes_writes_the_base_in_the_background() {
+    let dir = temp_dir("aof-enable");
+    {
+        // A stale AOF directory: "old" lives only there.
+        let srv = aof_server(&dir, "always");
+        let mut c = Conn::open(srv.port).unwrap();
+        c.cmd(&["SET", "old", "1"]);
+        assert_eq!(
+            c.cmd(&["CONFIG", "SET", "appendonly", "no"]),
+            Resp::Status("OK".into())
+        );
+        c.cmd(&["DEL", "old"]);
+    }
+    let srv = start_with(
+        &dir,
+        &[
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--enable-debug-command",
+            "yes",
+        ],
+    );
+    let mut c = Conn::open(srv.port).unwrap();
+    assert_eq!(
+        c.cmd(&["DEBUG", "POPULATE", "200000", "key", "64"]),
+        Resp::Status("OK".into())
+    );
+    assert_eq!(
+        c.cmd(&["DEBUG", "POPULATE", "abc"]),
+        Resp::Error("ERR value is out of range, must be positive".into())
+    );
+    assert_eq!(c.cmd(&["STRLEN", "key:7"]), Resp::Int(64));
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "appendonly", "yes"]),
+        Resp::Status("OK".into())
+    );
+    assert_eq!(c.info_field("persistence", "aof_enabled"), "1");
+    // Written while the base is (probably still) being written.
+    for i in 0..100 {
+        c.cmd(&["SET", &format!("during:{i}"), &i.to_string()]);
+    }
+    wait_rewrite_done(&mut c);
+    c.cmd(&["SET", "after", "1"]);
+    let manifest =
+        std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest")).unwrap();
+    assert_eq!(
+        manifest.lines().filter(|l| l.ends_with("type b")).count(),
+        1
+    );
+    assert_eq!(
+        manifest.lines().filter(|l| l.ends_with("type i")).count(),
+        1,
+        "{manifest}"
+    );
+    drop(srv);
+    let srv = aof_server(&dir, "always");
+    let mut c = Conn::open(srv.port).unwrap();
+    assert_eq!(c.cmd(&["DBSIZE"]), Resp::Int(200_000 + 100 + 1));
+    assert_eq!(c.cmd(&["GET", "during:99"]), Resp::bulk("99"));
+    assert_eq!(c.cmd(&["GET", "after"]), Resp::bulk("1"));
+    assert_eq!(c.cmd(&["EXISTS", "old"]), Resp::Int(0));
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// While the first base after CONFIG SET appendonly yes is being written,
+/// SHUTDOWN refuses (exiting would lose the dataset), as Redis 7.0 does.
+#[test]
+fn shutdown_refuses_while_the_initial_base_is_written() {
+    let dir = temp_dir("aof-enable-shutdown");
+    let srv = start_with(
+        &dir,
+        &[
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--enable-debug-command",
+            "yes",
+        ],
+    );
+    let mut c = Conn::open(srv.port).unwrap();
+    // Large enough that the base takes a while to write.
+    c.cmd(&["DEBUG", "POPULATE", "1000000", "key", "10"]);
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "appendonly", "yes"]),
+        Resp::Status("OK".into())
+    );
+    assert_eq!(c.info_field("persistence", "aof_rewrite_in_progress"), "1");
+    assert_eq!(
+        c.cmd(&["SHUTDOWN"]),
+        Resp::Error("ERR Errors trying to SHUTDOWN. Check logs.".into())
+    );
+    wait_rewrite_done(&mut c);
+    c.send(&["SHUTDOWN"]);
+    let mut line = String::new();
+    let n = std::io::BufRead::read_line(&mut c.reader(), &mut line).unwrap_or(0);
+    assert_eq!(n, 0, "the connection closes: {line}");
+    drop(srv);
+    let srv = aof_server(&dir, "always");
+    let mut c = Conn::open(srv.port).unwrap();
+    assert_eq!(c.cmd(&["DBSIZE"]), Resp::Int(1_000_000));
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -45,7 +45,9 @@ fn populate(c: &mut Conn) {
     let mut args = vec!["SADD", "bigset"];
     args.extend(big.iter().map(String::as_str));
     c.cmd(&args);
-    c.cmd(&["ZADD", "zset", "1.5", "a", "0.1", "b", "-inf", "c", "inf", "d"]);
+    c.cmd(&[
+        "ZADD", "zset", "1.5", "a", "0.1", "b", "-inf", "c", "inf", "d",
+    ]);
     let mut args = vec!["ZADD".to_string(), "bigzset".to_string()];
     for (i, m) in big.iter().enumerate() {
         args.push(format!("{i}.3"));
@@ -58,7 +60,17 @@ fn populate(c: &mut Conn) {
     c.cmd(&["XADD", "stream", "3-1", "f", "y"]);
     c.cmd(&["XDEL", "stream", "3-1"]);
     c.cmd(&["XGROUP", "CREATE", "stream", "g1", "0"]);
-    c.cmd(&["XREADGROUP", "GROUP", "g1", "alice", "COUNT", "1", "STREAMS", "stream", ">"]);
+    c.cmd(&[
+        "XREADGROUP",
+        "GROUP",
+        "g1",
+        "alice",
+        "COUNT",
+        "1",
+        "STREAMS",
+        "stream",
+        ">",
+    ]);
     c.cmd(&["XREADGROUP", "GROUP", "g1", "bob", "STREAMS", "stream", ">"]);
     c.cmd(&["XGROUP", "CREATECONSUMER", "stream", "g1", "carol"]);
     c.cmd(&["XGROUP", "CREATE", "stream", "g2", "$"]);
@@ -134,7 +146,10 @@ fn command_base_rebuilds_every_type_in_strata_and_redis() {
     };
     let (name, bytes) = base_file(&dir);
     assert!(name.ends_with(".base.aof"), "{name}");
-    assert!(bytes.starts_with(b"*3\r\n$8\r\nFUNCTION\r\n"), "{name} starts with commands");
+    assert!(
+        bytes.starts_with(b"*3\r\n$8\r\nFUNCTION\r\n"),
+        "{name} starts with commands"
+    );
     assert!(
         !bytes.windows(5).any(|w| w == b"REDIS"),
         "no RDB preamble in {name}"

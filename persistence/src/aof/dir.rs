@@ -97,6 +97,30 @@ impl AofDir {
         Ok(file)
     }
 
+    /// Opens a new incr file (created empty, fsynced) that the manifest does
+    /// not name yet: while AOF is being turned on, the manifest may still
+    /// describe an old dataset, and must not gain writes until the new base
+    /// is committed with it (`commit_rewrite`'s `pending`). A leftover file
+    /// of that name (from a crash) is replaced.
+    pub fn open_unrecorded_incr(&mut self) -> io::Result<(AofFile, File)> {
+        let seq = self.manifest.last_incr_seq() + 1;
+        let name = incr_name(&self.prefix, seq);
+        let path = self.dir.join(&name);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        file.sync_all()?;
+        fsutil::fsync_dir(&self.dir)?;
+        let f = AofFile {
+            name,
+            seq,
+            kind: FileType::Incr,
+        };
+        Ok((f, file))
+    }
+
     /// Name and path for a new base file.
     pub fn new_base_path(&self, rdb: bool) -> (String, PathBuf) {
         let name = base_name(&self.prefix, self.next_base_seq(), rdb);
@@ -106,10 +130,18 @@ impl AofDir {
 
     /// After a rewrite: `base_name` (already written and fsynced) replaces the
     /// old base, and every incr file before `keep_from_seq` becomes history.
-    /// The manifest is swapped atomically, then history files are deleted.
-    pub fn commit_rewrite(&mut self, base: String, keep_from_seq: u64) -> io::Result<()> {
+    /// `pending`: an unrecorded incr file (`open_unrecorded_incr`) that joins
+    /// the manifest with the new base. The manifest is swapped atomically,
+    /// then history files are deleted.
+    pub fn commit_rewrite(
+        &mut self,
+        base: String,
+        keep_from_seq: u64,
+        pending: Option<AofFile>,
+    ) -> io::Result<()> {
         let seq = self.next_base_seq();
         let mut m = self.manifest.clone();
+        m.incrs.extend(pending);
         if let Some(old) = m.base.take() {
             m.history.push(AofFile {
                 kind: FileType::History,
@@ -181,7 +213,7 @@ mod tests {
         let keep = d.manifest.last_incr_seq();
         let (name, path) = d.new_base_path(true);
         fs::write(&path, b"REDIS0010").unwrap();
-        d.commit_rewrite(name.clone(), keep).unwrap();
+        d.commit_rewrite(name.clone(), keep, None).unwrap();
         let m = AofDir::open(&dir, "appendonly.aof")
             .unwrap()
             .unwrap()

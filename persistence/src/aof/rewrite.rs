@@ -62,7 +62,9 @@ impl<W: Write> CommandWriter<W> {
     pub fn key(&mut self, key: &[u8], value: &Value, expire_at_ms: Option<u64>) -> io::Result<()> {
         match value {
             Value::Str(s) => s.with_bytes(|v| self.command(&[b"SET", key, v]))?,
-            Value::List(l) => self.variadic(b"RPUSH", key, 1, l.iter().map(|e| vec![e.to_vec()]))?,
+            Value::List(l) => {
+                self.variadic(b"RPUSH", key, 1, l.iter().map(|e| vec![e.to_vec()]))?
+            }
             Value::Set(s) => self.variadic(
                 b"SADD",
                 key,
@@ -260,16 +262,27 @@ mod tests {
         z.insert(b"a", 0.1, &enc);
         z.insert(b"b", f64::NEG_INFINITY, &enc);
         let got = run(b"z", &Value::ZSet(Box::new(z)), None);
-        assert_eq!(got, vec![vec!["ZADD", "z", "-inf", "b", "0.10000000000000001", "a"]]);
+        assert_eq!(
+            got,
+            vec![vec!["ZADD", "z", "-inf", "b", "0.10000000000000001", "a"]]
+        );
     }
 
     #[test]
     fn streams_rebuild_groups_and_pending_entries() {
         let mut s = Stream::new();
-        s.append(StreamId::new(1, 1), &[b"a".to_vec(), b"b".to_vec()], NodeLimits::default())
-            .unwrap();
-        s.append(StreamId::new(2, 1), &[b"c".to_vec(), b"d".to_vec()], NodeLimits::default())
-            .unwrap();
+        s.append(
+            StreamId::new(1, 1),
+            &[b"a".to_vec(), b"b".to_vec()],
+            NodeLimits::default(),
+        )
+        .unwrap();
+        s.append(
+            StreamId::new(2, 1),
+            &[b"c".to_vec(), b"d".to_vec()],
+            NodeLimits::default(),
+        )
+        .unwrap();
         let mut g = ConsumerGroup::new(StreamId::new(1, 1), Some(1));
         assert!(g.load_pending(StreamId::new(1, 1), 77, 1));
         assert!(g.load_consumer(b"alice", 5, &[StreamId::new(1, 1)]));
@@ -279,10 +292,28 @@ mod tests {
         let want: Vec<Vec<&str>> = vec![
             vec!["XADD", "x", "1-1", "a", "b"],
             vec!["XADD", "x", "2-1", "c", "d"],
-            vec!["XSETID", "x", "2-1", "ENTRIESADDED", "2", "MAXDELETEDID", "0-0"],
+            vec![
+                "XSETID",
+                "x",
+                "2-1",
+                "ENTRIESADDED",
+                "2",
+                "MAXDELETEDID",
+                "0-0",
+            ],
             vec!["XGROUP", "CREATE", "x", "g", "1-1", "ENTRIESREAD", "1"],
             vec![
-                "XCLAIM", "x", "g", "alice", "0", "1-1", "TIME", "77", "RETRYCOUNT", "1", "JUSTID",
+                "XCLAIM",
+                "x",
+                "g",
+                "alice",
+                "0",
+                "1-1",
+                "TIME",
+                "77",
+                "RETRYCOUNT",
+                "1",
+                "JUSTID",
                 "FORCE",
             ],
             vec!["XGROUP", "CREATECONSUMER", "x", "g", "bob"],

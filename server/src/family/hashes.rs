@@ -273,7 +273,6 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     hash.set(&field, text.as_bytes(), &enc);
     g.notify(notify::HASH, "hincrbyfloat");
     drop(g);
-    drop(db);
     let text = Bytes::from(text);
     // Replayed as the value it produced, so float formatting at replay time
     // cannot change the result (Redis propagates HSET too).

@@ -273,6 +273,7 @@ fn debug(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
             Ok(Reply::OK)
         }
         ("object", 3) => debug_object(ctx, &args.next()?),
+        ("populate", 3..=5) => debug_populate(ctx, args),
         ("reload", _) => {
             let (mut flush, mut save) = (true, true);
             for opt in args.rest() {
@@ -300,6 +301,53 @@ fn debug(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         ("protocol", 3) => debug_protocol(ctx, &args.next()?),
         _ => Err(debug_syntax_error(&sub)),
     }
+}
+
+/// DEBUG POPULATE count [prefix] [size]: adds `prefix:j` = "value:j" (cut
+/// or zero-padded to `size` bytes when given) for j below count, skipping
+/// keys that exist. As in Redis it counts no change, so nothing reaches the
+/// AOF; watchers of a created key are signalled.
+fn debug_populate(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let positive = |arg: &[u8]| -> Result<u64, CmdError> {
+        // Redis answers the same for a negative and a non-number.
+        match strata_engine::value::parse_i64_strict(arg) {
+            Some(n) if n >= 0 => Ok(n as u64),
+            _ => Err(CmdError::new("ERR value is out of range, must be positive")),
+        }
+    };
+    let count = positive(&args.next()?)?;
+    let prefix = args
+        .next_opt()
+        .unwrap_or_else(|| Bytes::from_static(b"key"));
+    let size = match args.next_opt() {
+        Some(a) => Some(positive(&a)? as usize),
+        None => None,
+    };
+    let dirty_before = ctx.srv.keyspace.shared.dirty;
+    let mut db = ctx.db();
+    let mut key = Vec::with_capacity(prefix.len() + 21);
+    for j in 0..count {
+        key.clear();
+        key.extend_from_slice(&prefix);
+        key.push(b':');
+        key.extend_from_slice(j.to_string().as_bytes());
+        if db.exists(&key) {
+            continue;
+        }
+        let text = format!("value:{j}");
+        let value = match size {
+            None => Value::string_from(text.as_bytes()),
+            Some(n) => {
+                let mut v = vec![0u8; n];
+                let m = n.min(text.len());
+                v[..m].copy_from_slice(&text.as_bytes()[..m]);
+                Value::string_from(&v)
+            }
+        };
+        db.set(&key, value, false);
+    }
+    ctx.srv.keyspace.shared.dirty = dirty_before;
+    Ok(Reply::OK)
 }
 
 fn debug_protocol(ctx: &mut Ctx, kind: &[u8]) -> CmdResult {

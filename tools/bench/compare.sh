@@ -5,6 +5,11 @@
 # on free ports, one at a time under load. Needs redis-server, redis-cli and
 # redis-benchmark (apt-get install redis-server redis-tools).
 #
+# Then the same SET/INCR tests with `appendonly yes` under each fsync policy
+# (AOF_POLICIES, default "always everysec no"; AOF_TESTS, default set,incr;
+# SKIP_AOF=1 skips them), with the fsync rate of the disk for reference:
+# under `always` a throughput above that rate means writes share fsyncs.
+#
 # Knobs (environment): REQUESTS (per test at -P 1, default 200000; -P 16 runs
 # 5x as many), CLIENTS (50), TESTS (set,get,incr,mset + the collection tests), KEYS_MEM (1000000),
 # VALUE_BYTES (100), SKIP_BUILD=1 to use the existing release binary.
@@ -50,12 +55,15 @@ free_port() {
   return 1
 }
 
-# start NAME BINARY: starts a server, sets PORT and PID.
+# start NAME BINARY [DIRECTIVES...]: starts a server in a fresh directory
+# (persistence off unless the directives say otherwise), sets PORT and PID.
 start() {
   local name=$1 bin=$2
+  shift 2
   PORT=$(free_port)
+  rm -rf "${WORK:?}/$name"
   mkdir -p "$WORK/$name"
-  "$bin" --port "$PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK/$name" \
+  "$bin" --port "$PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK/$name" "$@" \
     >"$WORK/$name.log" 2>&1 </dev/null &
   PID=$!
   PIDS+=("$PID")
@@ -150,3 +158,46 @@ printf '%-22s %16s %16s\n' "keys (DBSIZE)" "${MEM[redis,keys]}" "${MEM[strata,ke
 printf '%-22s %16s %16s\n' "used_memory (bytes)" "${MEM[redis,used]}" "${MEM[strata,used]}"
 printf '%-22s %16s %16s\n' "RSS empty (KiB)" "${MEM[redis,rss0]}" "${MEM[strata,rss0]}"
 printf '%-22s %16s %16s\n' "RSS loaded (KiB)" "${MEM[redis,rss]}" "${MEM[strata,rss]}"
+
+[ "${SKIP_AOF:-0}" = 1 ] && exit 0
+
+AOF_POLICIES=${AOF_POLICIES:-always everysec no}
+AOF_TESTS=${AOF_TESTS:-set,incr}
+declare -A AOF
+for policy in $AOF_POLICIES; do
+  for server in redis strata; do
+    bin=redis-server
+    [ "$server" = strata ] && bin=$STRATA_BIN
+    start "$server" "$bin" --appendonly yes --appendfsync "$policy"
+    for p in 1 16; do
+      while read -r test rps; do
+        AOF[$server,$test,$p,$policy]=$rps
+      done < <(TESTS=$AOF_TESTS bench "$PORT" "$p")
+    done
+    stop "$PID"
+  done
+done
+
+# Serial fsyncs per second on the disk the servers write to (64-byte
+# synchronous appends): the ceiling of one-fsync-per-write throughput.
+fsync_rate() {
+  local out secs
+  out=$(dd if=/dev/zero of="$WORK/fsync-probe" bs=64 count=500 oflag=dsync 2>&1 | tail -1)
+  secs=$(echo "$out" | awk -F', ' '{ split($3, a, " "); print a[1] }')
+  awk -v s="$secs" 'BEGIN { if (s > 0) printf "%.0f", 500 / s; else print "n/a" }'
+}
+
+echo
+echo "AOF: appendonly yes, $CLIENTS clients (disk: $(fsync_rate) serial fsyncs/s)"
+printf '%-8s %-9s %4s %14s %14s %14s\n' test fsync P redis strata strata/redis
+for policy in $AOF_POLICIES; do
+  for p in 1 16; do
+    for test in $(echo "$AOF_TESTS" | tr 'a-z,' 'A-Z '); do
+      r=${AOF[redis,$test,$p,$policy]:-n/a}
+      s=${AOF[strata,$test,$p,$policy]:-n/a}
+      ratio=n/a
+      if [[ $r =~ ^[0-9.]+$ && $s =~ ^[0-9.]+$ ]]; then ratio=$(awk -v a="$s" -v b="$r" 'BEGIN { printf "%.2f", a / b }'); fi
+      printf '%-8s %-9s %4s %14s %14s %14s\n' "$test" "$policy" "$p" "$r" "$s" "$ratio"
+    done
+  done
+done

@@ -217,6 +217,7 @@ fn base_options(srv: &Server, path: &Path) -> SaveOptions {
         } else {
             SaveFormat::AofCommands
         },
+        timestamp_s: srv.config.aof_timestamp_enabled.then_some(now_ms / 1000),
         target: path.to_path_buf(),
         temp: path.with_file_name(format!("temp-rewriteaof-{}.aof", std::process::id())),
         compress: srv.config.rdbcompression,

@@ -87,6 +87,7 @@ fn options(srv: &Server, temp_tag: &str) -> SaveOptions {
     };
     SaveOptions {
         format: SaveFormat::Rdb,
+        timestamp_s: None,
         target: rdb_path(srv),
         temp: srv
             .config

@@ -197,3 +197,29 @@ fn redis_command_base_loads_into_strata() {
     drop(srv);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Under `aof-timestamp-enabled yes` a command base opens with `#TS:`, as
+/// Redis's rewrite writes it, and still loads.
+#[test]
+fn command_base_starts_with_a_timestamp_annotation() {
+    let dir = temp_dir("aof-command-base-ts");
+    let mut args = ARGS.to_vec();
+    args.extend(["--aof-timestamp-enabled", "yes"]);
+    {
+        let srv = start_with(&dir, &args);
+        let mut c = Conn::open(srv.port).unwrap();
+        c.cmd(&["SET", "a", "1"]);
+        rewrite(&mut c);
+    }
+    let (_, bytes) = base_file(&dir);
+    assert!(
+        bytes.starts_with(b"#TS:"),
+        "{}",
+        String::from_utf8_lossy(&bytes)
+    );
+    let srv = start_with(&dir, &args);
+    let mut c = Conn::open(srv.port).unwrap();
+    assert_eq!(c.cmd(&["GET", "a"]), Resp::bulk("1"));
+    drop(srv);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -9,7 +9,8 @@
 //!   CREATE ... ENTRIESREAD`, an `XCLAIM ... FORCE JUSTID` per pending entry
 //!   and `XGROUP CREATECONSUMER` for consumers with nothing pending;
 //! - a key with a TTL is followed by `PEXPIREAT`;
-//! - function libraries as `FUNCTION LOAD`, databases as `SELECT`.
+//! - function libraries as `FUNCTION LOAD`, databases as `SELECT`; a
+//!   `#TS:` annotation first under `aof-timestamp-enabled`.
 //!
 //! Key order within a database is the snapshot's, not Redis's dict order;
 //! both rebuild the same dataset.
@@ -52,6 +53,12 @@ impl<W: Write> CommandWriter<W> {
 
     pub fn select(&mut self, db: usize) -> io::Result<()> {
         self.command(&[b"SELECT", db.to_string().as_bytes()])
+    }
+
+    /// A `#` line (the `#TS:` annotation).
+    pub fn annotation(&mut self, line: &str) -> io::Result<()> {
+        self.out.write_all(line.as_bytes())?;
+        self.out.write_all(b"\r\n")
     }
 
     pub fn function_load(&mut self, code: &[u8]) -> io::Result<()> {

@@ -30,9 +30,15 @@ use crate::fsutil;
 /// Copied bytes gathered before a batch goes to the encoder thread.
 pub const BATCH_BYTES: usize = 256 * 1024;
 /// Above this many queued bytes the background walk pauses.
-pub const QUEUED_BYTES_SOFT_MAX: u64 = 32 * 1024 * 1024;
+pub const QUEUED_BYTES_SOFT_MAX: u64 = 16 * 1024 * 1024;
 /// Fixed overhead counted per copied entry.
 const ENTRY_OVERHEAD_BYTES: usize = 64;
+/// The encoder thread's nice value. Redis's fork child competes with the
+/// server as an equal; here the encoder yields the CPU to the executor (and
+/// to the clients on the same machine) so commands keep their latency and
+/// throughput during a save, which then takes longer when the CPU is busy.
+/// The queue bound above keeps the memory cost flat however long it takes.
+const ENCODER_NICE: i32 = 5;
 
 /// How access information is saved (only under an LRU or LFU maxmemory policy).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,6 +63,8 @@ pub enum SaveFormat {
 
 pub struct SaveOptions {
     pub format: SaveFormat,
+    /// A command base starts with `#TS:<this>` (`aof-timestamp-enabled`).
+    pub timestamp_s: Option<u64>,
     pub target: PathBuf,
     pub temp: PathBuf,
     pub compress: bool,
@@ -121,6 +129,7 @@ pub fn start(opts: SaveOptions) -> io::Result<(RdbSink, SaveHandle)> {
     std::thread::Builder::new()
         .name("rdb-writer".into())
         .spawn(move || {
+            lower_thread_priority(ENCODER_NICE);
             let (target, temp) = (opts.target.clone(), opts.temp.clone());
             let result = encode_file(file, rx, &thread_stats, &opts).and_then(|bytes| {
                 fsutil::commit_rename(&temp, &target)
@@ -149,6 +158,17 @@ pub fn start(opts: SaveOptions) -> io::Result<(RdbSink, SaveHandle)> {
             stats,
         },
     ))
+}
+
+/// Lowers the calling thread's scheduling priority (Linux: a nice value is
+/// per thread). Best effort: a failure leaves the default priority.
+fn lower_thread_priority(nice: i32) {
+    // SAFETY: gettid and setpriority take and return plain integers and
+    // touch no memory of ours.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, nice);
+    }
 }
 
 fn io_err(e: io::Error) -> String {
@@ -238,6 +258,9 @@ fn encode_commands(
         inner: BufWriter::with_capacity(1 << 20, file),
         written: 0,
     });
+    if let Some(ts) = opts.timestamp_s {
+        w.annotation(&format!("#TS:{ts}")).map_err(io_err)?;
+    }
     for f in &opts.functions {
         w.function_load(f).map_err(io_err)?;
     }

@@ -18,6 +18,7 @@ pub fn save_keyspace(ks: &mut Keyspace, path: &std::path::Path, compress: bool) 
     let sizes = ks.db_sizes().iter().map(|(k, e, _)| (*k, *e)).collect();
     let (sink, handle) = start(SaveOptions {
         format: super::save::SaveFormat::Rdb,
+        timestamp_s: None,
         target: path.to_path_buf(),
         temp: path.with_extension("tmp"),
         compress,

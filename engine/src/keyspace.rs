@@ -780,25 +780,34 @@ impl<'a> DbView<'a> {
     /// Looks a key up for reading.
     pub fn lookup(&mut self, key: &[u8], how: Lookup) -> Option<&Entry> {
         let (hash, seg) = self.locate(key);
-        let found = !self.expire_if_needed(hash, seg, key)
-            && self.db.segments[seg].map.get(hash, key).is_some();
-        if !found {
-            if !how.no_stats {
-                self.sh.stats.misses += 1;
+        let expired = self.expire_if_needed(hash, seg, key);
+        // One walk of the chain: the entry borrows `db`, the stats `sh`.
+        let (db, sh, idx) = (&mut *self.db, &mut *self.sh, self.idx);
+        let entry = if expired {
+            None
+        } else {
+            db.segments[seg].map.get_mut(hash, key)
+        };
+        match entry {
+            None => {
+                if !how.no_stats {
+                    sh.stats.misses += 1;
+                }
+                if !how.no_notify {
+                    sh.notify(notify::KEY_MISS, "keymiss", idx, key);
+                }
+                None
             }
-            if !how.no_notify {
-                self.sh.notify(notify::KEY_MISS, "keymiss", self.idx, key);
+            Some(entry) => {
+                if !how.no_stats {
+                    sh.stats.hits += 1;
+                }
+                if !how.no_touch {
+                    sh.touch(&mut entry.lru);
+                }
+                Some(entry)
             }
-            return None;
         }
-        if !how.no_stats {
-            self.sh.stats.hits += 1;
-        }
-        let entry = self.db.segments[seg].map.get_mut(hash, key)?;
-        if !how.no_touch {
-            self.sh.touch(&mut entry.lru);
-        }
-        Some(entry)
     }
 
     /// Reads a value (touches, counts a hit or miss).

@@ -365,9 +365,13 @@ fn set_generic(
         None
     };
     let mut db = ctx.db();
-    let found = db.lookup(key, LOOKUP_WRITE).is_some();
-    if (opts.nx && found) || (opts.xx && !found) {
-        return Ok(old.unwrap_or(abort));
+    // Only NX and XX depend on the key's presence (the set below does the
+    // lazy expiry a write lookup would).
+    if opts.nx || opts.xx {
+        let found = db.lookup(key, LOOKUP_WRITE).is_some();
+        if (opts.nx && found) || (opts.xx && !found) {
+            return Ok(old.unwrap_or(abort));
+        }
     }
     db.set(key, Value::Str(StrValue::from_bytes(val)), opts.keep_ttl);
     db.notify(notify::STRING, "set", key);

@@ -3,8 +3,9 @@
 //! queries, access by rank and score/lex range searches are O(log N).
 //!
 //! Nodes live in one arena (`Vec<Node>`) addressed by index; slot 0 is the
-//! header. Deleting a node moves the arena's last node into the hole and
-//! re-points the links that led to it, so the arena stays dense.
+//! header. A deleted node's slot goes on a free list that the next insert
+//! reuses (no search to re-point links); when more than half the arena is
+//! free, it is compacted in one O(n) renumbering pass.
 //!
 //! Invariants:
 //! - level-0 links visit every node in increasing (score, member) order;
@@ -38,6 +39,18 @@ struct Node {
     levels: Box<[Level]>,
 }
 
+impl Node {
+    /// A free slot's contents (no allocations).
+    fn vacant() -> Node {
+        Node {
+            member: Box::default(),
+            score: 0.0,
+            backward: NIL,
+            levels: Box::default(),
+        }
+    }
+}
+
 /// (score, member) order: by score, then by member bytes (Redis's sdscmp).
 #[inline]
 pub fn cmp_entry(score_a: f64, member_a: &[u8], score_b: f64, member_b: &[u8]) -> Ordering {
@@ -54,7 +67,13 @@ pub struct SkipList {
     len: usize,
     level: usize,
     rng: u64,
+    /// Vacant arena slots (never the header), reused by inserts.
+    free: Vec<usize>,
 }
+
+/// Free slots tolerated before the arena is compacted (besides the
+/// "more than the live nodes" rule), so small lists never churn.
+const FREE_SLOTS_COMPACT_MIN: usize = 1024;
 
 impl Default for SkipList {
     fn default() -> Self {
@@ -76,6 +95,7 @@ impl SkipList {
             len: 0,
             level: 1,
             rng: 0x9e37_79b9_7f4a_7c15,
+            free: Vec::new(),
         }
     }
 
@@ -146,7 +166,7 @@ impl SkipList {
             }
             self.level = lvl;
         }
-        let new = self.nodes.len();
+        let new = self.free.pop().unwrap_or(self.nodes.len());
         let mut levels = vec![Level { next: NIL, span: 0 }; lvl].into_boxed_slice();
         for i in 0..lvl {
             let up = &mut self.nodes[update[i]].levels[i];
@@ -160,12 +180,16 @@ impl SkipList {
         }
         let backward = if update[0] == HEAD { NIL } else { update[0] };
         let after = levels[0].next;
-        self.nodes.push(Node {
+        let node = Node {
             member,
             score,
             backward,
             levels,
-        });
+        };
+        match self.nodes.get_mut(new) {
+            Some(slot) => *slot = node,
+            None => self.nodes.push(node),
+        }
         if after != NIL {
             self.nodes[after].backward = new;
         } else {
@@ -229,30 +253,66 @@ impl SkipList {
         self.len -= 1;
     }
 
-    /// Frees the arena slot of an unlinked node by moving the last node into it.
+    /// Frees the arena slot of an unlinked node; returns its member.
     fn release(&mut self, x: usize) -> Box<[u8]> {
-        let last = self.nodes.len() - 1;
-        if x != last {
-            let height = self.nodes[last].levels.len();
-            let preds = self.predecessors_of(last);
-            for (i, &p) in preds.iter().enumerate().take(height) {
-                if self.nodes[p].levels[i].next == last {
-                    self.nodes[p].levels[i].next = x;
-                }
+        let node = std::mem::replace(&mut self.nodes[x], Node::vacant());
+        if self.len == 0 {
+            self.nodes.truncate(1);
+            self.nodes.shrink_to_fit();
+            self.free = Vec::new();
+        } else {
+            self.free.push(x);
+            if self.free.len() > FREE_SLOTS_COMPACT_MIN && self.free.len() > self.len {
+                self.compact();
             }
-            let after = self.nodes[last].levels[0].next;
-            if after != NIL {
-                self.nodes[after].backward = x;
-            }
-            if self.tail == last {
-                self.tail = x;
-            }
-        }
-        let node = self.nodes.swap_remove(x);
-        if self.nodes.capacity() > 64 && self.nodes.len() < self.nodes.capacity() / 4 {
-            self.nodes.shrink_to(self.nodes.len() * 2);
         }
         node.member
+    }
+
+    /// Renumbers the live nodes densely (in list order) and drops the free slots.
+    fn compact(&mut self) {
+        let mut new_index = vec![NIL; self.nodes.len()];
+        new_index[HEAD] = HEAD;
+        let mut order = Vec::with_capacity(self.len);
+        let mut x = self.first();
+        while x != NIL {
+            new_index[x] = order.len() + 1;
+            order.push(x);
+            x = self.next(x, 0);
+        }
+        let remap = |i: usize| if i == NIL { NIL } else { new_index[i] };
+        let mut old = std::mem::take(&mut self.nodes);
+        let mut nodes = Vec::with_capacity(order.len() + 1);
+        nodes.push(std::mem::replace(&mut old[HEAD], Node::vacant()));
+        for &i in &order {
+            nodes.push(std::mem::replace(&mut old[i], Node::vacant()));
+        }
+        for n in &mut nodes {
+            n.backward = remap(n.backward);
+            for l in n.levels.iter_mut() {
+                l.next = remap(l.next);
+            }
+        }
+        self.nodes = nodes;
+        self.tail = remap(self.tail);
+        self.free = Vec::new();
+    }
+
+    /// Removes and returns the first (or, with `rev`, last) entry.
+    pub fn pop(&mut self, rev: bool) -> Option<(Box<[u8]>, f64)> {
+        let x = if rev { self.tail } else { self.first() };
+        if x == NIL {
+            return None;
+        }
+        // Every level's predecessor of the first node is the header.
+        let update = if rev {
+            self.predecessors_of(x)
+        } else {
+            [HEAD; LEVEL_MAX]
+        };
+        let score = self.nodes[x].score;
+        self.unlink(x, &update);
+        Some((self.release(x), score))
     }
 
     /// The nodes just before node `target` at every level.
@@ -402,7 +462,10 @@ impl SkipList {
             prev = x;
             x = self.next(x, 0);
         }
-        if order.len() != self.len || self.nodes.len() != self.len + 1 || self.tail != prev {
+        if order.len() != self.len
+            || self.nodes.len() != self.len + 1 + self.free.len()
+            || self.tail != prev
+        {
             return Err("length or tail mismatch".into());
         }
         for w in order.windows(2) {
@@ -416,6 +479,12 @@ impl SkipList {
             rank_of[n] = r + 1;
         }
         for (idx, node) in self.nodes.iter().enumerate() {
+            if idx != HEAD && rank_of[idx] == 0 {
+                if !node.levels.is_empty() || !self.free.contains(&idx) {
+                    return Err(format!("slot {idx} neither linked nor free"));
+                }
+                continue;
+            }
             let height = if idx == HEAD {
                 self.level
             } else {

@@ -26,7 +26,8 @@ pub enum Value {
     ZSet(ZSet),
     Stream(Box<Stream>),
     List(Box<List>),
-    Hash(Box<Hash>),
+    /// An 8-byte handle, like Set and ZSet.
+    Hash(Hash),
 }
 
 /// Boxed collections and 8-byte handles keep `Value` at 16 bytes, so a
@@ -163,7 +164,7 @@ impl Value {
             Value::ZSet(z) => z.mem_bytes(),
             Value::Stream(s) => std::mem::size_of::<Stream>() + s.mem_bytes(),
             Value::List(l) => std::mem::size_of::<List>() + l.mem_bytes(),
-            Value::Hash(h) => std::mem::size_of::<Hash>() + h.mem_bytes(),
+            Value::Hash(h) => h.mem_bytes(),
         }
     }
 

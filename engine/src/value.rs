@@ -20,15 +20,18 @@ pub use crate::types::list::List;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Str(StrValue),
-    Set(Box<Set>),
-    ZSet(Box<ZSet>),
+    /// Sets and sorted sets are 8-byte handles: a small one is a single
+    /// allocation (see types/tagged.rs).
+    Set(Set),
+    ZSet(ZSet),
     Stream(Box<Stream>),
     List(Box<List>),
-    Hash(Box<Hash>),
+    /// An 8-byte handle, like Set and ZSet.
+    Hash(Hash),
 }
 
-/// Boxed collections keep `Value` at 16 bytes, so a keyspace entry fits
-/// jemalloc's 48-byte class (see keyspace.rs).
+/// Boxed collections and 8-byte handles keep `Value` at 16 bytes, so a
+/// keyspace entry fits jemalloc's 48-byte class (see keyspace.rs).
 const _: () = assert!(std::mem::size_of::<Value>() <= 16);
 
 /// The encoding thresholds of the collection types (from the server config:
@@ -161,7 +164,7 @@ impl Value {
             Value::ZSet(z) => z.mem_bytes(),
             Value::Stream(s) => std::mem::size_of::<Stream>() + s.mem_bytes(),
             Value::List(l) => std::mem::size_of::<List>() + l.mem_bytes(),
-            Value::Hash(h) => std::mem::size_of::<Hash>() + h.mem_bytes(),
+            Value::Hash(h) => h.mem_bytes(),
         }
     }
 

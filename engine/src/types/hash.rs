@@ -8,14 +8,15 @@
 //! Conversion is one way (listpack → hashtable), on the write that breaks a
 //! limit, as in Redis.
 //!
-//! Invariants: a `Packed` header holds the number of fields (the buffer holds
-//! twice as many entries; an empty buffer is an empty hash); `Table::bytes` is
-//! the sum of field and value lengths, so `mem_bytes` is O(1).
+//! Invariants: a `Packed` buffer's `aux` holds the number of fields (the
+//! buffer holds twice as many entries); `Table::bytes` is the sum of field
+//! and value lengths, so `mem_bytes` is O(1).
 //!
-//! A `Hash` is 16 bytes and sits unboxed in `Value` (which stays 24 bytes):
-//! a small hash then costs one allocation, not two.
+//! A `Hash` is an 8-byte handle (see tagged.rs) and sits unboxed in `Value`:
+//! a small hash costs one allocation, as Redis's listpack behind its robj.
 
 use super::packed;
+use super::tagged::{Form, SmallOrBig, ThinBuf, ThinRepr};
 use crate::dict::{Dict, Hasher};
 use crate::value::Encodings;
 
@@ -23,17 +24,21 @@ use crate::value::Encodings;
 /// allocator rounding, roughly).
 const TABLE_NODE_BYTES: usize = 48 + 16;
 
-/// A listpack-encoded hash in one exact-size allocation: a 4-byte
-/// little-endian field count, then field, value, field, value ... entries
-/// (empty box = empty hash). One allocation per small hash keeps many small
-/// hashes within Redis's memory use.
+/// A listpack-encoded hash in one exact-size allocation: field, value,
+/// field, value ... entries, with the field count in the buffer's `aux`.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Packed {
-    buf: Box<[u8]>,
-}
+#[repr(transparent)]
+pub struct Packed(ThinBuf);
 
-/// Bytes of the count header in front of a `Packed` buffer's entries.
-const PACKED_HEADER_BYTES: usize = 4;
+// SAFETY: Packed is #[repr(transparent)] over ThinBuf.
+unsafe impl ThinRepr for Packed {
+    fn into_buf(self) -> ThinBuf {
+        self.0
+    }
+    fn from_buf(buf: ThinBuf) -> Packed {
+        Packed(buf)
+    }
+}
 
 pub struct Table {
     dict: Dict<Box<[u8]>>,
@@ -49,28 +54,31 @@ impl std::fmt::Debug for Table {
     }
 }
 
-#[derive(Debug)]
-pub enum Hash {
-    Packed(Packed),
-    Table(Box<Table>),
-}
+/// A hash: a packed listpack or a boxed table, in 8 bytes.
+pub struct Hash(SmallOrBig<Packed, Table>);
 
 impl Default for Hash {
     fn default() -> Self {
-        Hash::Packed(Packed::default())
+        Hash(SmallOrBig::small(Packed::default()))
+    }
+}
+
+impl std::fmt::Debug for Hash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Hash({}, {} fields)", self.encoding_name(), self.len())
     }
 }
 
 impl Clone for Hash {
     fn clone(&self) -> Hash {
-        match self {
-            Hash::Packed(p) => Hash::Packed(p.clone()),
-            Hash::Table(t) => {
+        match self.0.get() {
+            Form::Small(p) => Hash(SmallOrBig::small(p.clone())),
+            Form::Big(t) => {
                 let mut out = Table::new();
                 for (k, v) in t.dict.iter() {
                     out.insert(k, v);
                 }
-                Hash::Table(Box::new(out))
+                Hash(SmallOrBig::big(Box::new(out)))
             }
         }
     }
@@ -129,46 +137,57 @@ impl Table {
 
 impl Packed {
     fn count(&self) -> usize {
-        match self.buf.get(..PACKED_HEADER_BYTES) {
-            Some(h) => u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize,
-            None => 0,
-        }
+        self.0.aux() as usize
     }
 
     fn entries(&self) -> &[u8] {
-        self.buf.get(PACKED_HEADER_BYTES..).unwrap_or(&[])
+        self.0.bytes()
     }
 
-    /// Edits the buffer as a Vec (offsets are absolute, entries start after
-    /// the header) and stores the new count.
-    fn edit<R>(&mut self, f: impl FnOnce(&mut Vec<u8>, &mut usize) -> R) -> R {
-        let mut count = self.count();
-        let mut v = std::mem::take(&mut self.buf).into_vec();
-        if v.len() < PACKED_HEADER_BYTES {
-            v = vec![0; PACKED_HEADER_BYTES];
-        }
-        let r = f(&mut v, &mut count);
-        if count == 0 {
-            v = Vec::new();
-        } else {
-            v[..PACKED_HEADER_BYTES].copy_from_slice(&(count as u32).to_le_bytes());
-        }
-        self.buf = v.into_boxed_slice();
-        r
-    }
-
-    /// Absolute offsets of (field entry, value entry, end of the pair).
+    /// Offsets of (field entry, value entry, end of the pair).
     fn find(&self, field: &[u8]) -> Option<(usize, usize, usize)> {
-        let mut off = PACKED_HEADER_BYTES;
-        while off < self.buf.len() {
-            let (f, voff) = packed::read(&self.buf, off);
-            let (_, end) = packed::read(&self.buf, voff);
+        let buf = self.entries();
+        let mut off = 0;
+        while off < buf.len() {
+            let (f, voff) = packed::read(buf, off);
+            let (_, end) = packed::read(buf, voff);
             if f == field {
                 return Some((off, voff, end));
             }
             off = end;
         }
         None
+    }
+
+    /// Replaces the value entry `voff..end` with `value`.
+    fn replace_value(&mut self, voff: usize, end: usize, value: &[u8]) {
+        self.0
+            .splice_with(voff, end, packed::entry_size(value.len()), |out| {
+                packed::write(out, value)
+            });
+    }
+
+    /// Appends a new (field, value) pair.
+    fn push(&mut self, field: &[u8], value: &[u8]) {
+        let (fsize, vsize) = (
+            packed::entry_size(field.len()),
+            packed::entry_size(value.len()),
+        );
+        let end = self.0.len();
+        let count = self.0.aux();
+        self.0.splice_with(end, end, fsize + vsize, |out| {
+            let (f, v) = out.split_at_mut(fsize);
+            packed::write(f, field);
+            packed::write(v, value);
+        });
+        self.0.set_aux(count + 1);
+    }
+
+    /// Removes the pair `off..end`.
+    fn remove(&mut self, off: usize, end: usize) {
+        let count = self.0.aux();
+        self.0.splice(off, end, &[]);
+        self.0.set_aux(count.saturating_sub(1));
     }
 
     fn pairs(&self) -> PackedPairs<'_> {
@@ -215,9 +234,9 @@ impl Hash {
     }
 
     pub fn len(&self) -> usize {
-        match self {
-            Hash::Packed(p) => p.count(),
-            Hash::Table(t) => t.dict.len(),
+        match self.0.get() {
+            Form::Small(p) => p.count(),
+            Form::Big(t) => t.dict.len(),
         }
     }
 
@@ -225,18 +244,24 @@ impl Hash {
         self.len() == 0
     }
 
+    /// Whether the encoding is "listpack".
+    pub fn is_listpack(&self) -> bool {
+        !self.0.is_big()
+    }
+
     pub fn encoding_name(&self) -> &'static str {
-        match self {
-            Hash::Packed(_) => "listpack",
-            Hash::Table(_) => "hashtable",
+        if self.is_listpack() {
+            "listpack"
+        } else {
+            "hashtable"
         }
     }
 
-    /// Approximate heap bytes, O(1). (The `Hash` itself lives inline in the entry.)
+    /// Approximate heap bytes, O(1).
     pub fn mem_bytes(&self) -> usize {
-        match self {
-            Hash::Packed(p) => p.buf.len(),
-            Hash::Table(t) => {
+        match self.0.get() {
+            Form::Small(p) => p.0.alloc_bytes(),
+            Form::Big(t) => {
                 std::mem::size_of::<Table>()
                     + t.bytes
                     + t.dict.len() * TABLE_NODE_BYTES
@@ -246,11 +271,11 @@ impl Hash {
     }
 
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
-        match self {
-            Hash::Packed(p) => p
+        match self.0.get() {
+            Form::Small(p) => p
                 .find(field)
-                .map(|(_, voff, _)| packed::read(&p.buf, voff).0),
-            Hash::Table(t) => t.get(field),
+                .map(|(_, voff, _)| packed::read(p.entries(), voff).0),
+            Form::Big(t) => t.get(field),
         }
     }
 
@@ -261,76 +286,67 @@ impl Hash {
     /// Sets `field` to `value`, converting to a hashtable when a limit is
     /// passed. Returns true if the field is new.
     pub fn set(&mut self, field: &[u8], value: &[u8], enc: &Encodings) -> bool {
-        if let Hash::Packed(_) = self {
-            if field.len() > enc.hash_max_listpack_value
-                || value.len() > enc.hash_max_listpack_value
-            {
-                self.convert_to_table();
-            }
+        if self.is_listpack()
+            && (field.len() > enc.hash_max_listpack_value
+                || value.len() > enc.hash_max_listpack_value)
+        {
+            self.convert_to_table();
         }
-        let created = match self {
-            Hash::Packed(p) => match p.find(field) {
-                Some((_, voff, end)) => p.edit(|buf, _| {
-                    packed::replace(buf, voff, end, value);
+        let created = match self.0.get_mut() {
+            Form::Small(p) => match p.find(field) {
+                Some((_, voff, end)) => {
+                    p.replace_value(voff, end, value);
                     false
-                }),
-                None => p.edit(|buf, count| {
-                    buf.reserve_exact(
-                        packed::entry_size(field.len()) + packed::entry_size(value.len()),
-                    );
-                    packed::push(buf, field);
-                    packed::push(buf, value);
-                    *count += 1;
+                }
+                None => {
+                    p.push(field, value);
                     true
-                }),
+                }
             },
-            Hash::Table(t) => t.insert(field, value),
+            Form::Big(t) => t.insert(field, value),
         };
-        if let Hash::Packed(p) = self {
-            if p.count() > enc.hash_max_listpack_entries {
-                self.convert_to_table();
-            }
+        if self.is_listpack() && self.len() > enc.hash_max_listpack_entries {
+            self.convert_to_table();
         }
         created
     }
 
     /// Removes `field`; true if it was there. (No conversion back, as Redis.)
     pub fn remove(&mut self, field: &[u8]) -> bool {
-        match self {
-            Hash::Packed(p) => match p.find(field) {
-                Some((off, _, end)) => p.edit(|buf, count| {
-                    packed::remove(buf, off, end);
-                    *count -= 1;
+        match self.0.get_mut() {
+            Form::Small(p) => match p.find(field) {
+                Some((off, _, end)) => {
+                    p.remove(off, end);
                     true
-                }),
+                }
                 None => false,
             },
-            Hash::Table(t) => t.remove(field),
+            Form::Big(t) => t.remove(field),
         }
     }
 
     /// Converts to the hashtable encoding (no-op if it already is).
     pub fn convert_to_table(&mut self) {
-        if let Hash::Packed(p) = self {
+        if let Form::Small(p) = self.0.get() {
             let mut t = Table::new();
             for (f, v) in p.pairs() {
                 t.insert(f, v);
             }
-            *self = Hash::Table(Box::new(t));
+            self.0 = SmallOrBig::big(Box::new(t));
         }
     }
 
     pub fn iter(&self) -> Iter<'_> {
-        Iter(match self {
-            Hash::Packed(p) => IterInner::Packed(p.pairs()),
-            Hash::Table(t) => IterInner::Table(t.dict.iter()),
+        Iter(match self.0.get() {
+            Form::Small(p) => IterInner::Packed(p.pairs()),
+            Form::Big(t) => IterInner::Table(t.dict.iter()),
         })
     }
 
     /// A uniformly random (field, value) (HRANDFIELD). None when empty.
     pub fn random_pair(&self, mut rand: impl FnMut() -> u64) -> Option<(&[u8], &[u8])> {
-        match self {
-            Hash::Packed(p) => {
+        match self.0.get() {
+            Form::Small(p) => {
                 let count = p.count();
                 if count == 0 {
                     return None;
@@ -338,27 +354,27 @@ impl Hash {
                 let pick = (rand() % count as u64) as usize;
                 p.pairs().nth(pick)
             }
-            Hash::Table(t) => t.dict.random(rand).map(|(k, v)| (k, &v[..])),
+            Form::Big(t) => t.dict.random(rand).map(|(k, v)| (k, &v[..])),
         }
     }
 
     /// One HSCAN step. A listpack hash is returned whole with next cursor 0
     /// (as Redis does); a hashtable visits one bucket per call.
     pub fn scan(&self, cursor: u64, mut visit: impl FnMut(&[u8], &[u8])) -> u64 {
-        match self {
-            Hash::Packed(p) => {
+        match self.0.get() {
+            Form::Small(p) => {
                 for (f, v) in p.pairs() {
                     visit(f, v);
                 }
                 0
             }
-            Hash::Table(t) => t.dict.scan(cursor, |k, v| visit(k, v)),
+            Form::Big(t) => t.dict.scan(cursor, |k, v| visit(k, v)),
         }
     }
 
     /// Whether HSCAN returns everything in one call (listpack encoding).
     pub fn scans_whole(&self) -> bool {
-        matches!(self, Hash::Packed(_))
+        self.is_listpack()
     }
 }
 

@@ -1,22 +1,36 @@
 //! Redis's "intset": a sorted array of distinct integers stored at the
 //! narrowest width (16, 32 or 64 bits) that holds every member.
 //!
+//! Storage: one `ThinBuf` (a single exact-size allocation, as Redis's intset)
+//! whose `aux` is the width in bytes and whose bytes are the members,
+//! little-endian, at that width.
+//!
 //! Invariants:
-//! - the members are strictly increasing;
+//! - the members are strictly increasing; the byte length is a multiple of
+//!   the width;
 //! - the width only grows (an insert that needs more bits upgrades every
 //!   member; removals never downgrade), as in Redis, so the RDB blob and
 //!   MEMORY USAGE follow the same rules.
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IntSet {
-    W16(Vec<i16>),
-    W32(Vec<i32>),
-    W64(Vec<i64>),
+use crate::types::tagged::{ThinBuf, ThinRepr};
+
+#[derive(Debug, Clone, PartialEq)]
+#[repr(transparent)]
+pub struct IntSet(ThinBuf);
+
+// SAFETY: IntSet is #[repr(transparent)] over ThinBuf.
+unsafe impl ThinRepr for IntSet {
+    fn into_buf(self) -> ThinBuf {
+        self.0
+    }
+    fn from_buf(buf: ThinBuf) -> IntSet {
+        IntSet(buf)
+    }
 }
 
 impl Default for IntSet {
     fn default() -> Self {
-        IntSet::W16(Vec::new())
+        IntSet::new()
     }
 }
 
@@ -31,63 +45,73 @@ fn width_for(v: i64) -> usize {
     }
 }
 
+/// Reads a little-endian signed integer of `w` bytes.
+#[inline]
+fn read_le(b: &[u8], w: usize) -> i64 {
+    match w {
+        2 => i16::from_le_bytes([b[0], b[1]]) as i64,
+        4 => i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as i64,
+        _ => i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+    }
+}
+
+#[inline]
+fn write_le(out: &mut [u8], w: usize, v: i64) {
+    out.copy_from_slice(&v.to_le_bytes()[..w]);
+}
+
 impl IntSet {
     pub fn new() -> IntSet {
-        IntSet::default()
+        let mut b = ThinBuf::new();
+        b.set_aux(2);
+        IntSet(b)
     }
 
     /// An intset of `width_bytes` (2, 4 or 8; others read as 8) holding
     /// `values`, which must be strictly increasing and fit the width (an RDB
     /// blob, validated by its decoder). Keeps the width as Redis does.
     pub fn from_sorted(values: &[i64], width_bytes: usize) -> IntSet {
-        match width_bytes {
-            2 if values.iter().all(|&v| i16::try_from(v).is_ok()) => {
-                IntSet::W16(values.iter().map(|&v| v as i16).collect())
-            }
-            2 | 4 if values.iter().all(|&v| i32::try_from(v).is_ok()) => {
-                IntSet::W32(values.iter().map(|&v| v as i32).collect())
-            }
-            _ => IntSet::W64(values.to_vec()),
+        let widest = values.iter().map(|&v| width_for(v)).max().unwrap_or(2);
+        let w = match width_bytes {
+            2 | 4 => width_bytes.max(widest),
+            _ => 8,
+        };
+        let mut bytes = Vec::with_capacity(values.len() * w);
+        for &v in values {
+            bytes.extend_from_slice(&v.to_le_bytes()[..w]);
         }
+        IntSet(ThinBuf::from_parts(w as u32, &bytes))
     }
 
     pub fn len(&self) -> usize {
-        match self {
-            IntSet::W16(v) => v.len(),
-            IntSet::W32(v) => v.len(),
-            IntSet::W64(v) => v.len(),
-        }
+        self.0.len() / self.width_bytes()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.0.is_empty()
     }
 
     /// Bytes per member: 2, 4 or 8.
+    #[inline]
     pub fn width_bytes(&self) -> usize {
-        match self {
-            IntSet::W16(_) => 2,
-            IntSet::W32(_) => 4,
-            IntSet::W64(_) => 8,
+        match self.0.aux() {
+            2 => 2,
+            4 => 4,
+            _ => 8,
         }
     }
 
-    /// Heap bytes held (capacity times width).
+    /// Heap bytes held (the one allocation).
     pub fn mem_bytes(&self) -> usize {
-        match self {
-            IntSet::W16(v) => v.capacity() * 2,
-            IntSet::W32(v) => v.capacity() * 4,
-            IntSet::W64(v) => v.capacity() * 8,
-        }
+        self.0.alloc_bytes()
     }
 
     /// The member at sorted position `idx`.
+    #[inline]
     pub fn get(&self, idx: usize) -> Option<i64> {
-        match self {
-            IntSet::W16(v) => v.get(idx).map(|&x| x as i64),
-            IntSet::W32(v) => v.get(idx).map(|&x| x as i64),
-            IntSet::W64(v) => v.get(idx).copied(),
-        }
+        let w = self.width_bytes();
+        let b = self.0.bytes().get(idx * w..idx * w + w)?;
+        Some(read_le(b, w))
     }
 
     /// Ok(position) if present, Err(insertion point) otherwise.
@@ -96,11 +120,16 @@ impl IntSet {
             // Out of the current range: below every member if negative, above otherwise.
             return Err(if x < 0 { 0 } else { self.len() });
         }
-        match self {
-            IntSet::W16(v) => v.binary_search(&(x as i16)),
-            IntSet::W32(v) => v.binary_search(&(x as i32)),
-            IntSet::W64(v) => v.binary_search(&x),
+        let (mut lo, mut hi) = (0, self.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match self.get(mid).unwrap_or(i64::MAX).cmp(&x) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Ok(mid),
+            }
         }
+        Err(lo)
     }
 
     pub fn contains(&self, x: i64) -> bool {
@@ -116,11 +145,9 @@ impl IntSet {
             Ok(_) => return false,
             Err(p) => p,
         };
-        match self {
-            IntSet::W16(v) => v.insert(pos, x as i16),
-            IntSet::W32(v) => v.insert(pos, x as i32),
-            IntSet::W64(v) => v.insert(pos, x),
-        }
+        let w = self.width_bytes();
+        self.0
+            .splice_with(pos * w, pos * w, w, |out| write_le(out, w, x));
         true
     }
 
@@ -136,57 +163,31 @@ impl IntSet {
 
     /// Removes and returns the member at sorted position `idx`.
     pub fn remove_at(&mut self, idx: usize) -> Option<i64> {
-        if idx >= self.len() {
-            return None;
-        }
-        Some(match self {
-            IntSet::W16(v) => v.remove(idx) as i64,
-            IntSet::W32(v) => v.remove(idx) as i64,
-            IntSet::W64(v) => v.remove(idx),
-        })
+        let v = self.get(idx)?;
+        let w = self.width_bytes();
+        self.0.splice(idx * w, idx * w + w, &[]);
+        Some(v)
     }
 
     fn upgrade(&mut self, width: usize) {
         let all: Vec<i64> = self.iter().collect();
-        *self = match width {
-            2 => IntSet::W16(all.into_iter().map(|x| x as i16).collect()),
-            4 => IntSet::W32(all.into_iter().map(|x| x as i32).collect()),
-            _ => IntSet::W64(all),
-        };
+        *self = IntSet::from_sorted(&all, width);
     }
 
     /// Members in increasing order.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = i64> + '_ {
-        let (a, b, c) = match self {
-            IntSet::W16(v) => (Some(v.iter()), None, None),
-            IntSet::W32(v) => (None, Some(v.iter()), None),
-            IntSet::W64(v) => (None, None, Some(v.iter())),
-        };
-        a.into_iter()
-            .flatten()
-            .map(|&x| x as i64)
-            .chain(b.into_iter().flatten().map(|&x| x as i64))
-            .chain(c.into_iter().flatten().copied())
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = i64> + ExactSizeIterator + '_ {
+        let w = self.width_bytes();
+        self.0.bytes().chunks_exact(w).map(move |c| read_le(c, w))
     }
 
     /// Redis's serialized intset: encoding (u32 LE), length (u32 LE), then the
     /// members little-endian at the set's width (the RDB "intset" blob).
     pub fn to_blob(&self) -> Vec<u8> {
         let w = self.width_bytes();
-        let mut out = Vec::with_capacity(8 + w * self.len());
+        let mut out = Vec::with_capacity(8 + self.0.len());
         out.extend_from_slice(&(w as u32).to_le_bytes());
         out.extend_from_slice(&(self.len() as u32).to_le_bytes());
-        match self {
-            IntSet::W16(v) => v
-                .iter()
-                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            IntSet::W32(v) => v
-                .iter()
-                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-            IntSet::W64(v) => v
-                .iter()
-                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
-        }
+        out.extend_from_slice(self.0.bytes());
         out
     }
 }

@@ -7,4 +7,5 @@ pub mod packed;
 pub mod set;
 pub mod skiplist;
 pub mod stream;
+pub mod tagged;
 pub mod zset;

@@ -30,6 +30,12 @@ pub fn entry_size(elem_len: usize) -> usize {
     head + varint_len(head)
 }
 
+/// Writes `elem` as one entry into `out`, which must be exactly
+/// `entry_size(elem.len())` bytes.
+pub fn write(out: &mut [u8], elem: &[u8]) {
+    write_entry(out, elem)
+}
+
 fn write_entry(out: &mut [u8], elem: &[u8]) {
     let mut pos = 0;
     let mut n = elem.len();

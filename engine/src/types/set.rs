@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 
 use crate::dict::{Dict, Hasher};
 use crate::types::intset::IntSet;
+use crate::types::tagged::{Form, SmallOrBig};
 use crate::value::{fmt_i64, parse_i64_strict};
 
 /// Approximate bytes a hashtable node costs besides its key (node box, key
@@ -137,14 +138,12 @@ impl HashSet {
     }
 }
 
-pub enum Set {
-    Int(IntSet),
-    Hash(HashSet),
-}
+/// A set: an intset (`ThinBuf`) or a boxed hashtable, in 8 bytes.
+pub struct Set(SmallOrBig<IntSet, HashSet>);
 
 impl Default for Set {
     fn default() -> Self {
-        Set::Int(IntSet::new())
+        Set::from_intset(IntSet::new())
     }
 }
 
@@ -154,20 +153,36 @@ impl Set {
         Set::default()
     }
 
+    pub fn from_intset(s: IntSet) -> Set {
+        Set(SmallOrBig::small(s))
+    }
+
+    pub fn new_hashtable() -> Set {
+        Set(SmallOrBig::big(Box::default()))
+    }
+
     /// An empty set in the encoding Redis picks for a first member
     /// (`setTypeCreate`): intset if it is an integer, hashtable otherwise.
     pub fn for_member(m: &[u8]) -> Set {
         if parse_i64_strict(m).is_some() {
-            Set::Int(IntSet::new())
+            Set::new()
         } else {
-            Set::Hash(HashSet::default())
+            Set::new_hashtable()
+        }
+    }
+
+    /// The intset, when that is the encoding.
+    pub fn as_intset(&self) -> Option<&IntSet> {
+        match self.0.get() {
+            Form::Small(s) => Some(s),
+            Form::Big(_) => None,
         }
     }
 
     pub fn len(&self) -> usize {
-        match self {
-            Set::Int(s) => s.len(),
-            Set::Hash(s) => s.len(),
+        match self.0.get() {
+            Form::Small(s) => s.len(),
+            Form::Big(s) => s.len(),
         }
     }
 
@@ -176,23 +191,25 @@ impl Set {
     }
 
     pub fn encoding_name(&self) -> &'static str {
-        match self {
-            Set::Int(_) => "intset",
-            Set::Hash(_) => "hashtable",
+        if self.0.is_big() {
+            "hashtable"
+        } else {
+            "intset"
         }
     }
 
+    /// Heap bytes, O(1).
     pub fn mem_bytes(&self) -> usize {
-        match self {
-            Set::Int(s) => s.mem_bytes(),
-            Set::Hash(s) => s.mem_bytes(),
+        match self.0.get() {
+            Form::Small(s) => s.mem_bytes(),
+            Form::Big(s) => std::mem::size_of::<HashSet>() + s.mem_bytes(),
         }
     }
 
     pub fn contains(&self, m: &[u8]) -> bool {
-        match self {
-            Set::Int(s) => parse_i64_strict(m).is_some_and(|n| s.contains(n)),
-            Set::Hash(s) => s.contains(m),
+        match self.0.get() {
+            Form::Small(s) => parse_i64_strict(m).is_some_and(|n| s.contains(n)),
+            Form::Big(s) => s.contains(m),
         }
     }
 
@@ -200,7 +217,7 @@ impl Set {
     /// hashtable when `m` is not an integer or the intset would exceed
     /// `intset_entries_max` members.
     pub fn insert(&mut self, m: &[u8], intset_entries_max: usize) -> bool {
-        if let Set::Int(s) = self {
+        if let Form::Small(s) = self.0.get_mut() {
             match parse_i64_strict(m) {
                 Some(n) => {
                     if !s.insert(n) {
@@ -214,35 +231,35 @@ impl Set {
                 None => self.convert_to_hashtable(),
             }
         }
-        match self {
-            Set::Hash(s) => s.insert(m),
-            Set::Int(_) => false,
+        match self.0.get_mut() {
+            Form::Big(s) => s.insert(m),
+            Form::Small(_) => false,
         }
     }
 
     pub fn remove(&mut self, m: &[u8]) -> bool {
-        match self {
-            Set::Int(s) => parse_i64_strict(m).is_some_and(|n| s.remove(n)),
-            Set::Hash(s) => s.remove(m),
+        match self.0.get_mut() {
+            Form::Small(s) => parse_i64_strict(m).is_some_and(|n| s.remove(n)),
+            Form::Big(s) => s.remove(m),
         }
     }
 
     pub fn convert_to_hashtable(&mut self) {
-        if let Set::Int(s) = self {
+        if let Form::Small(s) = self.0.get() {
             let mut h = HashSet::default();
             for n in s.iter() {
                 let mut buf = [0u8; 24];
                 h.insert(fmt_i64(n, &mut buf));
             }
-            *self = Set::Hash(h);
+            self.0 = SmallOrBig::big(Box::new(h));
         }
     }
 
     /// Members: increasing for an intset, table order for a hashtable.
     pub fn iter(&self) -> Box<dyn Iterator<Item = Member<'_>> + '_> {
-        match self {
-            Set::Int(s) => Box::new(s.iter().map(Member::Int)),
-            Set::Hash(s) => Box::new(s.iter().map(Member::Str)),
+        match self.0.get() {
+            Form::Small(s) => Box::new(s.iter().map(Member::Int)),
+            Form::Big(s) => Box::new(s.iter().map(Member::Str)),
         }
     }
 
@@ -252,20 +269,20 @@ impl Set {
     }
 
     pub fn random(&self, rng: &mut Rng) -> Option<Member<'_>> {
-        match self {
-            Set::Int(s) => s.get(rng.below(s.len())).map(Member::Int),
-            Set::Hash(s) => s.random(rng).map(Member::Str),
+        match self.0.get() {
+            Form::Small(s) => s.get(rng.below(s.len())).map(Member::Int),
+            Form::Big(s) => s.random(rng).map(Member::Str),
         }
     }
 
     /// Removes and returns a random member.
     pub fn pop_random(&mut self, rng: &mut Rng) -> Option<Vec<u8>> {
-        match self {
-            Set::Int(s) => {
+        match self.0.get_mut() {
+            Form::Small(s) => {
                 let idx = rng.below(s.len());
                 s.remove_at(idx).map(|n| n.to_string().into_bytes())
             }
-            Set::Hash(s) => {
+            Form::Big(s) => {
                 let m = s.random(rng)?.to_vec();
                 s.remove(&m);
                 Some(m)
@@ -277,26 +294,26 @@ impl Set {
     /// does for compact encodings; a hashtable visits the bucket(s) the
     /// cursor names (see `Dict::scan`).
     pub fn scan(&self, cursor: u64, mut visit: impl FnMut(Member<'_>)) -> u64 {
-        match self {
-            Set::Int(s) => {
+        match self.0.get() {
+            Form::Small(s) => {
                 s.iter().for_each(|n| visit(Member::Int(n)));
                 0
             }
-            Set::Hash(s) => s.dict.scan(cursor, |k, _| visit(Member::Str(k))),
+            Form::Big(s) => s.dict.scan(cursor, |k, _| visit(Member::Str(k))),
         }
     }
 }
 
 impl Clone for Set {
     fn clone(&self) -> Set {
-        match self {
-            Set::Int(s) => Set::Int(s.clone()),
-            Set::Hash(s) => {
+        match self.0.get() {
+            Form::Small(s) => Set::from_intset(s.clone()),
+            Form::Big(s) => {
                 let mut h = HashSet::default();
                 for m in s.iter() {
                     h.insert(m);
                 }
-                Set::Hash(h)
+                Set(SmallOrBig::big(Box::new(h)))
             }
         }
     }

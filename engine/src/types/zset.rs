@@ -24,10 +24,9 @@ use std::cmp::Ordering;
 use crate::dict::Dict;
 use crate::types::set::{member_hasher, Rng, DICT_BUCKET_BYTES, HASH_NODE_OVERHEAD_BYTES};
 use crate::types::skiplist::{cmp_entry, SkipList, NIL};
+use crate::types::tagged::{Form, SmallOrBig, ThinBuf};
 use crate::value::Encodings;
 
-/// Bytes per listpack entry besides the member (vector slot).
-const LISTPACK_ENTRY_BYTES: usize = std::mem::size_of::<(Box<[u8]>, f64)>();
 /// Approximate bytes of a skiplist node besides its member (node, links, box).
 const SKIPLIST_NODE_BYTES: usize = 72;
 
@@ -209,32 +208,184 @@ pub fn format_g17(d: f64) -> String {
     }
 }
 
-/// The "listpack" encoding.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Listpack {
-    entries: Vec<(Box<[u8]>, f64)>,
-    /// Sum of member lengths.
-    member_bytes: usize,
-}
+/// The "listpack" encoding: one `ThinBuf` whose `aux` is the member count
+/// and whose bytes are (member, score) pairs in (score, member) order:
+/// `varint(member length) member score`, where the score is a varint `v`:
+/// even `v` holds an integer (zigzag of `v >> 1`), `v == 1` is followed by
+/// the 8 little-endian bytes of an f64. Varints are LEB128.
+mod lp {
+    use super::{cmp_entry, listpack_score, Ordering, ThinBuf};
 
-impl Listpack {
-    fn position(&self, member: &[u8]) -> Option<usize> {
-        self.entries.iter().position(|(m, _)| &**m == member)
+    /// Integral scores up to this magnitude are stored as integers (every
+    /// such f64 converts to i64 and back exactly).
+    const INT_SCORE_MAX: f64 = 9_007_199_254_740_992.0;
+    /// Varint tag of a score stored as 8 raw bytes.
+    const FLOAT_TAG: u64 = 1;
+
+    #[inline]
+    fn varint_len(mut n: u64) -> usize {
+        let mut len = 1;
+        while n >= 0x80 {
+            n >>= 7;
+            len += 1;
+        }
+        len
     }
 
-    fn insert(&mut self, member: Box<[u8]>, score: f64) {
+    #[inline]
+    fn put_varint(out: &mut [u8], mut pos: usize, mut n: u64) -> usize {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if let Some(slot) = out.get_mut(pos) {
+                *slot = if n == 0 { byte } else { byte | 0x80 };
+            }
+            pos += 1;
+            if n == 0 {
+                return pos;
+            }
+        }
+    }
+
+    #[inline]
+    fn get_varint(buf: &[u8], mut pos: usize) -> (u64, usize) {
+        let mut n = 0u64;
+        let mut shift = 0;
+        while let Some(&b) = buf.get(pos) {
+            pos += 1;
+            n |= ((b & 0x7f) as u64) << shift;
+            shift += 7;
+            if b & 0x80 == 0 || shift > 63 {
+                break;
+            }
+        }
+        (n, pos)
+    }
+
+    /// The varint a score is stored as, when it is an integer.
+    #[inline]
+    fn int_code(score: f64) -> Option<u64> {
+        if score.trunc() != score || score.abs() > INT_SCORE_MAX {
+            return None;
+        }
+        let n = score as i64;
+        let zigzag = ((n << 1) ^ (n >> 63)) as u64;
+        Some(zigzag << 1)
+    }
+
+    fn score_len(score: f64) -> usize {
+        match int_code(score) {
+            Some(code) => varint_len(code),
+            None => 1 + 8,
+        }
+    }
+
+    /// Encoded size of a pair.
+    pub fn pair_len(member: &[u8], score: f64) -> usize {
+        varint_len(member.len() as u64) + member.len() + score_len(score)
+    }
+
+    fn write_pair(out: &mut [u8], member: &[u8], score: f64) {
+        let mut pos = put_varint(out, 0, member.len() as u64);
+        if let Some(slot) = out.get_mut(pos..pos + member.len()) {
+            slot.copy_from_slice(member);
+        }
+        pos += member.len();
+        match int_code(score) {
+            Some(code) => {
+                put_varint(out, pos, code);
+            }
+            None => {
+                pos = put_varint(out, pos, FLOAT_TAG);
+                if let Some(slot) = out.get_mut(pos..pos + 8) {
+                    slot.copy_from_slice(&score.to_le_bytes());
+                }
+            }
+        }
+    }
+
+    /// The pair at `off`: (member, score, offset of the next pair).
+    #[inline]
+    pub fn read(buf: &[u8], off: usize) -> (&[u8], f64, usize) {
+        let (mlen, pos) = get_varint(buf, off);
+        let end = pos.saturating_add(mlen as usize).min(buf.len());
+        let member = buf.get(pos..end).unwrap_or(&[]);
+        let (code, pos) = get_varint(buf, end);
+        if code == FLOAT_TAG {
+            let raw = buf
+                .get(pos..pos + 8)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .unwrap_or([0; 8]);
+            (member, f64::from_le_bytes(raw), pos + 8)
+        } else {
+            let zigzag = code >> 1;
+            let n = ((zigzag >> 1) as i64) ^ -((zigzag & 1) as i64);
+            (member, n as f64, pos)
+        }
+    }
+
+    /// Offset of the pair at `rank` (the buffer end past the last).
+    pub fn offset_of(buf: &[u8], rank: usize) -> usize {
+        let mut off = 0;
+        for _ in 0..rank {
+            if off >= buf.len() {
+                break;
+            }
+            off = read(buf, off).2;
+        }
+        off
+    }
+
+    /// (rank, offset, end, score) of `member`.
+    pub fn find(buf: &[u8], member: &[u8]) -> Option<(usize, usize, usize, f64)> {
+        let mut off = 0;
+        let mut rank = 0;
+        while off < buf.len() {
+            let (m, s, next) = read(buf, off);
+            if m == member {
+                return Some((rank, off, next, s));
+            }
+            off = next;
+            rank += 1;
+        }
+        None
+    }
+
+    /// Inserts an absent member in order.
+    pub fn insert(b: &mut ThinBuf, member: &[u8], score: f64) {
         let score = listpack_score(score);
-        let at = self
-            .entries
-            .partition_point(|(m, s)| cmp_entry(*s, m, score, &member) == Ordering::Less);
-        self.member_bytes += member.len();
-        self.entries.insert(at, (member, score));
+        let buf = b.bytes();
+        let mut off = 0;
+        while off < buf.len() {
+            let (m, s, next) = read(buf, off);
+            if cmp_entry(s, m, score, member) != Ordering::Less {
+                break;
+            }
+            off = next;
+        }
+        let count = b.aux();
+        b.splice_with(off, off, pair_len(member, score), |out| {
+            write_pair(out, member, score)
+        });
+        b.set_aux(count + 1);
     }
 
-    fn remove_at(&mut self, idx: usize) -> (Box<[u8]>, f64) {
-        let e = self.entries.remove(idx);
-        self.member_bytes -= e.0.len();
-        e
+    /// Removes the pairs in bytes `off..end`, `n` of them.
+    pub fn remove(b: &mut ThinBuf, off: usize, end: usize, n: usize) {
+        let count = b.aux();
+        b.splice_with(off, end, 0, |_| {});
+        b.set_aux(count.saturating_sub(n as u32));
+    }
+
+    /// Appends a pair known to sort after every present one.
+    pub fn push(b: &mut ThinBuf, member: &[u8], score: f64) {
+        let score = listpack_score(score);
+        let end = b.len();
+        let count = b.aux();
+        b.splice_with(end, end, pair_len(member, score), |out| {
+            write_pair(out, member, score)
+        });
+        b.set_aux(count + 1);
     }
 }
 
@@ -252,11 +403,12 @@ impl Skiplist {
         2 * member.len() + HASH_NODE_OVERHEAD_BYTES + SKIPLIST_NODE_BYTES
     }
 
-    fn insert(&mut self, member: Box<[u8]>, score: f64) {
+    fn insert(&mut self, member: &[u8], score: f64) {
         let h = member_hasher();
-        self.bytes += Self::entry_bytes(&member);
-        self.dict.insert(h, h.hash(&member), &member, score);
-        self.list.insert(score, member);
+        self.bytes += Self::entry_bytes(member);
+        self.dict
+            .insert_new(h, h.hash(member), member.into(), score);
+        self.list.insert(score, member.into());
     }
 
     fn score(&self, member: &[u8]) -> Option<f64> {
@@ -281,19 +433,30 @@ impl Skiplist {
             None => false,
         }
     }
+
+    /// Removes the lowest (or highest) entry.
+    fn pop(&mut self, rev: bool) -> Option<(Box<[u8]>, f64)> {
+        let (member, score) = self.list.pop(rev)?;
+        let h = member_hasher();
+        self.dict.remove(h, h.hash(&member), &member);
+        self.bytes -= Self::entry_bytes(&member);
+        Some((member, score))
+    }
 }
 
-pub enum ZSet {
-    Listpack(Listpack),
-    Skiplist(Skiplist),
-}
+/// A sorted set: a listpack (`ThinBuf`) or a boxed skiplist, in 8 bytes.
+pub struct ZSet(SmallOrBig<ThinBuf, Skiplist>);
 
 /// Iterates (member, score) pairs from a rank, forwards or backwards.
 pub enum ZIter<'a> {
     Listpack {
-        entries: &'a [(Box<[u8]>, f64)],
-        next: Option<usize>,
-        rev: bool,
+        buf: &'a [u8],
+        off: usize,
+    },
+    /// Backwards over a listpack: the offsets of the pairs still to visit.
+    ListpackRev {
+        buf: &'a [u8],
+        offs: Vec<usize>,
     },
     Skiplist {
         list: &'a SkipList,
@@ -305,17 +468,21 @@ pub enum ZIter<'a> {
 impl<'a> Iterator for ZIter<'a> {
     type Item = (&'a [u8], f64);
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         match self {
-            ZIter::Listpack { entries, next, rev } => {
-                let idx = (*next)?;
-                let (m, s) = entries.get(idx)?;
-                *next = if *rev {
-                    idx.checked_sub(1)
-                } else {
-                    Some(idx + 1)
-                };
-                Some((&**m, *s))
+            ZIter::Listpack { buf, off } => {
+                if *off >= buf.len() {
+                    return None;
+                }
+                let (m, s, next) = lp::read(buf, *off);
+                *off = next;
+                Some((m, s))
+            }
+            ZIter::ListpackRev { buf, offs } => {
+                let off = offs.pop()?;
+                let (m, s, _) = lp::read(buf, off);
+                Some((m, s))
             }
             ZIter::Skiplist { list, node, rev } => {
                 if *node == NIL {
@@ -331,11 +498,11 @@ impl<'a> Iterator for ZIter<'a> {
 
 impl ZSet {
     pub fn new_listpack() -> ZSet {
-        ZSet::Listpack(Listpack::default())
+        ZSet(SmallOrBig::small(ThinBuf::new()))
     }
 
     pub fn new_skiplist() -> ZSet {
-        ZSet::Skiplist(Skiplist::default())
+        ZSet(SmallOrBig::big(Box::default()))
     }
 
     /// The encoding ZADD/ZINCRBY pick for a new key from its first member's
@@ -349,9 +516,9 @@ impl ZSet {
     }
 
     pub fn len(&self) -> usize {
-        match self {
-            ZSet::Listpack(lp) => lp.entries.len(),
-            ZSet::Skiplist(sk) => sk.list.len(),
+        match self.0.get() {
+            Form::Small(b) => b.aux() as usize,
+            Form::Big(sk) => sk.list.len(),
         }
     }
 
@@ -359,74 +526,84 @@ impl ZSet {
         self.len() == 0
     }
 
+    pub fn is_listpack(&self) -> bool {
+        !self.0.is_big()
+    }
+
     pub fn encoding_name(&self) -> &'static str {
-        match self {
-            ZSet::Listpack(_) => "listpack",
-            ZSet::Skiplist(_) => "skiplist",
+        if self.is_listpack() {
+            "listpack"
+        } else {
+            "skiplist"
         }
     }
 
+    /// Heap bytes, O(1).
     pub fn mem_bytes(&self) -> usize {
-        match self {
-            ZSet::Listpack(lp) => lp.entries.capacity() * LISTPACK_ENTRY_BYTES + lp.member_bytes,
-            ZSet::Skiplist(sk) => sk.bytes + sk.dict.bucket_count() * DICT_BUCKET_BYTES,
+        match self.0.get() {
+            Form::Small(b) => b.alloc_bytes(),
+            Form::Big(sk) => {
+                std::mem::size_of::<Skiplist>()
+                    + sk.bytes
+                    + sk.dict.bucket_count() * DICT_BUCKET_BYTES
+            }
         }
     }
 
     pub fn score(&self, member: &[u8]) -> Option<f64> {
-        match self {
-            ZSet::Listpack(lp) => lp.position(member).map(|i| lp.entries[i].1),
-            ZSet::Skiplist(sk) => sk.score(member),
+        match self.0.get() {
+            Form::Small(b) => lp::find(b.bytes(), member).map(|f| f.3),
+            Form::Big(sk) => sk.score(member),
         }
     }
 
     /// Adds a member known to be absent (the caller checked `score`). Converts
     /// a listpack that would break its limits first. `score` must not be NaN.
     pub fn insert(&mut self, member: &[u8], score: f64, enc: &Encodings) {
-        if let ZSet::Listpack(lp) = self {
-            if lp.entries.len() + 1 > enc.zset_max_listpack_entries
-                || member.len() > enc.zset_max_listpack_value
-            {
-                self.convert_to_skiplist();
-            }
+        if self.is_listpack()
+            && (self.len() + 1 > enc.zset_max_listpack_entries
+                || member.len() > enc.zset_max_listpack_value)
+        {
+            self.convert_to_skiplist();
         }
-        match self {
-            ZSet::Listpack(lp) => lp.insert(member.into(), score),
-            ZSet::Skiplist(sk) => sk.insert(member.into(), score),
+        match self.0.get_mut() {
+            Form::Small(b) => lp::insert(b, member, score),
+            Form::Big(sk) => sk.insert(member, score),
         }
     }
 
     /// Changes the score of a present member; false if it is absent.
     pub fn set_score(&mut self, member: &[u8], score: f64) -> bool {
-        match self {
-            ZSet::Listpack(lp) => match lp.position(member) {
-                Some(i) => {
-                    let (m, _) = lp.remove_at(i);
-                    lp.insert(m, score);
+        match self.0.get_mut() {
+            Form::Small(b) => match lp::find(b.bytes(), member) {
+                Some((_, off, end, _)) => {
+                    lp::remove(b, off, end, 1);
+                    lp::insert(b, member, score);
                     true
                 }
                 None => false,
             },
-            ZSet::Skiplist(sk) => sk.set_score(member, score),
+            Form::Big(sk) => sk.set_score(member, score),
         }
     }
 
     /// Removes a member; returns its score.
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
-        match self {
-            ZSet::Listpack(lp) => {
-                let i = lp.position(member)?;
-                Some(lp.remove_at(i).1)
+        match self.0.get_mut() {
+            Form::Small(b) => {
+                let (_, off, end, score) = lp::find(b.bytes(), member)?;
+                lp::remove(b, off, end, 1);
+                Some(score)
             }
-            ZSet::Skiplist(sk) => sk.remove(member),
+            Form::Big(sk) => sk.remove(member),
         }
     }
 
     /// 0-based rank in increasing order, with the score.
     pub fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
-        match self {
-            ZSet::Listpack(lp) => lp.position(member).map(|i| (i, lp.entries[i].1)),
-            ZSet::Skiplist(sk) => {
+        match self.0.get() {
+            Form::Small(b) => lp::find(b.bytes(), member).map(|f| (f.0, f.3)),
+            Form::Big(sk) => {
                 let score = sk.score(member)?;
                 sk.list.rank(score, member).map(|r| (r, score))
             }
@@ -440,20 +617,30 @@ impl ZSet {
 
     /// Iterates from `rank` towards higher ranks, or lower ones with `rev`.
     pub fn iter_from(&self, rank: usize, rev: bool) -> ZIter<'_> {
-        match self {
-            ZSet::Listpack(lp) => {
-                let next = if rank < lp.entries.len() {
-                    Some(rank)
-                } else {
-                    None
-                };
-                ZIter::Listpack {
-                    entries: &lp.entries,
-                    next,
-                    rev,
+        match self.0.get() {
+            Form::Small(b) => {
+                let buf = b.bytes();
+                if rank >= b.aux() as usize {
+                    return ZIter::Listpack {
+                        buf,
+                        off: buf.len(),
+                    };
                 }
+                if !rev {
+                    return ZIter::Listpack {
+                        buf,
+                        off: lp::offset_of(buf, rank),
+                    };
+                }
+                let mut offs = Vec::with_capacity(rank + 1);
+                let mut off = 0;
+                while offs.len() <= rank && off < buf.len() {
+                    offs.push(off);
+                    off = lp::read(buf, off).2;
+                }
+                ZIter::ListpackRev { buf, offs }
             }
-            ZSet::Skiplist(sk) => ZIter::Skiplist {
+            Form::Big(sk) => ZIter::Skiplist {
                 list: &sk.list,
                 node: sk.list.node_at(rank),
                 rev,
@@ -482,9 +669,9 @@ impl ZSet {
         if !self.may_intersect(r) {
             return None;
         }
-        let rank = match self {
-            ZSet::Listpack(lp) => lp.entries.iter().position(|(m, s)| r.gte_min(*s, m))?,
-            ZSet::Skiplist(sk) => sk.list.prefix_len(|s, m| !r.gte_min(s, m)),
+        let rank = match self.0.get() {
+            Form::Small(_) => self.iter().position(|(m, s)| r.gte_min(s, m))?,
+            Form::Big(sk) => sk.list.prefix_len(|s, m| !r.gte_min(s, m)),
         };
         let (m, s) = self.at(rank)?;
         r.lte_max(s, m).then_some(rank)
@@ -495,9 +682,18 @@ impl ZSet {
         if !self.may_intersect(r) {
             return None;
         }
-        let rank = match self {
-            ZSet::Listpack(lp) => lp.entries.iter().rposition(|(m, s)| r.lte_max(*s, m))?,
-            ZSet::Skiplist(sk) => sk.list.prefix_len(|s, m| r.lte_max(s, m)).checked_sub(1)?,
+        let rank = match self.0.get() {
+            Form::Small(_) => {
+                // The last position whose element is <= max, scanning from the head.
+                let mut found = None;
+                for (i, (m, s)) in self.iter().enumerate() {
+                    if r.lte_max(s, m) {
+                        found = Some(i);
+                    }
+                }
+                found?
+            }
+            Form::Big(sk) => sk.list.prefix_len(|s, m| r.lte_max(s, m)).checked_sub(1)?,
         };
         let (m, s) = self.at(rank)?;
         r.gte_min(s, m).then_some(rank)
@@ -508,15 +704,15 @@ impl ZSet {
         let Some(first) = self.first_in(r) else {
             return 0;
         };
-        match self {
-            ZSet::Listpack(_) => self
+        if self.is_listpack() {
+            return self
                 .iter_from(first, false)
                 .take_while(|(m, s)| r.lte_max(*s, m))
-                .count(),
-            ZSet::Skiplist(_) => match self.last_in(r) {
-                Some(last) if last >= first => last - first + 1,
-                _ => 0,
-            },
+                .count();
+        }
+        match self.last_in(r) {
+            Some(last) if last >= first => last - first + 1,
+            _ => 0,
         }
     }
 
@@ -526,17 +722,18 @@ impl ZSet {
             return 0;
         }
         let end = end.min(self.len() - 1);
-        match self {
-            ZSet::Listpack(lp) => {
-                for (m, _) in lp.entries.drain(start..=end) {
-                    lp.member_bytes -= m.len();
-                }
-                end - start + 1
+        let n = end - start + 1;
+        match self.0.get_mut() {
+            Form::Small(b) => {
+                let from = lp::offset_of(b.bytes(), start);
+                let to = from + lp::offset_of(b.bytes().get(from..).unwrap_or(&[]), n);
+                lp::remove(b, from, to, n);
+                n
             }
-            ZSet::Skiplist(_) => {
+            Form::Big(_) => {
                 let doomed: Vec<Box<[u8]>> = self
                     .iter_from(start, false)
-                    .take(end - start + 1)
+                    .take(n)
                     .map(|(m, _)| m.into())
                     .collect();
                 for m in &doomed {
@@ -562,14 +759,15 @@ impl ZSet {
     /// Removes and returns the lowest (or, with `rev`, highest) entry.
     pub fn pop(&mut self, rev: bool) -> Option<(Box<[u8]>, f64)> {
         let rank = if rev { self.len().checked_sub(1)? } else { 0 };
-        match self {
-            ZSet::Listpack(lp) => Some(lp.remove_at(rank)),
-            ZSet::Skiplist(_) => {
-                let (m, s) = self.at(rank)?;
+        match self.0.get_mut() {
+            Form::Small(b) => {
+                let off = lp::offset_of(b.bytes(), rank);
+                let (m, s, end) = lp::read(b.bytes(), off);
                 let m: Box<[u8]> = m.into();
-                self.remove(&m);
+                lp::remove(b, off, end, 1);
                 Some((m, s))
             }
+            Form::Big(sk) => sk.pop(rev),
         }
     }
 
@@ -584,46 +782,42 @@ impl ZSet {
     /// One ZSCAN step. A listpack is returned whole with cursor 0; a skiplist
     /// scans its dict with Redis's cursor guarantee.
     pub fn scan(&self, cursor: u64, mut visit: impl FnMut(&[u8], f64)) -> u64 {
-        match self {
-            ZSet::Listpack(lp) => {
-                lp.entries.iter().for_each(|(m, s)| visit(m, *s));
+        match self.0.get() {
+            Form::Small(_) => {
+                self.iter().for_each(|(m, s)| visit(m, s));
                 0
             }
-            ZSet::Skiplist(sk) => sk.dict.scan(cursor, |m, s| visit(m, *s)),
+            Form::Big(sk) => sk.dict.scan(cursor, |m, s| visit(m, *s)),
         }
     }
 
     pub fn convert_to_skiplist(&mut self) {
-        if let ZSet::Listpack(lp) = self {
+        if self.is_listpack() {
             let mut sk = Skiplist::default();
-            for (m, s) in std::mem::take(&mut lp.entries) {
+            for (m, s) in self.iter() {
                 sk.insert(m, s);
             }
-            *self = ZSet::Skiplist(sk);
+            self.0 = SmallOrBig::big(Box::new(sk));
         }
     }
 
     /// Converts a skiplist back to a listpack if it fits the limits
     /// (zsetConvertToListpackIfNeeded, used for the STORE commands' results).
     pub fn shrink_if_fits(&mut self, enc: &Encodings) {
-        if let ZSet::Skiplist(sk) = self {
-            if sk.list.len() > enc.zset_max_listpack_entries {
-                return;
-            }
-            if self
-                .iter()
-                .any(|(m, _)| m.len() > enc.zset_max_listpack_value)
-            {
-                return;
-            }
-            let mut lp = Listpack::default();
-            lp.entries.reserve(self.len());
-            for (m, s) in self.iter() {
-                lp.member_bytes += m.len();
-                lp.entries.push((m.into(), listpack_score(s)));
-            }
-            *self = ZSet::Listpack(lp);
+        if self.is_listpack() || self.len() > enc.zset_max_listpack_entries {
+            return;
         }
+        if self
+            .iter()
+            .any(|(m, _)| m.len() > enc.zset_max_listpack_value)
+        {
+            return;
+        }
+        let mut b = ThinBuf::new();
+        for (m, s) in self.iter() {
+            lp::push(&mut b, m, s);
+        }
+        self.0 = SmallOrBig::small(b);
     }
 
     /// Checks the encoding's invariants (tests).
@@ -637,14 +831,22 @@ impl ZSet {
                 return Err("order".into());
             }
         }
-        if let ZSet::Skiplist(sk) = self {
-            sk.list.check()?;
-            if sk.dict.len() != sk.list.len() {
-                return Err("dict/list length".into());
+        match self.0.get() {
+            Form::Small(b) => {
+                let size: usize = pairs.iter().map(|(m, s)| lp::pair_len(m, *s)).sum();
+                if size != b.len() {
+                    return Err("listpack size".into());
+                }
             }
-            for (m, s) in &pairs {
-                if sk.score(m) != Some(*s) {
-                    return Err("dict score".into());
+            Form::Big(sk) => {
+                sk.list.check()?;
+                if sk.dict.len() != sk.list.len() {
+                    return Err("dict/list length".into());
+                }
+                for (m, s) in &pairs {
+                    if sk.score(m) != Some(*s) {
+                        return Err("dict score".into());
+                    }
                 }
             }
         }
@@ -652,16 +854,22 @@ impl ZSet {
     }
 }
 
+impl Default for ZSet {
+    fn default() -> Self {
+        ZSet::new_listpack()
+    }
+}
+
 impl Clone for ZSet {
     fn clone(&self) -> ZSet {
-        match self {
-            ZSet::Listpack(lp) => ZSet::Listpack(lp.clone()),
-            ZSet::Skiplist(_) => {
+        match self.0.get() {
+            Form::Small(b) => ZSet(SmallOrBig::small(b.clone())),
+            Form::Big(_) => {
                 let mut sk = Skiplist::default();
                 for (m, s) in self.iter() {
-                    sk.insert(m.into(), s);
+                    sk.insert(m, s);
                 }
-                ZSet::Skiplist(sk)
+                ZSet(SmallOrBig::big(Box::new(sk)))
             }
         }
     }

@@ -30,9 +30,10 @@ pub fn list_type_byte(_l: &List) -> u8 {
 }
 
 pub fn hash_type_byte(h: &Hash) -> u8 {
-    match h {
-        Hash::Packed(_) => types::HASH_LISTPACK,
-        Hash::Table(_) => types::HASH,
+    if h.is_listpack() {
+        types::HASH_LISTPACK
+    } else {
+        types::HASH
     }
 }
 
@@ -47,8 +48,8 @@ pub fn write_list<W: Write>(w: &mut Writer<W>, l: &List) -> io::Result<()> {
 }
 
 pub fn write_hash<W: Write>(w: &mut Writer<W>, h: &Hash) -> io::Result<()> {
-    match h {
-        Hash::Packed(_) => {
+    match h.is_listpack() {
+        true => {
             let mut items: Vec<&[u8]> = Vec::with_capacity(h.len() * 2);
             for (f, v) in h.iter() {
                 items.push(f);
@@ -56,7 +57,7 @@ pub fn write_hash<W: Write>(w: &mut Writer<W>, h: &Hash) -> io::Result<()> {
             }
             w.string(&compact::listpack_encode(items))
         }
-        Hash::Table(_) => {
+        false => {
             w.len(h.len() as u64)?;
             for (f, v) in h.iter() {
                 w.string(f)?;
@@ -169,7 +170,7 @@ pub fn read_hash<R: Read>(r: &mut Reader<R>, ty: u8, enc: &Encodings) -> Result<
         }
         other => return Err(bad(r, format!("not a hash type {other}"))),
     }
-    Ok(Value::Hash(Box::new(hash)))
+    Ok(Value::Hash(hash))
 }
 
 #[cfg(test)]
@@ -204,13 +205,13 @@ mod tests {
         let enc = Encodings::default();
         let mut small = Hash::new();
         small.set(b"a", b"1", &enc);
-        let v = Value::Hash(Box::new(small));
+        let v = Value::Hash(small);
         assert_eq!(round_trip(&v, types::HASH_LISTPACK), v);
         let mut big = Hash::new();
         for i in 0..1000 {
             big.set(format!("f{i}").as_bytes(), b"v", &enc);
         }
-        let v = Value::Hash(Box::new(big));
+        let v = Value::Hash(big);
         assert_eq!(
             hash_type_byte(match &v {
                 Value::Hash(h) => h,

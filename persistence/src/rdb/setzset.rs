@@ -14,7 +14,7 @@
 use std::io::{self, Read, Write};
 
 use strata_engine::types::intset::IntSet;
-use strata_engine::types::set::{HashSet, Set};
+use strata_engine::types::set::Set;
 use strata_engine::types::zset::{listpack_score_text, ZSet};
 use strata_engine::value::Value;
 use strata_engine::Encodings;
@@ -26,35 +26,35 @@ use super::writer::Writer;
 use super::Corrupt;
 
 pub fn set_type_byte(s: &Set) -> u8 {
-    match s {
-        Set::Int(_) => types::SET_INTSET,
-        Set::Hash(_) => types::SET,
+    if s.as_intset().is_some() {
+        types::SET_INTSET
+    } else {
+        types::SET
     }
 }
 
 pub fn zset_type_byte(z: &ZSet) -> u8 {
-    match z {
-        ZSet::Listpack(_) => types::ZSET_LISTPACK,
-        ZSet::Skiplist(_) => types::ZSET_2,
+    if z.is_listpack() {
+        types::ZSET_LISTPACK
+    } else {
+        types::ZSET_2
     }
 }
 
 pub fn write_set<W: Write>(w: &mut Writer<W>, s: &Set) -> io::Result<()> {
-    match s {
-        Set::Int(is) => w.string(&is.to_blob()),
-        Set::Hash(h) => {
-            w.len(h.len() as u64)?;
-            for m in h.iter() {
-                w.string(m)?;
-            }
-            Ok(())
-        }
+    if let Some(is) = s.as_intset() {
+        return w.string(&is.to_blob());
     }
+    w.len(s.len() as u64)?;
+    for m in s.iter() {
+        m.with_bytes(|b| w.string(b))?;
+    }
+    Ok(())
 }
 
 pub fn write_zset<W: Write>(w: &mut Writer<W>, z: &ZSet) -> io::Result<()> {
-    match z {
-        ZSet::Listpack(_) => {
+    match z.is_listpack() {
+        true => {
             let mut items: Vec<Vec<u8>> = Vec::with_capacity(z.len() * 2);
             for (m, s) in z.iter() {
                 items.push(m.to_vec());
@@ -64,7 +64,7 @@ pub fn write_zset<W: Write>(w: &mut Writer<W>, z: &ZSet) -> io::Result<()> {
                 items.iter().map(|i| i.as_slice()),
             ))
         }
-        ZSet::Skiplist(_) => {
+        false => {
             w.len(z.len() as u64)?;
             if z.is_empty() {
                 return Ok(());
@@ -90,7 +90,7 @@ pub fn read_set<R: Read>(r: &mut Reader<R>, ty: u8, enc: &Encodings) -> Result<V
         types::SET => {
             let n = r.plain_len("set size")?;
             let mut s = if n > intset_max as u64 {
-                Set::Hash(HashSet::default())
+                Set::new_hashtable()
             } else {
                 Set::new()
             };
@@ -106,7 +106,7 @@ pub fn read_set<R: Read>(r: &mut Reader<R>, ty: u8, enc: &Encodings) -> Result<V
             let blob = r.string("intset")?;
             let values = compact::intset_decode(&blob).map_err(|e| blob_error(r, "intset", e))?;
             let width = blob.first().copied().unwrap_or(8) as usize;
-            let mut s = Set::Int(IntSet::from_sorted(&values, width));
+            let mut s = Set::from_intset(IntSet::from_sorted(&values, width));
             if s.len() > intset_max {
                 s.convert_to_hashtable();
             }
@@ -126,7 +126,7 @@ pub fn read_set<R: Read>(r: &mut Reader<R>, ty: u8, enc: &Encodings) -> Result<V
         }
         other => return Err(r.corrupt(format!("not a set type: {other}"))),
     };
-    Ok(Value::Set(Box::new(set)))
+    Ok(Value::Set(set))
 }
 
 /// A listpack or ziplist score element (zzlStrtod on text).
@@ -204,7 +204,7 @@ pub fn read_zset<R: Read>(r: &mut Reader<R>, ty: u8, enc: &Encodings) -> Result<
         }
         other => return Err(r.corrupt(format!("not a sorted set type: {other}"))),
     };
-    Ok(Value::ZSet(Box::new(z)))
+    Ok(Value::ZSet(z))
 }
 
 #[cfg(test)]
@@ -256,13 +256,13 @@ mod tests {
         for i in 0..200 {
             big.insert(format!("m{i}").as_bytes(), i as f64, &enc);
         }
-        let v = restore(&dump(&Value::ZSet(Box::new(big)), true), true).expect("big");
+        let v = restore(&dump(&Value::ZSet(big), true), true).expect("big");
         assert_eq!(zset(&v).encoding_name(), "skiplist");
         assert_eq!(zset(&v).len(), 200);
         // A small skiplist (made by a STORE command in another server) loads as a listpack.
         let mut small = ZSet::new_skiplist();
         small.insert(b"a", 1.0, &enc);
-        let v = restore(&dump(&Value::ZSet(Box::new(small)), true), true).expect("small");
+        let v = restore(&dump(&Value::ZSet(small), true), true).expect("small");
         assert_eq!(zset(&v).encoding_name(), "listpack");
     }
 

@@ -514,7 +514,7 @@ fn search_generic(ctx: &mut Ctx, args: &mut Args, form: Form) -> CmdResult {
         zs.insert(&h.member, score, &enc);
     }
     zs.shrink_if_fits(&enc);
-    db.set(&dst, Value::ZSet(Box::new(zs)), false);
+    db.set(&dst, Value::ZSet(zs), false);
     db.notify(
         notify::ZSET,
         if is_search {

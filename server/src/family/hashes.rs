@@ -150,7 +150,7 @@ fn set_pairs(ctx: &mut Ctx, args: &mut Args, name: &str) -> Result<i64, CmdError
     let rest = args.rest();
     let enc = ctx.srv.keyspace.shared.encodings;
     let mut db = ctx.db();
-    let mut g = db.write_or_insert(&key, || Value::Hash(Box::default())).0;
+    let mut g = db.write_or_insert(&key, || Value::Hash(Hash::default())).0;
     let hash = hash_mut(&mut g)?;
     let mut created = 0;
     for pair in rest.chunks(2) {
@@ -178,7 +178,7 @@ fn hsetnx(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let value = args.next()?;
     let enc = ctx.srv.keyspace.shared.encodings;
     let mut db = ctx.db();
-    let mut g = db.write_or_insert(&key, || Value::Hash(Box::default())).0;
+    let mut g = db.write_or_insert(&key, || Value::Hash(Hash::default())).0;
     let hash = hash_mut(&mut g)?;
     if hash.contains(&field) {
         g.unchanged();
@@ -221,7 +221,7 @@ fn hincrby(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let incr = args.next_i64()?;
     let enc = ctx.srv.keyspace.shared.encodings;
     let mut db = ctx.db();
-    let mut g = db.write_or_insert(&key, || Value::Hash(Box::default())).0;
+    let mut g = db.write_or_insert(&key, || Value::Hash(Hash::default())).0;
     let hash = hash_mut(&mut g)?;
     let current = match hash.get(&field) {
         None => 0,
@@ -252,7 +252,7 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     }
     let enc = ctx.srv.keyspace.shared.encodings;
     let mut db = ctx.db();
-    let mut g = db.write_or_insert(&key, || Value::Hash(Box::default())).0;
+    let mut g = db.write_or_insert(&key, || Value::Hash(Hash::default())).0;
     let hash = hash_mut(&mut g)?;
     let current = match hash.get(&field) {
         None => longdouble::Ld::Zero { neg: false },

@@ -161,7 +161,7 @@ fn sadd(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     };
     let intset_max = ctx.srv.keyspace.shared.encodings.set_max_intset_entries;
     let mut db = ctx.db();
-    let (mut g, _) = db.write_or_insert(&key, || Value::Set(Box::new(Set::for_member(&first))));
+    let (mut g, _) = db.write_or_insert(&key, || Value::Set(Set::for_member(&first)));
     let set = match as_set_mut(g.value_mut()) {
         Ok(s) => s,
         Err(e) => {
@@ -294,7 +294,7 @@ fn smove(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         g.notify(notify::SET, "srem");
     }
     let intset_max = db.shared().encodings.set_max_intset_entries;
-    let (mut g, _) = db.write_or_insert(&dst, || Value::Set(Box::new(Set::for_member(&member))));
+    let (mut g, _) = db.write_or_insert(&dst, || Value::Set(Set::for_member(&member)));
     let added = as_set_mut(g.value_mut()).is_ok_and(|s| s.insert(&member, intset_max));
     if added {
         g.notify(notify::SET, "sadd");

@@ -475,9 +475,8 @@ fn add_generic(ctx: &mut Ctx, key: &[u8], pairs: &[(f64, Bytes)], f: AddFlags) -
         return Ok(none());
     }
     let first_len = pairs.first().map_or(0, |p| p.1.len());
-    let (mut g, _) = db.write_or_insert(key, || {
-        Value::ZSet(Box::new(ZSet::for_first_member(first_len, &enc)))
-    });
+    let (mut g, _) =
+        db.write_or_insert(key, || Value::ZSet(ZSet::for_first_member(first_len, &enc)));
     let z = as_zset_mut(g.value_mut())?;
     let (mut added, mut updated, mut processed) = (0u64, 0u64, 0u64);
     let mut last_score = 0.0;
@@ -628,9 +627,10 @@ fn zrem(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 /// A score as ZSCAN shows it: the form the encoding stores (a listpack keeps
 /// integral scores as integers).
 fn scan_score_text(z: &ZSet, score: f64) -> String {
-    match z {
-        ZSet::Listpack(_) => listpack_score_text(score),
-        ZSet::Skiplist(_) => format_double(score),
+    if z.is_listpack() {
+        listpack_score_text(score)
+    } else {
+        format_double(score)
     }
 }
 

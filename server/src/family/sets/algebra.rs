@@ -30,7 +30,7 @@ fn check_keys(db: &mut DbView, keys: &[Bytes]) -> Result<(), CmdError> {
 fn sets<'a>(db: &'a DbView, keys: &[Bytes]) -> Vec<Option<&'a Set>> {
     keys.iter()
         .map(|k| match db.get_shared(k) {
-            Some(Value::Set(s)) => Some(&**s),
+            Some(Value::Set(s)) => Some(s),
             _ => None,
         })
         .collect()
@@ -154,7 +154,7 @@ fn store(db: &mut DbView, dst: &[u8], result: Set, event: &'static str) -> Reply
         return Reply::Int(0);
     }
     let n = result.len();
-    db.set(dst, Value::Set(Box::new(result)), false);
+    db.set(dst, Value::Set(result), false);
     db.notify(notify::SET, event, dst);
     Reply::Int(n as i64)
 }

@@ -248,7 +248,7 @@ pub(crate) fn store_result(
     }
     z.shrink_if_fits(&enc);
     let n = z.len();
-    db.set(dst, Value::ZSet(Box::new(z)), false);
+    db.set(dst, Value::ZSet(z), false);
     db.notify(notify::ZSET, event, dst);
     Reply::Int(n as i64)
 }

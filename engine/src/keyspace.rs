@@ -864,16 +864,17 @@ impl<'a> DbView<'a> {
         if created {
             let value = make();
             self.add_entry(hash, seg, key, value);
-        } else if let Some(entry) = self.db.segments[seg].map.get_mut(hash, key) {
-            self.sh.touch(&mut entry.lru);
         }
-        let old_mem = if created {
-            0
-        } else {
-            self.db.segments[seg]
-                .map
-                .get(hash, key)
-                .map_or(0, |e| e.value.mem_bytes())
+        // add_entry counted the new value's bytes (an empty value may hold
+        // some), so the guard measures growth from what is stored either way.
+        let old_mem = match self.db.segments[seg].map.get_mut(hash, key) {
+            Some(entry) => {
+                if !created {
+                    self.sh.touch(&mut entry.lru);
+                }
+                entry.value.mem_bytes()
+            }
+            None => 0,
         };
         let mut guard = WriteGuard::new(self, hash, seg, key, old_mem);
         if created {

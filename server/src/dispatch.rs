@@ -363,11 +363,7 @@ pub fn call(
     // One hash lookup on the hot path; the name is copied once per command.
     let stat = match srv.stats.commands.get_mut(&*name) {
         Some(stat) => stat,
-        None => srv
-            .stats
-            .commands
-            .entry(name.into_owned())
-            .or_default(),
+        None => srv.stats.commands.entry(name.into_owned()).or_default(),
     };
     stat.calls += 1;
     stat.usec += usec;

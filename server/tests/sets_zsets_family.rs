@@ -403,3 +403,47 @@ fn memory_accounting_returns_to_zero() {
     assert_eq!(t.run("DBSIZE"), R::Int(0));
     assert_eq!(t.srv.keyspace.shared.value_bytes, 0);
 }
+
+#[test]
+/// Like the test above, but for every prefix of the script: pins down which
+/// command leaves bytes behind.
+fn memory_accounting_returns_to_zero_after_every_prefix() {
+    let mut extra: Vec<String> = Vec::new();
+    for i in 0..600 {
+        extra.push(format!("SADD conv {i}"));
+        extra.push(format!("ZADD zconv {i} member{i}"));
+    }
+    let mut cmds: Vec<String> = SCRIPT.iter().map(|(c, _, _)| c.to_string()).collect();
+    cmds.push(extra.join("\n"));
+    for tail in [
+        "SPOP conv 100",
+        "ZREMRANGEBYRANK zconv 0 99",
+        "SUNIONSTORE u conv d",
+        "ZUNIONSTORE zu 2 zconv d",
+    ] {
+        cmds.push(tail.to_string());
+    }
+    for n in 1..=cmds.len() {
+        let mut t = T::new();
+        for c in &cmds[..n] {
+            for line in c.lines() {
+                t.run(line);
+            }
+        }
+        let keys = match t.run("KEYS *") {
+            R::Array(items) => items,
+            other => panic!("{other:?}"),
+        };
+        for k in keys {
+            let R::Bulk(Some(k)) = k else { panic!("key") };
+            t.run_args(&[b"DEL", &k]);
+        }
+        if t.srv.keyspace.shared.value_bytes != 0 {
+            panic!(
+                "after {n} commands (last: {}): {}",
+                &cmds[n - 1][..cmds[n - 1].len().min(80)],
+                t.srv.keyspace.shared.value_bytes
+            );
+        }
+    }
+}

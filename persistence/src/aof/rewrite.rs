@@ -268,7 +268,7 @@ mod tests {
         let mut z = strata_engine::types::zset::ZSet::new_listpack();
         z.insert(b"a", 0.1, &enc);
         z.insert(b"b", f64::NEG_INFINITY, &enc);
-        let got = run(b"z", &Value::ZSet(Box::new(z)), None);
+        let got = run(b"z", &Value::ZSet(z), None);
         assert_eq!(
             got,
             vec![vec!["ZADD", "z", "-inf", "b", "0.10000000000000001", "a"]]

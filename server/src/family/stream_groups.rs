@@ -24,6 +24,7 @@
 //! - history reads propagate nothing, and consumers created by XCLAIM,
 //!   XAUTOCLAIM or an acknowledged XREADGROUP are created by the replayed
 //!   XCLAIM.
+//!
 //! Several effects of one command form one unit (MULTI/EXEC); a blocked
 //! XREADGROUP served later is a unit of its own (`blocking_streams.rs`).
 
@@ -280,7 +281,6 @@ pub fn read_for_group(
         )))
     };
     drop(guard);
-    drop(db);
     propagate_effects(ctx, effects);
     let mut db = ctx.db();
     if created {

@@ -538,7 +538,6 @@ fn xtrim(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         guard.notify(notify::STREAM, "xtrim");
     }
     drop(guard);
-    drop(db);
     if let Some(threshold) = exact.filter(|_| ctx.propagating()) {
         let mut effect = args.argv().to_vec();
         rewrite_approx(&mut effect, parsed.threshold_pos, threshold);

@@ -185,6 +185,29 @@ fn parse_master(lp: &Listpack) -> Option<Master<'_>> {
     })
 }
 
+/// The append path's view of a master entry, without allocating: (live
+/// count, its offset, deleted count, whether its field names are those of
+/// `fields` (alternating field, value)).
+fn master_header<F: AsRef<[u8]>>(lp: &Listpack, fields: &[F]) -> Option<(i64, usize, i64, bool)> {
+    let count_off = lp.first()?;
+    let (count, o) = lp.get(count_off)?;
+    let (deleted, o) = lp.get(o)?;
+    let (n, mut o) = lp.get(o)?;
+    let n = n.int()?;
+    let mut same = n >= 0 && n as usize == fields.len() / 2;
+    if same {
+        for pair in fields.chunks(2) {
+            let (f, next) = lp.get(o)?;
+            if !f.eq_bytes(pair[0].as_ref()) {
+                same = false;
+                break;
+            }
+            o = next;
+        }
+    }
+    Some((count.int()?, count_off, deleted.int()?, same))
+}
+
 /// Decodes the entry at `off`; returns it and the offset after it.
 fn parse_entry(
     lp: &Listpack,
@@ -398,8 +421,8 @@ impl Stream {
         if let Some((&master_id, lp)) = self.nodes.iter().next_back() {
             let full_bytes = lp.len_bytes() + total >= max_bytes;
             let full_entries = limits.max_entries > 0
-                && parse_master(lp)
-                    .is_some_and(|m| (m.count + m.deleted) as usize >= limits.max_entries);
+                && master_header(lp, fields)
+                    .is_some_and(|m| (m.0 + m.2) as usize >= limits.max_entries);
             if !full_bytes && !full_entries {
                 tail = Some(master_id);
             }
@@ -430,15 +453,8 @@ impl Stream {
             return Err(AppendError::IdTooSmall);
         };
         let before = lp.capacity();
-        let same_fields = match parse_master(lp) {
-            Some(m) => {
-                let same = m.fields.len() == numfields
-                    && m.fields
-                        .iter()
-                        .zip(fields.chunks(2))
-                        .all(|(mf, pair)| mf.eq_bytes(pair[0].as_ref()));
-                let count_off = m.count_off;
-                let count = m.count;
+        let same_fields = match master_header(lp, fields) {
+            Some((count, count_off, _, same)) => {
                 if tail.is_some() {
                     lp.replace_int(count_off, count + 1);
                 }

@@ -357,16 +357,16 @@ impl Listpack {
     /// Runs `f` on the buffer to write to (a packed listpack is copied
     /// out first).
     fn with_owned<R>(&mut self, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
-        let mut v = match std::mem::replace(&mut self.buf, Buf::Owned(Vec::new())) {
-            Buf::Owned(v) => v,
-            Buf::Packed { chunk, off, len } => {
-                let (off, len) = (off as usize, len as usize);
-                chunk.get(off..off + len).unwrap_or(&[]).to_vec()
-            }
-        };
-        let r = f(&mut v);
-        self.buf = Buf::Owned(v);
-        r
+        if let Buf::Packed { chunk, off, len } = &self.buf {
+            let (off, len) = (*off as usize, *len as usize);
+            let copy = chunk.get(off..off + len).unwrap_or(&[]).to_vec();
+            self.buf = Buf::Owned(copy);
+        }
+        match &mut self.buf {
+            Buf::Owned(v) => f(v),
+            // Not reached: the buffer was made owned just above.
+            Buf::Packed { .. } => f(&mut Vec::new()),
+        }
     }
 
     fn declared_count(&self) -> u16 {
@@ -410,8 +410,13 @@ impl Listpack {
         encode_int(&mut enc, v);
         let new_next = off + enc.len();
         self.with_owned(|buf| {
-            buf.splice(off..next, enc);
-            set_total(buf);
+            if enc.len() == next - off {
+                // Same size (the common case: a counter moving by one).
+                buf[off..next].copy_from_slice(&enc);
+            } else {
+                buf.splice(off..next, enc);
+                set_total(buf);
+            }
         });
         Some(new_next)
     }

@@ -19,7 +19,10 @@
 //!   its id is queued for `take_resumed`: `net.rs` then runs whatever it
 //!   sent while blocked;
 //! - `net.rs` calls `expire_timeouts` every loop turn and sleeps no longer
-//!   than `next_deadline`; `hooks::client_closed` calls `forget`.
+//!   than `next_deadline`; `hooks::client_closed` calls `forget`;
+//! - a served XREADGROUP's effects (XCLAIMs, or XGROUP CREATECONSUMER and
+//!   SETID with NOACK) are propagated as a unit of their own, after the
+//!   command that woke it, as Redis does.
 //!
 //! Invariants: a client id is in `waiters` iff its `Client::blocked` is set
 //! by this module; `by_key[(db, key)]` lists exactly the waiters that name
@@ -34,6 +37,7 @@ use strata_engine::types::stream::id::StreamId;
 use strata_engine::LOOKUP_SILENT;
 
 use crate::client::Client;
+use crate::family::stream_groups;
 use crate::family::streams::{entries_reply, keyed_reply, stream_of, stream_of_mut, GroupRead};
 use crate::resp::Reply;
 use crate::server::Server;
@@ -265,6 +269,7 @@ fn serve_plain(srv: &mut Server, db: usize, key: &[u8], gt: StreamId, count: usi
 fn serve_group(srv: &mut Server, db: usize, key: &[u8], g: &GroupRead, count: usize) -> Outcome {
     srv.keyspace.set_now_ms(crate::clock::now_ms());
     let now = srv.keyspace.now_ms();
+    let propagating = srv.propagation.enabled;
     let mut view = srv.keyspace.db(db);
     let Some(mut guard) = view.write(key) else {
         return Outcome::Reply(Reply::error("UNBLOCKED the stream key no longer exists"));
@@ -284,11 +289,28 @@ fn serve_group(srv: &mut Server, db: usize, key: &[u8], g: &GroupRead, count: us
     let created = s
         .group_mut(&g.group)
         .is_some_and(|x| x.touch_consumer(&g.consumer, now));
-    let entries = crate::family::stream_groups::deliver_new(s, g, last, count, now);
+    let mut effects: stream_groups::Effects = propagating.then(Vec::new);
+    if created && g.noack {
+        effects
+            .get_or_insert_with(Vec::new)
+            .push(stream_groups::createconsumer_effect(
+                key,
+                &g.group,
+                &g.consumer,
+            ));
+    }
+    let entries = stream_groups::deliver_new(s, key, g, last, count, now, &mut effects);
     drop(guard);
     view.add_dirty(1 + u64::from(created));
     if created {
         view.notify(strata_engine::notify::STREAM, "xgroup-createconsumer", key);
+    }
+    // The served read is a unit of its own, as in Redis.
+    if let Some(list) = effects.filter(|_| propagating) {
+        srv.propagation
+            .unit
+            .extend(list.into_iter().map(|argv| (db, argv)));
+        crate::propagate::end_unit(srv);
     }
     Outcome::Reply(entries_reply(entries))
 }

@@ -159,7 +159,53 @@ printf '%-22s %16s %16s\n' "used_memory (bytes)" "${MEM[redis,used]}" "${MEM[str
 printf '%-22s %16s %16s\n' "RSS empty (KiB)" "${MEM[redis,rss0]}" "${MEM[strata,rss0]}"
 printf '%-22s %16s %16s\n' "RSS loaded (KiB)" "${MEM[redis,rss]}" "${MEM[strata,rss]}"
 
-[ "${SKIP_AOF:-0}" = 1 ] && exit 0
+# Streams (issue 4): XADD throughput (redis-benchmark 7.0 has no XADD test:
+# a custom command line, one stream per run) and the memory of
+# STREAM_ENTRIES (default 1000000) entries `XADD s * f v`. Knob STREAMS=0
+# skips this part.
+if [ "${STREAMS:-1}" != 0 ]; then
+  STREAM_ENTRIES=${STREAM_ENTRIES:-1000000}
+  declare -A XRPS XMEM
+  for server in redis strata; do
+    bin=redis-server
+    [ "$server" = strata ] && bin=$STRATA_BIN
+    start "$server" "$bin"
+    for p in 1 16; do
+      n=$REQUESTS
+      [ "$p" -gt 1 ] && n=$((REQUESTS * 5))
+      XRPS[$server,$p]=$(redis-benchmark -h 127.0.0.1 -p "$PORT" -c "$CLIENTS" -n "$n" -P "$p" --csv \
+        XADD "mystream:$p" '*' field value 2>/dev/null | awk -F'","' 'NR > 1 { gsub(/"/, "", $2); print $2 }')
+    done
+    redis-cli -p "$PORT" flushall >/dev/null
+    before=$(field "$PORT" memory used_memory)
+    awk -v n="$STREAM_ENTRIES" 'BEGIN {
+      for (i = 0; i < n; i++) printf "*5\r\n$4\r\nXADD\r\n$1\r\ns\r\n$1\r\n*\r\n$1\r\nf\r\n$1\r\nv\r\n"
+    }' | redis-cli -p "$PORT" --pipe >/dev/null
+    XMEM[$server,len]=$(redis-cli -p "$PORT" xlen s)
+    after=$(field "$PORT" memory used_memory)
+    XMEM[$server,per]=$(awk -v a="$after" -v b="$before" -v n="${XMEM[$server,len]}" 'BEGIN { printf "%.1f", (a - b) / n }')
+    XMEM[$server,rss]=$(rss_kib "$PID")
+    stop "$PID"
+  done
+  echo
+  echo "XADD mystream * field value (requests/s), $CLIENTS clients"
+  printf '%-8s %4s %14s %14s %14s\n' test P redis strata strata/redis
+  for p in 1 16; do
+    r=${XRPS[redis,$p]:-n/a}
+    s=${XRPS[strata,$p]:-n/a}
+    ratio=n/a
+    if [[ $r =~ ^[0-9.]+$ && $s =~ ^[0-9.]+$ ]]; then ratio=$(awk -v a="$s" -v b="$r" 'BEGIN { printf "%.2f", a / b }'); fi
+    printf '%-8s %4s %14s %14s %14s\n' XADD "$p" "$r" "$s" "$ratio"
+  done
+  echo
+  echo "Memory: one stream of $STREAM_ENTRIES entries (XADD s * f v)"
+  printf '%-22s %16s %16s\n' "" redis strata
+  printf '%-22s %16s %16s\n' "XLEN" "${XMEM[redis,len]}" "${XMEM[strata,len]}"
+  printf '%-22s %16s %16s\n' "used_memory / entry" "${XMEM[redis,per]}" "${XMEM[strata,per]}"
+  printf '%-22s %16s %16s\n' "RSS loaded (KiB)" "${XMEM[redis,rss]}" "${XMEM[strata,rss]}"
+fi
+
+if [ "${SKIP_AOF:-0}" != 1 ]; then
 
 AOF_POLICIES=${AOF_POLICIES:-always everysec no}
 AOF_TESTS=${AOF_TESTS:-set,incr}
@@ -201,3 +247,4 @@ for policy in $AOF_POLICIES; do
     done
   done
 done
+fi

@@ -15,12 +15,21 @@
 //!   added): the 7.0 metadata of RDB type 19/21.
 //! - `groups`: consumer groups by name (see `group.rs`).
 //!
+//! Memory: only the last node grows; when a new node starts, the previous
+//! one is sealed (shrunk to its length) and runs of sealed nodes are packed
+//! into shared chunks of up to 64 KiB (`listpack::PACK_BYTES_MAX`), so the
+//! allocator's size-class rounding is paid per chunk, not per node. A
+//! packed node that must change (XDEL, an exact trim) is copied out first;
+//! a chunk is freed when its last node goes, so a stream trimmed from the
+//! front holds at most one partly dead chunk there.
+//!
 //! Invariants:
 //! - every node holds at least one live entry; IDs increase across and
 //!   within nodes and are all <= `last_id`;
 //! - `length` equals the number of live entries; `first_id` is the first
 //!   live entry's ID when `length > 0`;
-//! - `node_bytes` equals the sum of the nodes' buffer capacities, so
+//! - `node_bytes` equals the sum of the nodes' buffer capacities (a packed
+//!   node counts its length), so
 //!   `mem_bytes` is O(groups) without walking the entries.
 //!
 //! An emptied stream is a valid value: the keyspace never deletes streams
@@ -174,6 +183,29 @@ fn parse_master(lp: &Listpack) -> Option<Master<'_>> {
         fields,
         entries_off,
     })
+}
+
+/// The append path's view of a master entry, without allocating: (live
+/// count, its offset, deleted count, whether its field names are those of
+/// `fields` (alternating field, value)).
+fn master_header<F: AsRef<[u8]>>(lp: &Listpack, fields: &[F]) -> Option<(i64, usize, i64, bool)> {
+    let count_off = lp.first()?;
+    let (count, o) = lp.get(count_off)?;
+    let (deleted, o) = lp.get(o)?;
+    let (n, mut o) = lp.get(o)?;
+    let n = n.int()?;
+    let mut same = n >= 0 && n as usize == fields.len() / 2;
+    if same {
+        for pair in fields.chunks(2) {
+            let (f, next) = lp.get(o)?;
+            if !f.eq_bytes(pair[0].as_ref()) {
+                same = false;
+                break;
+            }
+            o = next;
+        }
+    }
+    Some((count.int()?, count_off, deleted.int()?, same))
 }
 
 /// Decodes the entry at `off`; returns it and the offset after it.
@@ -389,8 +421,8 @@ impl Stream {
         if let Some((&master_id, lp)) = self.nodes.iter().next_back() {
             let full_bytes = lp.len_bytes() + total >= max_bytes;
             let full_entries = limits.max_entries > 0
-                && parse_master(lp)
-                    .is_some_and(|m| (m.count + m.deleted) as usize >= limits.max_entries);
+                && master_header(lp, fields)
+                    .is_some_and(|m| (m.0 + m.2) as usize >= limits.max_entries);
             if !full_bytes && !full_entries {
                 tail = Some(master_id);
             }
@@ -403,6 +435,7 @@ impl Stream {
                     lp.shrink_to_fit();
                     self.node_bytes = self.node_bytes + lp.capacity() - before;
                 }
+                self.pack_sealed(false);
                 let mut lp = Listpack::with_capacity(NODE_PREALLOC_BYTES.min(max_bytes));
                 lp.push_int(1);
                 lp.push_int(0);
@@ -420,15 +453,8 @@ impl Stream {
             return Err(AppendError::IdTooSmall);
         };
         let before = lp.capacity();
-        let same_fields = match parse_master(lp) {
-            Some(m) => {
-                let same = m.fields.len() == numfields
-                    && m.fields
-                        .iter()
-                        .zip(fields.chunks(2))
-                        .all(|(mf, pair)| mf.eq_bytes(pair[0].as_ref()));
-                let count_off = m.count_off;
-                let count = m.count;
+        let same_fields = match master_header(lp, fields) {
+            Some((count, count_off, _, same)) => {
                 if tail.is_some() {
                     lp.replace_int(count_off, count + 1);
                 }
@@ -824,7 +850,59 @@ impl Stream {
                 return None;
             }
         }
+        // All but the last node (the one appends go to) are sealed.
+        if let Some((tail_id, tail)) = s.nodes.pop_last() {
+            s.pack_sealed(true);
+            s.nodes.insert(tail_id, tail);
+        }
         (live == length).then_some(s)
+    }
+
+    /// Packs the run of sealed, unpacked nodes at the end of the tree
+    /// (every node is sealed when this runs: the tail is not in the tree
+    /// yet, or was sealed just now) into shared chunks of at most
+    /// PACK_BYTES_MAX bytes, greedily in ID order. The last, partly filled
+    /// chunk is only packed when `all`; otherwise it waits for more nodes.
+    fn pack_sealed(&mut self, all: bool) {
+        /// An `Arc<[u8]>` allocation's header (two reference counts).
+        const ARC_HEADER_BYTES: usize = 16;
+        let budget = listpack::PACK_BYTES_MAX - ARC_HEADER_BYTES;
+        let mut run: Vec<&mut Listpack> = self
+            .nodes
+            .values_mut()
+            .rev()
+            .take_while(|lp| !lp.is_packed())
+            .collect();
+        run.reverse();
+        let total: usize = run.iter().map(|lp| lp.len_bytes()).sum();
+        if !all && total <= budget {
+            return;
+        }
+        let before: usize = run.iter().map(|lp| lp.capacity()).sum();
+        let n = run.len();
+        let mut group: Vec<&mut Listpack> = Vec::new();
+        let mut group_bytes = 0;
+        for lp in run {
+            if !group.is_empty() && group_bytes + lp.len_bytes() > budget {
+                Listpack::pack(&mut group);
+                group.clear();
+                group_bytes = 0;
+            }
+            group_bytes += lp.len_bytes();
+            group.push(lp);
+        }
+        if all && group.len() > 1 {
+            Listpack::pack(&mut group);
+        }
+        drop(group);
+        let after: usize = self
+            .nodes
+            .values()
+            .rev()
+            .take(n)
+            .map(|lp| lp.capacity())
+            .sum();
+        self.node_bytes = self.node_bytes + after - before;
     }
 
     /// Adds a group while loading (see `from_parts`).

@@ -8,16 +8,30 @@
 //! dirty count added by hand. XGROUP DESTROY wakes blocked XREADGROUP
 //! clients explicitly.
 //!
-//! Propagation (once a propagate API exists): every entry XREADGROUP
-//! delivers, XCLAIM claims or XAUTOCLAIM claims or drops becomes
-//! `XCLAIM key group consumer 0 id TIME ms RETRYCOUNT n FORCE JUSTID LASTID
-//! last-id`, and a moved group last ID becomes `XGROUP SETID key group id
-//! ENTRIESREAD n`; the original command itself is not propagated.
+//! Propagation (what Redis 7.0 writes to its AOF, checked against it): the
+//! original XREADGROUP, XCLAIM or XAUTOCLAIM is never propagated; instead
+//! - every entry XREADGROUP delivers with `>` (without NOACK), XCLAIM or
+//!   XAUTOCLAIM claims becomes `XCLAIM key group consumer 0 id TIME ms
+//!   RETRYCOUNT n FORCE JUSTID LASTID last-id` with the PEL entry's new
+//!   state and the group's last ID at that point;
+//! - a PEL entry whose stream entry was deleted, dropped by XCLAIM or
+//!   XAUTOCLAIM, becomes the same XCLAIM with the entry's old state (its
+//!   replay drops it too);
+//! - XREADGROUP with NOACK propagates `XGROUP CREATECONSUMER` when it
+//!   created the consumer and `XGROUP SETID key group id ENTRIESREAD n`
+//!   when it moved the group; XCLAIM's LASTID becomes that SETID only when
+//!   no XCLAIM effect (which carries LASTID) was written;
+//! - history reads propagate nothing, and consumers created by XCLAIM,
+//!   XAUTOCLAIM or an acknowledged XREADGROUP are created by the replayed
+//!   XCLAIM.
+//!
+//! Several effects of one command form one unit (MULTI/EXEC); a blocked
+//! XREADGROUP served later is a unit of its own (`blocking_streams.rs`).
 
 use bytes::Bytes;
 use strata_engine::notify;
 use strata_engine::types::stream::id::{self as sid, StreamId};
-use strata_engine::types::stream::{ConsumerGroup, Stream};
+use strata_engine::types::stream::{ConsumerGroup, PendingEntry, Stream};
 use strata_engine::Value;
 
 use crate::commands::args::parse_i64;
@@ -136,6 +150,89 @@ fn subcommand_syntax(argv: &[Bytes]) -> CmdError {
     ))
 }
 
+// ---- Propagated effects ---------------------------------------------------
+
+/// Effects collected while the stream is borrowed, propagated afterwards;
+/// None when nothing consumes effects (no cost on the hot path).
+pub type Effects = Option<Vec<Vec<Bytes>>>;
+
+fn b(s: &'static str) -> Bytes {
+    Bytes::from_static(s.as_bytes())
+}
+
+fn id_arg(id: StreamId) -> Bytes {
+    Bytes::from(id.to_string())
+}
+
+/// `XCLAIM key group consumer 0 id TIME ms RETRYCOUNT n FORCE JUSTID LASTID
+/// last-id`: replayed, it puts `id` in `consumer`'s PEL with exactly this
+/// delivery time and count (or drops it when the entry is gone).
+pub fn xclaim_effect(
+    key: &[u8],
+    group: &[u8],
+    consumer: &[u8],
+    id: StreamId,
+    p: &PendingEntry,
+    last_id: StreamId,
+) -> Vec<Bytes> {
+    vec![
+        b("XCLAIM"),
+        Bytes::copy_from_slice(key),
+        Bytes::copy_from_slice(group),
+        Bytes::copy_from_slice(consumer),
+        b("0"),
+        id_arg(id),
+        b("TIME"),
+        Bytes::from(p.delivery_time_ms.to_string()),
+        b("RETRYCOUNT"),
+        Bytes::from(p.delivery_count.to_string()),
+        b("FORCE"),
+        b("JUSTID"),
+        b("LASTID"),
+        id_arg(last_id),
+    ]
+}
+
+/// `XGROUP SETID key group id ENTRIESREAD n` (-1 for an unknown count).
+pub fn setid_effect(key: &[u8], group: &[u8], g: &ConsumerGroup) -> Vec<Bytes> {
+    let read = g
+        .entries_read
+        .map_or_else(|| "-1".to_string(), |n| n.to_string());
+    vec![
+        b("XGROUP"),
+        b("SETID"),
+        Bytes::copy_from_slice(key),
+        Bytes::copy_from_slice(group),
+        id_arg(g.last_id),
+        b("ENTRIESREAD"),
+        Bytes::from(read),
+    ]
+}
+
+/// `XGROUP CREATECONSUMER key group consumer`.
+pub fn createconsumer_effect(key: &[u8], group: &[u8], consumer: &[u8]) -> Vec<Bytes> {
+    vec![
+        b("XGROUP"),
+        b("CREATECONSUMER"),
+        Bytes::copy_from_slice(key),
+        Bytes::copy_from_slice(group),
+        Bytes::copy_from_slice(consumer),
+    ]
+}
+
+fn push(effects: &mut Effects, f: impl FnOnce() -> Vec<Bytes>) {
+    if let Some(list) = effects.as_mut() {
+        list.push(f());
+    }
+}
+
+/// Hands collected effects to the running command's unit.
+fn propagate_effects(ctx: &mut Ctx, effects: Effects) {
+    for argv in effects.into_iter().flatten() {
+        ctx.also_propagate(argv);
+    }
+}
+
 // ---- XREADGROUP serving ---------------------------------------------------
 
 /// Serves one key of an XREADGROUP synchronously: the consumer's history
@@ -151,6 +248,7 @@ pub fn read_for_group(
     count: usize,
 ) -> Option<Reply> {
     let now = ctx.now_ms();
+    let mut effects: Effects = ctx.propagating().then(Vec::new);
     let mut db = ctx.db();
     let mut guard = db.write(key)?;
     guard.unchanged();
@@ -161,14 +259,30 @@ pub fn read_for_group(
     // Redis 7.0 creates (or refreshes) the consumer only when it serves it:
     // a read that finds nothing, or blocks, leaves no consumer behind.
     let created = serve && s.group_mut(&g.group)?.touch_consumer(&g.consumer, now);
+    if created && g.noack {
+        // No XCLAIM will create it on replay.
+        push(&mut effects, || {
+            createconsumer_effect(key, &g.group, &g.consumer)
+        });
+    }
     let reply = if !serve {
         None
     } else if history {
         Some(history_reply(s, g, gt, count, now))
     } else {
-        Some(entries_reply(deliver_new(s, g, last, count, now)))
+        Some(entries_reply(deliver_new(
+            s,
+            key,
+            g,
+            last,
+            count,
+            now,
+            &mut effects,
+        )))
     };
     drop(guard);
+    propagate_effects(ctx, effects);
+    let mut db = ctx.db();
     if created {
         db.add_dirty(1);
         db.notify(notify::STREAM, "xgroup-createconsumer", key);
@@ -183,12 +297,15 @@ pub fn read_for_group(
 /// consumer: the group's last ID and read counter move, and unless NOACK
 /// each entry enters the PEL (or moves to this consumer with a fresh
 /// delivery count).
+/// Effects: an XCLAIM per entry, or with NOACK one XGROUP SETID.
 pub fn deliver_new(
     s: &mut Stream,
+    key: &[u8],
     g: &GroupRead,
     from: StreamId,
     count: usize,
     now_ms: u64,
+    effects: &mut Effects,
 ) -> Vec<strata_engine::types::stream::StreamEntry> {
     let Some(start) = from.next() else {
         return Vec::new();
@@ -196,12 +313,22 @@ pub fn deliver_new(
     let entries = s.range(start, StreamId::MAX, false, count);
     for e in &entries {
         s.advance_group(&g.group, e.id);
-        if !g.noack {
-            if let Some(group) = s.group_mut(&g.group) {
-                group.deliver(e.id, &g.consumer, now_ms, Some(1));
+        if g.noack {
+            continue;
+        }
+        if let Some(group) = s.group_mut(&g.group) {
+            group.deliver(e.id, &g.consumer, now_ms, Some(1));
+            if let Some(p) = group.pel().get(&e.id) {
+                push(effects, || {
+                    xclaim_effect(key, &g.group, &g.consumer, e.id, p, group.last_id)
+                });
             }
         }
-        // Propagation: XCLAIM ... FORCE JUSTID for e.id, then XGROUP SETID.
+    }
+    if g.noack && !entries.is_empty() {
+        if let Some(group) = s.group(&g.group) {
+            push(effects, || setid_effect(key, &g.group, group));
+        }
     }
     entries
 }
@@ -665,23 +792,33 @@ fn xclaim(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         delivery_time
     } as u64;
     let mut created = false;
+    let mut effects: Effects = ctx.propagating().then(Vec::new);
     let out = with_stream(ctx, key, |s| {
         let mut dirty = 0;
         let Some(g) = s.group_mut(name) else {
             return (Vec::new(), 0);
         };
+        // A moved last ID is written as XGROUP SETID unless an XCLAIM
+        // effect (which carries LASTID) is written.
+        let mut setid = false;
         if last_id > g.last_id {
-            // Propagation: XGROUP SETID unless an XCLAIM carries LASTID.
             g.last_id = last_id;
+            setid = true;
             dirty += 1;
         }
-        let mut claimed: Vec<StreamId> = Vec::new();
         let mut replies = Vec::new();
         for &id in &ids {
             let exists = s.get(id);
             let Some(g) = s.group_mut(name) else { break };
             let Some(entry) = exists else {
-                // Gone from the stream: drop it from the PEL too.
+                // Gone from the stream: drop it from the PEL too, written
+                // as an XCLAIM of its old state (whose replay drops it).
+                if let Some(p) = g.pel().get(&id) {
+                    push(&mut effects, || {
+                        xclaim_effect(key, name, &p.consumer, id, p, g.last_id)
+                    });
+                    setid = false;
+                }
                 if g.ack(&id) {
                     dirty += 1;
                 }
@@ -712,7 +849,12 @@ fn xclaim(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
                 old_count
             };
             g.deliver(id, consumer, delivery_time, Some(new_count));
-            claimed.push(id);
+            if let Some(p) = g.pel().get(&id) {
+                push(&mut effects, || {
+                    xclaim_effect(key, name, consumer, id, p, g.last_id)
+                });
+                setid = false;
+            }
             replies.push(if justid {
                 id_reply(id)
             } else {
@@ -720,12 +862,19 @@ fn xclaim(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
             });
             dirty += 1;
         }
+        if setid {
+            if let Some(g) = s.group(name) {
+                push(&mut effects, || setid_effect(key, name, g));
+            }
+        }
         (replies, dirty)
     })?;
     if created {
         ctx.db()
             .notify(notify::STREAM, "xgroup-createconsumer", key);
     }
+    ctx.no_propagate();
+    propagate_effects(ctx, effects);
     Ok(Reply::Array(out))
 }
 
@@ -769,6 +918,7 @@ fn xautoclaim(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     }
     let now = ctx.now_ms();
     let mut created = false;
+    let mut effects: Effects = ctx.propagating().then(Vec::new);
     let (next, claimed, deleted) = with_stream(ctx, key, |s| {
         let mut dirty = 0;
         let mut attempts = count.saturating_mul(AUTOCLAIM_ATTEMPTS_FACTOR);
@@ -792,6 +942,13 @@ fn xautoclaim(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
             let entry = s.get(id);
             let Some(g) = s.group_mut(name) else { break };
             let Some(entry) = entry else {
+                // Written as an XCLAIM of its old state: replayed, it drops
+                // the PEL entry too.
+                if let Some(p) = g.pel().get(&id) {
+                    push(&mut effects, || {
+                        xclaim_effect(key, name, &p.consumer, id, p, g.last_id)
+                    });
+                }
                 g.ack(&id);
                 deleted.push(id);
                 left -= 1;
@@ -809,6 +966,11 @@ fn xautoclaim(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
             let old = g.pel().get(&id).map_or(0, |p| p.delivery_count);
             let n = if justid { old } else { old + 1 };
             g.deliver(id, consumer, now, Some(n));
+            if let Some(p) = g.pel().get(&id) {
+                push(&mut effects, || {
+                    xclaim_effect(key, name, consumer, id, p, g.last_id)
+                });
+            }
             claimed.push(if justid {
                 id_reply(id)
             } else {
@@ -823,6 +985,8 @@ fn xautoclaim(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         ctx.db()
             .notify(notify::STREAM, "xgroup-createconsumer", key);
     }
+    ctx.no_propagate();
+    propagate_effects(ctx, effects);
     Ok(Reply::Array(vec![
         id_reply(next),
         Reply::Array(claimed),

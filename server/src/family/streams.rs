@@ -7,12 +7,13 @@
 //! Redis's order, so the same bad command gets the same error; lookups
 //! Redis does with lookupKeyRead count a hit or miss (`db.get`).
 //!
-//! Propagation (for the AOF and replicas, once a propagate API exists):
-//! XADD with `*` or `ms-*` must be propagated with the generated ID in
-//! place of the ID argument, and an approximate trim (`~`) as an exact one
-//! with the threshold it reached; XREADGROUP, XCLAIM and XAUTOCLAIM are
-//! propagated as XCLAIM ... FORCE JUSTID per delivered entry plus XGROUP
-//! SETID for the group's last ID (see the notes at each site).
+//! Propagation (as Redis 7.0 writes its AOF): XADD with `*` or `ms-*` is
+//! written with the generated ID in place of the ID argument, and an
+//! approximate trim (`MAXLEN ~ n`, `MINID ~ id`) as an exact one with the
+//! threshold it reached (`= length`, `= first-id`), LIMIT kept; the AOF
+//! loader and a master ignore LIMIT, as Redis's mustObeyClient. XREADGROUP,
+//! XCLAIM and XAUTOCLAIM are written as XCLAIM / XGROUP effects (see
+//! `stream_groups.rs`).
 
 use bytes::Bytes;
 use strata_engine::notify;
@@ -185,16 +186,22 @@ struct AddTrim {
     id: Option<sid::ParsedId>,
     no_mkstream: bool,
     trim: Option<TrimArgs>,
+    /// Index of the MAXLEN/MINID threshold argument (its `~` is just
+    /// before it), for the propagated rewrite of an approximate trim.
+    threshold_pos: usize,
 }
 
-/// Redis's streamParseAddOrTrimArgsOrReply over the whole argv.
-fn parse_add_trim(argv: &[Bytes], xadd: bool) -> Result<AddTrim, CmdError> {
+/// Redis's streamParseAddOrTrimArgsOrReply over the whole argv. `obey`:
+/// the command comes from the AOF or a master, whose LIMIT is ignored (the
+/// threshold was rewritten to an exact one).
+fn parse_add_trim(argv: &[Bytes], xadd: bool, obey: bool) -> Result<AddTrim, CmdError> {
     let c = argv.len();
     let mut out = AddTrim {
         id_pos: c,
         id: None,
         no_mkstream: false,
         trim: None,
+        threshold_pos: 0,
     };
     let mut strategy: Option<TrimStrategy> = None;
     let mut approx = false;
@@ -225,6 +232,7 @@ fn parse_add_trim(argv: &[Bytes], xadd: bool) -> Result<AddTrim, CmdError> {
                 return Err(CmdError::new("ERR The MAXLEN argument must be >= 0."));
             }
             i += 1;
+            out.threshold_pos = i;
             strategy = Some(TrimStrategy::MaxLen(max as u64));
         } else if opt.eq_ignore_ascii_case(b"minid") && more > 0 {
             if strategy.is_some() {
@@ -242,6 +250,7 @@ fn parse_add_trim(argv: &[Bytes], xadd: bool) -> Result<AddTrim, CmdError> {
             }
             let min = sid::parse_full_id(&argv[i + 1], sid::STRICT).ok_or_else(invalid_id)?;
             i += 1;
+            out.threshold_pos = i;
             strategy = Some(TrimStrategy::MinId(min));
         } else if opt.eq_ignore_ascii_case(b"limit") && more > 0 {
             limit = parse_i64(&argv[i + 1])?;
@@ -272,9 +281,9 @@ fn parse_add_trim(argv: &[Bytes], xadd: bool) -> Result<AddTrim, CmdError> {
             "ERR syntax error, XTRIM must be called with a trimming strategy",
         ));
     }
-    // A command replayed from the AOF or a master trims without a limit;
-    // Strata has no such clients yet.
-    let limit = if limit_given {
+    let limit = if obey {
+        0
+    } else if limit_given {
         if !approx {
             return Err(CmdError::new(
                 "ERR syntax error, LIMIT cannot be used without the special ~ option",
@@ -295,8 +304,9 @@ fn parse_add_trim(argv: &[Bytes], xadd: bool) -> Result<AddTrim, CmdError> {
 }
 
 fn xadd(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let obey = must_obey(ctx);
     let argv = args.argv();
-    let parsed = parse_add_trim(argv, true)?;
+    let parsed = parse_add_trim(argv, true, obey)?;
     let field_pos = parsed.id_pos + 1;
     let nfields = argv.len().saturating_sub(field_pos);
     if argv.len() < field_pos || nfields < 2 || nfields % 2 == 1 {
@@ -360,27 +370,64 @@ fn xadd(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
             }));
         }
     };
-    // Propagation: with `*` or `ms-*`, argv[id_pos] becomes `id`.
     let trimmed = match parsed.trim {
-        // Propagation: an approximate trim is rewritten as `=` with the
-        // first remaining ID (MINID) or the resulting length (MAXLEN).
         Some(t) => s.trim(t),
         None => 0,
     };
+    // Replayed, `~` could trim elsewhere: Redis writes it as `=` with the
+    // threshold reached, even when nothing was trimmed.
+    let exact = parsed
+        .trim
+        .filter(|t| t.approx)
+        .map(|t| exact_threshold(s, t.strategy));
     guard.notify(notify::STREAM, "xadd");
     drop(guard);
     if trimmed > 0 {
         db.notify(notify::STREAM, "xtrim", &key);
     }
-    if ctx.propagating() {
-        // Replayed, `*` would make a new ID: write the one produced.
+    // Replayed, `*` or `ms-*` would make a new ID: write the one produced.
+    let auto_id = parsed.id.is_none_or(|p| p.seq.is_none());
+    if ctx.propagating() && (auto_id || exact.is_some()) {
         let mut effect = args.argv().to_vec();
-        if let Some(slot) = effect.get_mut(parsed.id_pos) {
-            *slot = Bytes::from(id.to_string());
+        if auto_id {
+            if let Some(slot) = effect.get_mut(parsed.id_pos) {
+                *slot = Bytes::from(id.to_string());
+            }
+        }
+        if let Some(threshold) = exact {
+            rewrite_approx(&mut effect, parsed.threshold_pos, threshold);
         }
         ctx.propagate_as(effect);
     }
     Ok(id_reply(id))
+}
+
+/// Whether the caller is the AOF loader or a master (Redis's
+/// mustObeyClient): their trims ignore LIMIT.
+fn must_obey(ctx: &Ctx) -> bool {
+    (ctx.client.fake && ctx.srv.loading) || ctx.client.kind == crate::client::ClientKind::Master
+}
+
+/// The exact threshold an approximate trim reached: the stream's length
+/// (MAXLEN) or its first entry's ID (MINID; the largest ID when empty).
+fn exact_threshold(s: &Stream, strategy: TrimStrategy) -> Bytes {
+    match strategy {
+        TrimStrategy::MaxLen(_) => Bytes::from(s.len().to_string()),
+        TrimStrategy::MinId(_) => {
+            let first = s.first_entry().map_or(StreamId::MAX, |e| e.id);
+            Bytes::from(first.to_string())
+        }
+    }
+}
+
+/// `MAXLEN ~ n` / `MINID ~ id` becomes `MAXLEN = exact` / `MINID = exact`.
+fn rewrite_approx(effect: &mut [Bytes], threshold_pos: usize, threshold: Bytes) {
+    if let Some(slot) = threshold_pos.checked_sub(1).and_then(|i| effect.get_mut(i)) {
+        *slot = Bytes::from_static(b"=");
+    }
+    if let Some(slot) = effect.get_mut(threshold_pos) {
+        *slot = threshold;
+    }
 }
 
 fn xlen(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
@@ -465,8 +512,9 @@ fn xdel(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 }
 
 fn xtrim(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
+    let obey = must_obey(ctx);
     let argv = args.argv();
-    let parsed = parse_add_trim(argv, false)?;
+    let parsed = parse_add_trim(argv, false, obey)?;
     let key = argv[1].clone();
     let mut db = ctx.db();
     let Some(mut guard) = db.write(&key) else {
@@ -478,12 +526,22 @@ fn xtrim(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
         Some(t) => s.trim(t),
         None => 0,
     };
+    // As for XADD, `~` is written as `=` with the threshold reached (only
+    // when something was trimmed: otherwise nothing is written).
+    let exact = parsed
+        .trim
+        .filter(|t| t.approx && deleted > 0)
+        .map(|t| exact_threshold(s, t.strategy));
     if deleted > 0 {
-        // Propagation: as for XADD, `~` is rewritten as `=` with the
-        // threshold reached.
         guard.changed();
         guard.set_dirty(deleted);
         guard.notify(notify::STREAM, "xtrim");
+    }
+    drop(guard);
+    if let Some(threshold) = exact.filter(|_| ctx.propagating()) {
+        let mut effect = args.argv().to_vec();
+        rewrite_approx(&mut effect, parsed.threshold_pos, threshold);
+        ctx.propagate_as(effect);
     }
     Ok(Reply::Int(deleted as i64))
 }
@@ -692,6 +750,10 @@ fn read_generic(ctx: &mut Ctx, args: &mut Args, xreadgroup: bool) -> CmdResult {
                 ids.push(sid::parse_full_id(arg, sid::STRICT).ok_or_else(invalid_id)?);
             }
         }
+    }
+    if xreadgroup {
+        // Its effects are XCLAIMs and XGROUPs (stream_groups.rs).
+        ctx.no_propagate();
     }
     let resp = ctx.client.resp;
     let mut served: Vec<(Bytes, Reply)> = Vec::new();

@@ -219,11 +219,37 @@ pub fn read(lp: &[u8], off: usize) -> Option<(LpVal<'_>, usize)> {
     Some((val, next))
 }
 
-/// A listpack owned in a buffer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Sealed listpacks packed together fill one allocation of at most this
+/// many bytes (a jemalloc size class: 64 KiB), instead of one allocation
+/// each rounded up to its size class (up to a fifth of a node lost).
+pub const PACK_BYTES_MAX: usize = 64 * 1024;
+
+/// A listpack in a buffer of its own (`Owned`, the only form that grows),
+/// or a read-only slice of a chunk shared with other sealed listpacks
+/// (`Packed`). Writing to a packed listpack first copies it out; a chunk is
+/// freed when its last listpack goes or is copied out.
+#[derive(Debug, Clone)]
 pub struct Listpack {
-    buf: Vec<u8>,
+    buf: Buf,
 }
+
+#[derive(Debug, Clone)]
+enum Buf {
+    Owned(Vec<u8>),
+    Packed {
+        chunk: std::sync::Arc<[u8]>,
+        off: u32,
+        len: u32,
+    },
+}
+
+impl PartialEq for Listpack {
+    fn eq(&self, other: &Listpack) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for Listpack {}
 
 impl Listpack {
     /// An empty listpack with room for `capacity` bytes.
@@ -232,7 +258,9 @@ impl Listpack {
         buf.extend_from_slice(&((HEADER_BYTES + 1) as u32).to_le_bytes());
         buf.extend_from_slice(&0u16.to_le_bytes());
         buf.push(END_BYTE);
-        Listpack { buf }
+        Listpack {
+            buf: Buf::Owned(buf),
+        }
     }
 
     /// Takes a buffer read from a file after checking its structure: the
@@ -246,11 +274,14 @@ impl Listpack {
         if total != buf.len() {
             return None;
         }
-        let lp = Listpack { buf };
+        let lp = Listpack {
+            buf: Buf::Owned(buf),
+        };
+        let bytes = lp.as_bytes();
         let mut off = HEADER_BYTES;
         let mut n: usize = 0;
-        while off < lp.buf.len() - 1 {
-            let (_, next) = read(&lp.buf, off)?;
+        while off < bytes.len() - 1 {
+            let (_, next) = read(bytes, off)?;
             off = next;
             n += 1;
         }
@@ -262,73 +293,145 @@ impl Listpack {
     }
 
     pub fn as_bytes(&self) -> &[u8] {
-        &self.buf
+        match &self.buf {
+            Buf::Owned(v) => v,
+            Buf::Packed { chunk, off, len } => {
+                let (off, len) = (*off as usize, *len as usize);
+                chunk.get(off..off + len).unwrap_or(&[])
+            }
+        }
     }
 
     pub fn len_bytes(&self) -> usize {
-        self.buf.len()
+        self.as_bytes().len()
     }
 
+    /// Bytes this listpack holds in memory (a packed one: its share).
     pub fn capacity(&self) -> usize {
-        self.buf.capacity()
+        match &self.buf {
+            Buf::Owned(v) => v.capacity(),
+            Buf::Packed { len, .. } => *len as usize,
+        }
     }
 
     pub fn shrink_to_fit(&mut self) {
-        self.buf.shrink_to_fit();
+        if let Buf::Owned(v) = &mut self.buf {
+            v.shrink_to_fit();
+        }
+    }
+
+    pub fn is_packed(&self) -> bool {
+        matches!(self.buf, Buf::Packed { .. })
+    }
+
+    /// Packs these listpacks into one shared chunk (callers keep the total
+    /// within PACK_BYTES_MAX). Already packed ones are left alone.
+    pub fn pack(lps: &mut [&mut Listpack]) {
+        let total: usize = lps
+            .iter()
+            .filter(|lp| !lp.is_packed())
+            .map(|lp| lp.len_bytes())
+            .sum();
+        let mut chunk = Vec::with_capacity(total);
+        let mut spans = Vec::with_capacity(lps.len());
+        for lp in lps.iter() {
+            if !lp.is_packed() {
+                spans.push((chunk.len(), lp.len_bytes()));
+                chunk.extend_from_slice(lp.as_bytes());
+            }
+        }
+        let chunk: std::sync::Arc<[u8]> = chunk.into();
+        let mut spans = spans.into_iter();
+        for lp in lps.iter_mut().filter(|lp| !lp.is_packed()) {
+            let Some((off, len)) = spans.next() else {
+                break;
+            };
+            lp.buf = Buf::Packed {
+                chunk: chunk.clone(),
+                off: off as u32,
+                len: len as u32,
+            };
+        }
+    }
+
+    /// Runs `f` on the buffer to write to (a packed listpack is copied
+    /// out first).
+    fn with_owned<R>(&mut self, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+        if let Buf::Packed { chunk, off, len } = &self.buf {
+            let (off, len) = (*off as usize, *len as usize);
+            let copy = chunk.get(off..off + len).unwrap_or(&[]).to_vec();
+            self.buf = Buf::Owned(copy);
+        }
+        match &mut self.buf {
+            Buf::Owned(v) => f(v),
+            // Not reached: the buffer was made owned just above.
+            Buf::Packed { .. } => f(&mut Vec::new()),
+        }
     }
 
     fn declared_count(&self) -> u16 {
-        u16::from_le_bytes([self.buf[4], self.buf[5]])
+        let b = self.as_bytes();
+        u16::from_le_bytes([b[4], b[5]])
     }
 
     /// Offset of the first element, None when empty.
     pub fn first(&self) -> Option<usize> {
-        (self.buf.len() > HEADER_BYTES + 1).then_some(HEADER_BYTES)
+        (self.len_bytes() > HEADER_BYTES + 1).then_some(HEADER_BYTES)
     }
 
     pub fn get(&self, off: usize) -> Option<(LpVal<'_>, usize)> {
-        read(&self.buf, off)
+        read(self.as_bytes(), off)
     }
 
-    fn set_total(&mut self) {
-        let total = self.buf.len() as u32;
-        self.buf[..4].copy_from_slice(&total.to_le_bytes());
-    }
-
-    fn add_count(&mut self, added: usize) {
-        let c = self.declared_count();
-        if c != COUNT_UNKNOWN {
-            let n = (c as usize + added).min(COUNT_UNKNOWN as usize) as u16;
-            self.buf[4..6].copy_from_slice(&n.to_le_bytes());
-        }
+    /// Appends one element (encoded by `encode`), fixing the header.
+    fn push_with(&mut self, encode: impl FnOnce(&mut Vec<u8>)) {
+        self.with_owned(|buf| {
+            buf.pop();
+            encode(buf);
+            buf.push(END_BYTE);
+            set_total(buf);
+            add_count(buf, 1);
+        });
     }
 
     pub fn push_int(&mut self, v: i64) {
-        self.buf.pop();
-        encode_int(&mut self.buf, v);
-        self.buf.push(END_BYTE);
-        self.set_total();
-        self.add_count(1);
+        self.push_with(|buf| encode_int(buf, v));
     }
 
     pub fn push_str(&mut self, s: &[u8]) {
-        self.buf.pop();
-        encode_str(&mut self.buf, s);
-        self.buf.push(END_BYTE);
-        self.set_total();
-        self.add_count(1);
+        self.push_with(|buf| encode_str(buf, s));
     }
 
     /// Replaces the element at `off` with an integer; returns the offset of
     /// the element after it (positions after `off` shift by the size change).
     pub fn replace_int(&mut self, off: usize, v: i64) -> Option<usize> {
-        let (_, next) = read(&self.buf, off)?;
+        let (_, next) = read(self.as_bytes(), off)?;
         let mut enc = Vec::with_capacity(12);
         encode_int(&mut enc, v);
         let new_next = off + enc.len();
-        self.buf.splice(off..next, enc);
-        self.set_total();
+        self.with_owned(|buf| {
+            if enc.len() == next - off {
+                // Same size (the common case: a counter moving by one).
+                buf[off..next].copy_from_slice(&enc);
+            } else {
+                buf.splice(off..next, enc);
+                set_total(buf);
+            }
+        });
         Some(new_next)
+    }
+}
+
+fn set_total(buf: &mut [u8]) {
+    let total = buf.len() as u32;
+    buf[..4].copy_from_slice(&total.to_le_bytes());
+}
+
+fn add_count(buf: &mut [u8], added: usize) {
+    let c = u16::from_le_bytes([buf[4], buf[5]]);
+    if c != COUNT_UNKNOWN {
+        let n = (c as usize + added).min(COUNT_UNKNOWN as usize) as u16;
+        buf[4..6].copy_from_slice(&n.to_le_bytes());
     }
 }
 

@@ -296,3 +296,68 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn sealed_nodes_are_packed_and_copied_out_on_write() {
+    let mut s = Stream::new();
+    let n = 20_000u64;
+    for i in 1..=n {
+        s.append(
+            StreamId::new(i, 0),
+            &fields(&[("f", "v")]),
+            NodeLimits::default(),
+        )
+        .expect("append");
+    }
+    let packed = s.nodes.values().filter(|lp| lp.is_packed()).count();
+    assert!(packed > 100, "most sealed nodes packed: {packed}");
+    assert!(!s.nodes.values().next_back().expect("tail").is_packed());
+    check_invariants(&s);
+    // Deleting inside a packed node copies it out; reads stay right.
+    assert_eq!(
+        s.delete(&[StreamId::new(150, 0), StreamId::new(9_999, 0)]),
+        2
+    );
+    assert!(s.get(StreamId::new(150, 0)).is_none());
+    assert_eq!(
+        s.get(StreamId::new(151, 0)).map(|e| e.fields),
+        Some(fields(&[("f", "v")]))
+    );
+    check_invariants(&s);
+    // Trims drop packed nodes (and their chunks) from the front.
+    let removed = s.trim(TrimArgs {
+        strategy: TrimStrategy::MaxLen(5_050),
+        approx: false,
+        limit: 0,
+    });
+    assert_eq!(removed, n - 2 - 5_050);
+    assert_eq!(s.len(), 5_050);
+    check_invariants(&s);
+    // A rebuilt stream (RDB loading) packs its sealed nodes too.
+    let parts: Vec<(StreamId, listpack::Listpack)> = s
+        .nodes()
+        .map(|(id, b)| (id, listpack::Listpack::from_bytes(b.to_vec()).expect("lp")))
+        .collect();
+    let back = Stream::from_parts(
+        parts,
+        s.len(),
+        s.last_id(),
+        s.first_id(),
+        s.max_deleted_id(),
+        s.entries_added(),
+    )
+    .expect("rebuilt");
+    assert_eq!(back, s);
+    assert!(back.nodes.values().filter(|lp| lp.is_packed()).count() > 40);
+    check_invariants(&back);
+    let mut grown = back.clone();
+    grown
+        .append(
+            StreamId::new(n + 1, 0),
+            &fields(&[("f", "v")]),
+            NodeLimits::default(),
+        )
+        .expect("append after load");
+    assert_eq!(grown.len(), 5_051);
+    check_invariants(&grown);
+}

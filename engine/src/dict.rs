@@ -37,14 +37,123 @@ impl Hasher {
     }
 }
 
-struct Node<V> {
-    key: Box<[u8]>,
+/// The fields of a node; its key bytes follow it in the same allocation.
+struct NodeHead<V> {
+    next: Option<Node<V>>,
     value: V,
-    next: Option<Box<Node<V>>>,
+    key_len: usize,
+}
+
+/// An owned chain node: one allocation holding a `NodeHead` and then the
+/// key's bytes, so a lookup that reaches a node finds its key in the same
+/// (or the next) cache line, and a key costs no allocation of its own.
+///
+/// Invariant: `ptr` came from `Node::new` with `layout(key_len)` and is
+/// freed only by `Drop` or `into_parts` with the same layout.
+struct Node<V> {
+    ptr: std::ptr::NonNull<NodeHead<V>>,
+    _owns: std::marker::PhantomData<NodeHead<V>>,
+}
+
+// SAFETY: a Node owns its allocation like a Box<(NodeHead<V>, [u8])> would.
+unsafe impl<V: Send> Send for Node<V> {}
+// SAFETY: shared access only reads, as for a Box.
+unsafe impl<V: Sync> Sync for Node<V> {}
+
+impl<V> Node<V> {
+    fn layout(key_len: usize) -> std::alloc::Layout {
+        let head = std::alloc::Layout::new::<NodeHead<V>>();
+        match std::alloc::Layout::from_size_align(head.size() + key_len, head.align()) {
+            Ok(l) => l,
+            // Only for a key close to isize::MAX bytes, which no request can carry.
+            Err(_) => std::alloc::handle_alloc_error(head),
+        }
+    }
+
+    fn new(key: &[u8], value: V, next: Option<Node<V>>) -> Node<V> {
+        let layout = Self::layout(key.len());
+        // SAFETY: the layout is non-zero (NodeHead holds a usize); on success
+        // the head is written, then the key bytes right after it.
+        unsafe {
+            let raw = std::alloc::alloc(layout) as *mut NodeHead<V>;
+            let Some(ptr) = std::ptr::NonNull::new(raw) else {
+                std::alloc::handle_alloc_error(layout)
+            };
+            raw.write(NodeHead {
+                next,
+                value,
+                key_len: key.len(),
+            });
+            let dst = (raw as *mut u8).add(std::mem::size_of::<NodeHead<V>>());
+            std::ptr::copy_nonoverlapping(key.as_ptr(), dst, key.len());
+            Node {
+                ptr,
+                _owns: std::marker::PhantomData,
+            }
+        }
+    }
+
+    #[inline]
+    fn key(&self) -> &[u8] {
+        // SAFETY: `key_len` initialized bytes follow the head (see `new`);
+        // the pointer carries the whole allocation's provenance.
+        unsafe {
+            let len = (*self.ptr.as_ptr()).key_len;
+            let start = (self.ptr.as_ptr() as *const u8).add(std::mem::size_of::<NodeHead<V>>());
+            std::slice::from_raw_parts(start, len)
+        }
+    }
+
+    /// Frees the node, returning its value and successor.
+    fn into_parts(self) -> (V, Option<Node<V>>) {
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: the head is read out once and the allocation freed with the
+        // layout it was made with; `this` is never dropped.
+        unsafe {
+            let head = this.ptr.as_ptr().read();
+            std::alloc::dealloc(this.ptr.as_ptr() as *mut u8, Self::layout(head.key_len));
+            (head.value, head.next)
+        }
+    }
+}
+
+impl<V> std::ops::Deref for Node<V> {
+    type Target = NodeHead<V>;
+    #[inline]
+    fn deref(&self) -> &NodeHead<V> {
+        // SAFETY: the head is initialized for the node's whole life.
+        unsafe { self.ptr.as_ref() }
+    }
+}
+
+impl<V> std::ops::DerefMut for Node<V> {
+    #[inline]
+    fn deref_mut(&mut self) -> &mut NodeHead<V> {
+        // SAFETY: as in `deref`, with exclusive access through `&mut self`.
+        unsafe { self.ptr.as_mut() }
+    }
+}
+
+impl<V> Drop for Node<V> {
+    fn drop(&mut self) {
+        // Unlink the rest of the chain first and drop it node by node: a long
+        // chain dropped recursively could overflow the stack.
+        let mut rest = self.next.take();
+        // SAFETY: the head is dropped in place once and the allocation freed
+        // with the layout it was made with.
+        unsafe {
+            let key_len = (*self.ptr.as_ptr()).key_len;
+            std::ptr::drop_in_place(self.ptr.as_ptr());
+            std::alloc::dealloc(self.ptr.as_ptr() as *mut u8, Self::layout(key_len));
+        }
+        while let Some(mut node) = rest {
+            rest = node.next.take();
+        }
+    }
 }
 
 pub struct Dict<V> {
-    buckets: Vec<Option<Box<Node<V>>>>,
+    buckets: Vec<Option<Node<V>>>,
     len: usize,
     /// While set (a snapshot tracks buckets by index), the table never
     /// resizes; chains grow instead. An empty table may still get its first
@@ -98,11 +207,11 @@ impl<V> Dict<V> {
 
     /// The nodes of one bucket.
     pub fn bucket_iter(&self, idx: usize) -> impl Iterator<Item = (&[u8], &V)> {
-        let mut cur = self.buckets.get(idx).and_then(|b| b.as_deref());
+        let mut cur = self.buckets.get(idx).and_then(|b| b.as_ref());
         std::iter::from_fn(move || {
             let node = cur?;
-            cur = node.next.as_deref();
-            Some((&*node.key, &node.value))
+            cur = node.next.as_ref();
+            Some((node.key(), &node.value))
         })
     }
 
@@ -120,12 +229,12 @@ impl<V> Dict<V> {
         if self.buckets.is_empty() {
             return None;
         }
-        let mut cur = self.buckets[hash as usize & self.mask()].as_deref();
+        let mut cur = self.buckets[hash as usize & self.mask()].as_ref();
         while let Some(node) = cur {
-            if &*node.key == key {
+            if node.key() == key {
                 return Some(&node.value);
             }
-            cur = node.next.as_deref();
+            cur = node.next.as_ref();
         }
         None
     }
@@ -135,12 +244,12 @@ impl<V> Dict<V> {
             return None;
         }
         let idx = hash as usize & self.mask();
-        let mut cur = self.buckets[idx].as_deref_mut();
+        let mut cur = self.buckets[idx].as_mut();
         while let Some(node) = cur {
-            if &*node.key == key {
+            if node.key() == key {
                 return Some(&mut node.value);
             }
-            cur = node.next.as_deref_mut();
+            cur = node.next.as_mut();
         }
         None
     }
@@ -150,12 +259,12 @@ impl<V> Dict<V> {
         if self.buckets.is_empty() {
             return None;
         }
-        let mut cur = self.buckets[hash as usize & self.mask()].as_deref();
+        let mut cur = self.buckets[hash as usize & self.mask()].as_ref();
         while let Some(node) = cur {
-            if &*node.key == key {
-                return Some((&node.key, &node.value));
+            if node.key() == key {
+                return Some((node.key(), &node.value));
             }
-            cur = node.next.as_deref();
+            cur = node.next.as_ref();
         }
         None
     }
@@ -165,24 +274,41 @@ impl<V> Dict<V> {
         if let Some(slot) = self.get_mut(hash, key) {
             return Some(std::mem::replace(slot, value));
         }
-        self.insert_new(hasher, hash, key.into(), value);
+        self.insert_new(hasher, hash, key, value);
         None
     }
 
     /// Inserts a key known to be absent.
-    pub fn insert_new(&mut self, hasher: &Hasher, hash: u64, key: Box<[u8]>, value: V) {
+    pub fn insert_new(&mut self, hasher: &Hasher, hash: u64, key: &[u8], value: V) {
         if self.len >= self.buckets.len() && (!self.resize_locked || self.buckets.is_empty()) {
             let target = (self.len + 1).next_power_of_two().max(BUCKETS_MIN);
             self.resize(hasher, target);
         }
         let idx = hash as usize & self.mask();
         let next = self.buckets[idx].take();
-        self.buckets[idx] = Some(Box::new(Node { key, value, next }));
+        self.buckets[idx] = Some(Node::new(key, value, next));
         self.len += 1;
     }
 
     pub fn remove(&mut self, hasher: &Hasher, hash: u64, key: &[u8]) -> Option<V> {
-        self.remove_entry(hasher, hash, key).map(|(_, v)| v)
+        if self.buckets.is_empty() {
+            return None;
+        }
+        let idx = hash as usize & self.mask();
+        let mut link = &mut self.buckets[idx];
+        loop {
+            match link {
+                None => return None,
+                Some(node) if node.key() == key => {
+                    let (value, next) = link.take()?.into_parts();
+                    *link = next;
+                    self.len -= 1;
+                    self.maybe_shrink(hasher);
+                    return Some(value);
+                }
+                Some(node) => link = &mut node.next,
+            }
+        }
     }
 
     pub fn remove_entry(
@@ -199,13 +325,14 @@ impl<V> Dict<V> {
         loop {
             match link {
                 None => return None,
-                Some(node) if &*node.key == key => {
-                    let mut boxed = link.take()?;
-                    *link = boxed.next.take();
+                Some(node) if node.key() == key => {
+                    let node = link.take()?;
+                    let stored: Box<[u8]> = node.key().into();
+                    let (value, next) = node.into_parts();
+                    *link = next;
                     self.len -= 1;
                     self.maybe_shrink(hasher);
-                    let Node { key, value, .. } = *boxed;
-                    return Some((key, value));
+                    return Some((stored, value));
                 }
                 Some(node) => link = &mut node.next,
             }
@@ -227,14 +354,14 @@ impl<V> Dict<V> {
     }
 
     fn resize(&mut self, hasher: &Hasher, buckets: usize) {
-        let mut fresh: Vec<Option<Box<Node<V>>>> = Vec::with_capacity(buckets);
+        let mut fresh: Vec<Option<Node<V>>> = Vec::with_capacity(buckets);
         fresh.resize_with(buckets, || None);
         let mask = buckets - 1;
         for slot in self.buckets.iter_mut() {
             let mut cur = slot.take();
             while let Some(mut node) = cur {
                 cur = node.next.take();
-                let idx = hasher.hash(&node.key) as usize & mask;
+                let idx = hasher.hash(node.key()) as usize & mask;
                 node.next = fresh[idx].take();
                 fresh[idx] = Some(node);
             }
@@ -269,10 +396,10 @@ impl<V> Dict<V> {
             return 0;
         }
         let mask = self.mask() as u64;
-        let mut cur = self.buckets[(cursor & mask) as usize].as_deref();
+        let mut cur = self.buckets[(cursor & mask) as usize].as_ref();
         while let Some(node) = cur {
-            visit(&node.key, &node.value);
-            cur = node.next.as_deref();
+            visit(node.key(), &node.value);
+            cur = node.next.as_ref();
         }
         let mut v = cursor | !mask;
         v = v.reverse_bits();
@@ -288,23 +415,23 @@ impl<V> Dict<V> {
         let mask = self.mask() as u64;
         loop {
             let idx = (rand() & mask) as usize;
-            if let Some(head) = self.buckets[idx].as_deref() {
+            if let Some(head) = self.buckets[idx].as_ref() {
                 let mut chain = 0usize;
                 let mut cur = Some(head);
                 while let Some(n) = cur {
                     chain += 1;
-                    cur = n.next.as_deref();
+                    cur = n.next.as_ref();
                 }
                 let mut pick = (rand() % chain as u64) as usize;
                 let mut cur = head;
                 while pick > 0 {
                     pick -= 1;
-                    match cur.next.as_deref() {
+                    match cur.next.as_ref() {
                         Some(n) => cur = n,
                         None => break,
                     }
                 }
-                return Some((&cur.key, &cur.value));
+                return Some((cur.key(), &cur.value));
             }
         }
     }
@@ -321,7 +448,12 @@ impl<V> Dict<V> {
             loop {
                 let remove = match link.as_mut() {
                     None => break,
-                    Some(node) => !keep(&node.key, &mut node.value),
+                    Some(node) => {
+                        let node: &mut Node<V> = node;
+                        let key: *const [u8] = node.key();
+                        // SAFETY: the key bytes are not part of `value`.
+                        !keep(unsafe { &*key }, &mut node.value)
+                    }
                 };
                 if remove {
                     if let Some(mut boxed) = link.take() {
@@ -349,7 +481,7 @@ impl<V> Drop for Dict<V> {
 }
 
 pub struct Iter<'a, V> {
-    buckets: &'a [Option<Box<Node<V>>>],
+    buckets: &'a [Option<Node<V>>],
     idx: usize,
     node: Option<&'a Node<V>>,
 }
@@ -359,12 +491,12 @@ impl<'a, V> Iterator for Iter<'a, V> {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             if let Some(n) = self.node {
-                self.node = n.next.as_deref();
-                return Some((&n.key, &n.value));
+                self.node = n.next.as_ref();
+                return Some((n.key(), &n.value));
             }
             let slot = self.buckets.get(self.idx)?;
             self.idx += 1;
-            self.node = slot.as_deref();
+            self.node = slot.as_ref();
         }
     }
 }
@@ -376,6 +508,45 @@ mod tests {
 
     fn put(d: &mut Dict<u32>, h: &Hasher, k: &str, v: u32) {
         d.insert(h, h.hash(k.as_bytes()), k.as_bytes(), v);
+    }
+
+    /// Every value is dropped exactly once whichever way its node goes
+    /// (remove, remove_entry, retain, clear, the dict's drop), keys of any
+    /// length read back intact, and a long chain drops without recursion.
+    #[test]
+    fn nodes_own_keys_and_values_exactly_once() {
+        use std::rc::Rc;
+        let h = Hasher::default();
+        let token = Rc::new(());
+        let mut d: Dict<Rc<()>> = Dict::new();
+        let keys: Vec<Vec<u8>> = (0..300).map(|i| vec![b'a' + (i % 26) as u8; i]).collect();
+        for k in &keys {
+            d.insert(&h, h.hash(k), k, token.clone());
+        }
+        assert_eq!(Rc::strong_count(&token), 301);
+        for k in &keys {
+            assert_eq!(
+                d.get_key_value(h.hash(k), k).map(|(kk, _)| kk),
+                Some(&k[..])
+            );
+        }
+        assert!(d.remove(&h, h.hash(&keys[5]), &keys[5]).is_some());
+        let (stored, _) = d.remove_entry(&h, h.hash(&keys[7]), &keys[7]).unwrap();
+        assert_eq!(&*stored, &keys[7][..]);
+        assert_eq!(d.retain(&h, |k, _| k.len() % 2 == 0), 148);
+        assert_eq!(Rc::strong_count(&token), 1 + 150);
+        d.clear();
+        assert_eq!(Rc::strong_count(&token), 1);
+        // One bucket, locked against resizing: a 200,000-node chain.
+        let mut long: Dict<Rc<()>> = Dict::new();
+        long.insert(&h, 0, b"first", token.clone());
+        long.set_resize_locked(true);
+        for i in 0..200_000u32 {
+            long.insert_new(&h, 0, &i.to_le_bytes(), token.clone());
+        }
+        assert_eq!(Rc::strong_count(&token), 200_002);
+        drop(long);
+        assert_eq!(Rc::strong_count(&token), 1);
     }
 
     #[test]

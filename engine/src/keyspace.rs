@@ -890,7 +890,7 @@ impl<'a> DbView<'a> {
         self.db.segments[seg].map.insert_new(
             hasher,
             hash,
-            key.into(),
+            key,
             Entry {
                 value,
                 lru,

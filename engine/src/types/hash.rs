@@ -117,7 +117,7 @@ impl Table {
             None => {
                 self.bytes += field.len() + value.len();
                 self.dict
-                    .insert_new(&self.hasher, hash, field.into(), value.into());
+                    .insert_new(&self.hasher, hash, field, value.into());
                 true
             }
         }

@@ -110,7 +110,7 @@ impl HashSet {
         if self.dict.get(hash, m).is_some() {
             return false;
         }
-        self.dict.insert_new(h, hash, m.into(), ());
+        self.dict.insert_new(h, hash, m, ());
         self.bytes += m.len() + HASH_NODE_OVERHEAD_BYTES;
         true
     }

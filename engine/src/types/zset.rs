@@ -406,8 +406,7 @@ impl Skiplist {
     fn insert(&mut self, member: &[u8], score: f64) {
         let h = member_hasher();
         self.bytes += Self::entry_bytes(member);
-        self.dict
-            .insert_new(h, h.hash(member), member.into(), score);
+        self.dict.insert_new(h, h.hash(member), member, score);
         self.list.insert(score, member.into());
     }
 

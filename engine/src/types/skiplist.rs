@@ -9,9 +9,11 @@
 //! - nodes live in an arena of fixed-size chunks (`CHUNK_NODES` each, so a
 //!   growing set never copies the arena and at most one chunk is partly
 //!   empty), addressed by `u32` index; slot 0 is the header;
-//! - a node is 64 bytes (one cache line): member, score, backward link, hash
-//!   chain link, its level-0 link inline, and a box of its higher links only
-//!   when it has any (three nodes in four have just level 0);
+//! - a node is 64 bytes (one cache line): a thin pointer to its member (a
+//!   `ThinBuf` whose `aux` is the node's height), score, backward link, hash
+//!   chain link, its links of levels 0 and 1 inline (so a descent step below
+//!   level 2, where almost all cache misses happen, reads one line), and a
+//!   thin buffer of its higher links only when it has any (one node in 16);
 //! - each member is stored once, in its node; the hash table is a bucket
 //!   array of node indices chained through the nodes' `hnext`, with Redis's
 //!   power-of-two sizing so ZSCAN keeps Redis's reverse-binary cursor
@@ -38,6 +40,7 @@
 use std::cmp::Ordering;
 
 use crate::types::set::member_hasher;
+use crate::types::tagged::ThinBuf;
 
 /// Highest node level (ZSKIPLIST_MAXLEVEL).
 pub const LEVEL_MAX: usize = 32;
@@ -58,6 +61,10 @@ const BUCKETS_MIN: usize = 4;
 /// Free slots tolerated before the arena is compacted (besides the
 /// "more than the live nodes" rule), so small lists never churn.
 const FREE_SLOTS_COMPACT_MIN: usize = 1024;
+/// Links kept inside the node.
+const LOW_LINKS: usize = 2;
+/// Bytes of an encoded higher link: next u32, span u32, score f64 (LE).
+const LINK_BYTES: usize = 16;
 
 #[derive(Clone, Copy, Debug)]
 struct Link {
@@ -74,54 +81,120 @@ const LINK_NIL: Link = Link {
     score: 0.0,
 };
 
-#[derive(Debug)]
 struct Node {
-    member: Box<[u8]>,
+    /// The member, with the node's height in `aux`; None for a vacant slot.
+    member: Option<ThinBuf>,
     score: f64,
     backward: u32,
     /// Next node in the same hash bucket; for a vacant slot, the next free slot.
     hnext: u32,
-    level0: Link,
-    /// Links of levels 1.. (empty, so unallocated, for a level-1 node).
-    upper: Box<[Link]>,
+    /// Links of levels 0 and 1 (level 1 unused below height 2).
+    low: [Link; LOW_LINKS],
+    /// Links of levels 2.., `LINK_BYTES` each (None below height 3).
+    high: Option<ThinBuf>,
 }
 
 const _: () = assert!(std::mem::size_of::<Node>() == 64);
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Node({} levels, score {})", self.height(), self.score)
+    }
+}
+
+fn encode_links(links: &[Link]) -> Option<ThinBuf> {
+    if links.is_empty() {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(links.len() * LINK_BYTES);
+    for l in links {
+        bytes.extend_from_slice(&l.next.to_le_bytes());
+        bytes.extend_from_slice(&l.span.to_le_bytes());
+        bytes.extend_from_slice(&l.score.to_le_bytes());
+    }
+    Some(ThinBuf::from_parts(0, &bytes))
+}
+
+#[inline]
+fn read_u32(b: &[u8], off: usize) -> u32 {
+    b.get(off..off + 4)
+        .and_then(|s| <[u8; 4]>::try_from(s).ok())
+        .map_or(NIL, u32::from_le_bytes)
+}
 
 impl Node {
     /// A free slot's contents (no allocations).
     fn vacant(hnext: u32) -> Node {
         Node {
-            member: Box::default(),
+            member: None,
             score: 0.0,
             backward: NIL,
             hnext,
-            level0: LINK_NIL,
-            upper: Box::default(),
+            low: [LINK_NIL; LOW_LINKS],
+            high: None,
+        }
+    }
+
+    #[inline]
+    fn member(&self) -> &[u8] {
+        match &self.member {
+            Some(b) => b.bytes(),
+            None => &[],
         }
     }
 
     #[inline]
     fn height(&self) -> usize {
-        1 + self.upper.len()
+        self.member.as_ref().map_or(0, |b| b.aux() as usize)
+    }
+
+    /// Heap bytes besides the node itself.
+    fn heap_bytes(&self) -> usize {
+        self.member.as_ref().map_or(0, |b| b.alloc_bytes())
+            + self.high.as_ref().map_or(0, |b| b.alloc_bytes())
     }
 
     #[inline]
-    fn link(&self, i: usize) -> &Link {
-        if i == 0 {
-            &self.level0
-        } else {
-            &self.upper[i - 1]
+    fn link(&self, i: usize) -> Link {
+        if i < LOW_LINKS {
+            return self.low[i];
+        }
+        let b = self.high.as_ref().map_or(&[][..], |b| b.bytes());
+        let off = (i - LOW_LINKS) * LINK_BYTES;
+        let score = b
+            .get(off + 8..off + 16)
+            .and_then(|s| <[u8; 8]>::try_from(s).ok())
+            .map_or(0.0, f64::from_le_bytes);
+        Link {
+            next: read_u32(b, off),
+            span: read_u32(b, off + 4),
+            score,
         }
     }
 
     #[inline]
-    fn link_mut(&mut self, i: usize) -> &mut Link {
-        if i == 0 {
-            &mut self.level0
-        } else {
-            &mut self.upper[i - 1]
+    fn set_link(&mut self, i: usize, l: Link) {
+        if i < LOW_LINKS {
+            self.low[i] = l;
+            return;
         }
+        let off = (i - LOW_LINKS) * LINK_BYTES;
+        if let Some(slot) = self
+            .high
+            .as_mut()
+            .and_then(|b| b.bytes_mut().get_mut(off..off + LINK_BYTES))
+        {
+            slot[..4].copy_from_slice(&l.next.to_le_bytes());
+            slot[4..8].copy_from_slice(&l.span.to_le_bytes());
+            slot[8..].copy_from_slice(&l.score.to_le_bytes());
+        }
+    }
+
+    #[inline]
+    fn update_link(&mut self, i: usize, f: impl FnOnce(&mut Link)) {
+        let mut l = self.link(i);
+        f(&mut l);
+        self.set_link(i, l);
     }
 }
 
@@ -227,7 +300,8 @@ impl SkipList {
     pub fn new() -> SkipList {
         let mut arena = Arena::default();
         let mut header = Node::vacant(NIL);
-        header.upper = vec![LINK_NIL; LEVEL_MAX - 1].into_boxed_slice();
+        header.member = Some(ThinBuf::from_parts(LEVEL_MAX as u32, &[]));
+        header.high = encode_links(&[LINK_NIL; LEVEL_MAX - LOW_LINKS]);
         arena.push(header);
         SkipList {
             arena,
@@ -254,7 +328,7 @@ impl SkipList {
     pub fn mem_bytes(&self) -> usize {
         self.arena.alloc_bytes()
             + self.buckets.capacity() * std::mem::size_of::<u32>()
-            + (LEVEL_MAX - 1) * std::mem::size_of::<Link>()
+            + self.node(HEAD).heap_bytes()
             + self.heap_bytes
     }
 
@@ -302,7 +376,7 @@ impl SkipList {
             return None;
         }
         let before = match l.score.partial_cmp(&score) {
-            Some(Ordering::Equal) | None => *self.node(l.next).member < *member,
+            Some(Ordering::Equal) | None => self.node(l.next).member() < member,
             Some(o) => o == Ordering::Less,
         };
         before.then_some(l.next)
@@ -336,7 +410,7 @@ impl SkipList {
         let mut x = self.buckets[hash_of(member) as usize & (self.buckets.len() - 1)];
         while x != NIL {
             let n = self.node(x);
-            if *n.member == *member {
+            if n.member() == member {
                 return Some(x);
             }
             x = n.hnext;
@@ -356,7 +430,7 @@ impl SkipList {
     }
 
     fn hash_unlink(&mut self, x: u32) {
-        let b = hash_of(&self.node(x).member) as usize & (self.buckets.len() - 1);
+        let b = hash_of(self.node(x).member()) as usize & (self.buckets.len() - 1);
         let after = self.node(x).hnext;
         if self.buckets[b] == x {
             self.buckets[b] = after;
@@ -380,7 +454,7 @@ impl SkipList {
         for mut x in old {
             while x != NIL {
                 let after = self.node(x).hnext;
-                let h = hash_of(&self.node(x).member);
+                let h = hash_of(self.node(x).member());
                 self.hash_link(x, h);
                 x = after;
             }
@@ -412,7 +486,7 @@ impl SkipList {
         let mut x = self.buckets[(cursor & mask) as usize];
         while x != NIL {
             let n = self.node(x);
-            visit(&n.member, n.score);
+            visit(n.member(), n.score);
             x = n.hnext;
         }
         let mut v = cursor | !mask;
@@ -432,27 +506,36 @@ impl SkipList {
             for i in self.level..height {
                 rank[i] = 0;
                 update[i] = HEAD;
-                self.node_mut(HEAD).link_mut(i).span = self.len as u32;
+                let len = self.len as u32;
+                self.node_mut(HEAD).update_link(i, |l| l.span = len);
             }
             self.level = height;
         }
         for i in 0..height {
-            let up = self.node_mut(update[i]).link_mut(i);
-            let link = Link {
-                next: up.next,
-                span: up.span - (rank[0] - rank[i]),
-                score: up.score,
-            };
-            up.next = x;
-            up.score = score;
-            up.span = rank[0] - rank[i] + 1;
-            *self.node_mut(x).link_mut(i) = link;
+            let up = self.node(update[i]).link(i);
+            let skipped = rank[0] - rank[i];
+            self.node_mut(x).set_link(
+                i,
+                Link {
+                    next: up.next,
+                    span: up.span - skipped,
+                    score: up.score,
+                },
+            );
+            self.node_mut(update[i]).set_link(
+                i,
+                Link {
+                    next: x,
+                    span: skipped + 1,
+                    score,
+                },
+            );
         }
         for (i, &u) in update.iter().enumerate().take(self.level).skip(height) {
-            self.node_mut(u).link_mut(i).span += 1;
+            self.node_mut(u).update_link(i, |l| l.span += 1);
         }
         let backward = if update[0] == HEAD { NIL } else { update[0] };
-        let after = self.node(x).level0.next;
+        let after = self.node(x).low[0].next;
         let n = self.node_mut(x);
         n.score = score;
         n.backward = backward;
@@ -469,20 +552,15 @@ impl SkipList {
         let path = self.descend(score, member);
         self.grow_buckets_for_one();
         let height = self.random_level();
-        let upper: Box<[Link]> = if height > 1 {
-            vec![LINK_NIL; height - 1].into_boxed_slice()
-        } else {
-            Box::default()
-        };
-        self.heap_bytes += member.len() + upper.len() * std::mem::size_of::<Link>();
         let node = Node {
-            member: member.into(),
+            member: Some(ThinBuf::from_parts(height as u32, member)),
             score,
             backward: NIL,
             hnext: NIL,
-            level0: LINK_NIL,
-            upper,
+            low: [LINK_NIL; LOW_LINKS],
+            high: encode_links(&[LINK_NIL; LEVEL_MAX][..height.saturating_sub(LOW_LINKS)]),
         };
+        self.heap_bytes += node.heap_bytes();
         let x = if self.free != NIL {
             let x = self.free;
             self.free = self.node(x).hnext;
@@ -501,16 +579,17 @@ impl SkipList {
     fn unlink(&mut self, x: u32, update: &[u32; LEVEL_MAX]) {
         for (i, &u) in update.iter().enumerate().take(self.level) {
             if self.next(u, i) == x {
-                let l = *self.node(x).link(i);
-                let ul = self.node_mut(u).link_mut(i);
-                ul.span = ul.span + l.span - 1;
-                ul.next = l.next;
-                ul.score = l.score;
+                let l = self.node(x).link(i);
+                self.node_mut(u).update_link(i, |ul| {
+                    ul.span = ul.span + l.span - 1;
+                    ul.next = l.next;
+                    ul.score = l.score;
+                });
             } else {
-                self.node_mut(u).link_mut(i).span -= 1;
+                self.node_mut(u).update_link(i, |ul| ul.span -= 1);
             }
         }
-        let (next0, back) = (self.node(x).level0.next, self.node(x).backward);
+        let (next0, back) = (self.node(x).low[0].next, self.node(x).backward);
         if next0 != NIL {
             self.node_mut(next0).backward = back;
         } else {
@@ -525,7 +604,7 @@ impl SkipList {
     /// The predecessors of node `x` at every level.
     fn path_to(&self, x: u32) -> Path {
         let n = self.node(x);
-        self.descend(n.score, &n.member)
+        self.descend(n.score, n.member())
     }
 
     /// Takes an unlinked node out of the hash table and frees its slot;
@@ -534,7 +613,7 @@ impl SkipList {
         self.hash_unlink(x);
         let free = self.free;
         let node = std::mem::replace(self.node_mut(x), Node::vacant(free));
-        self.heap_bytes -= node.member.len() + node.upper.len() * std::mem::size_of::<Link>();
+        self.heap_bytes -= node.heap_bytes();
         self.maybe_shrink_buckets();
         if self.len == 0 {
             self.arena.truncate_to_first(1);
@@ -547,7 +626,7 @@ impl SkipList {
                 self.compact();
             }
         }
-        node.member
+        node.member().into()
     }
 
     /// Removes a member; returns its score.
@@ -585,26 +664,26 @@ impl SkipList {
             return false;
         };
         let n = self.node(x);
-        let (back, next) = (n.backward, n.level0.next);
+        let (back, next) = (n.backward, n.low[0].next);
         let in_place = (back == NIL || self.node(back).score < new_score)
-            && (next == NIL || n.level0.score > new_score);
-        if in_place && n.upper.is_empty() {
+            && (next == NIL || n.low[0].score > new_score);
+        if in_place && n.height() == 1 {
             // The only link into x is its level-0 predecessor's.
             let pred = if back == NIL { HEAD } else { back };
-            self.node_mut(pred).level0.score = new_score;
+            self.node_mut(pred).low[0].score = new_score;
             self.node_mut(x).score = new_score;
             return true;
         }
         let (update, _) = self.path_to(x);
         if in_place {
             for (i, &u) in update.iter().enumerate().take(self.node(x).height()) {
-                self.node_mut(u).link_mut(i).score = new_score;
+                self.node_mut(u).update_link(i, |l| l.score = new_score);
             }
             self.node_mut(x).score = new_score;
             return true;
         }
         self.unlink(x, &update);
-        let path = self.descend(new_score, &self.node(x).member);
+        let path = self.descend(new_score, self.node(x).member());
         self.link_in(x, new_score, path);
         true
     }
@@ -631,9 +710,8 @@ impl SkipList {
             for n in c.iter_mut() {
                 n.backward = remap(n.backward);
                 n.hnext = remap(n.hnext);
-                n.level0.next = remap(n.level0.next);
-                for l in n.upper.iter_mut() {
-                    l.next = remap(l.next);
+                for i in 0..n.height() {
+                    n.update_link(i, |l| l.next = remap(l.next));
                 }
             }
         }
@@ -689,7 +767,7 @@ impl SkipList {
         for i in (0..self.level).rev() {
             loop {
                 let l = self.node(x).link(i);
-                if l.next != NIL && pred(l.score, &self.node(l.next).member) {
+                if l.next != NIL && pred(l.score, self.node(l.next).member()) {
                     count += l.span as usize;
                     x = l.next;
                 } else {
@@ -701,7 +779,7 @@ impl SkipList {
     }
 
     pub fn first(&self) -> u32 {
-        self.node(HEAD).level0.next
+        self.node(HEAD).low[0].next
     }
 
     pub fn last(&self) -> u32 {
@@ -714,13 +792,13 @@ impl SkipList {
         if rev {
             n.backward
         } else {
-            n.level0.next
+            n.low[0].next
         }
     }
 
     pub fn entry(&self, x: u32) -> (&[u8], f64) {
         let n = self.node(x);
-        (&n.member, n.score)
+        (n.member(), n.score)
     }
 
     /// Checks every invariant (tests and debug assertions).
@@ -744,7 +822,7 @@ impl SkipList {
         }
         for w in order.windows(2) {
             let (a, b) = (self.node(w[0]), self.node(w[1]));
-            if cmp_entry(a.score, &a.member, b.score, &b.member) != Ordering::Less {
+            if cmp_entry(a.score, a.member(), b.score, b.member()) != Ordering::Less {
                 return Err("order violated".into());
             }
         }
@@ -766,7 +844,7 @@ impl SkipList {
             let mut c = head;
             while c != NIL {
                 let n = self.node(c);
-                if hash_of(&n.member) as usize & (self.buckets.len() - 1) != b
+                if hash_of(n.member()) as usize & (self.buckets.len() - 1) != b
                     || rank_of[c as usize] == 0
                 {
                     return Err(format!("node {c} in the wrong bucket"));
@@ -782,13 +860,17 @@ impl SkipList {
         for idx in 0..self.arena.len as u32 {
             let node = self.node(idx);
             if idx != HEAD && rank_of[idx as usize] == 0 {
-                if !node.upper.is_empty() || !free.contains(&idx) {
+                if node.heap_bytes() != 0 || !free.contains(&idx) {
                     return Err(format!("slot {idx} neither linked nor free"));
                 }
                 continue;
             }
             if idx != HEAD {
-                heap += node.member.len() + node.upper.len() * std::mem::size_of::<Link>();
+                heap += node.heap_bytes();
+                let high_len = node.high.as_ref().map_or(0, |b| b.len());
+                if high_len != node.height().saturating_sub(LOW_LINKS) * LINK_BYTES {
+                    return Err(format!("high links of node {idx}"));
+                }
             }
             let height = if idx == HEAD {
                 self.level
@@ -796,7 +878,7 @@ impl SkipList {
                 node.height()
             };
             for i in 0..height {
-                let l = *node.link(i);
+                let l = node.link(i);
                 if l.next != NIL && l.score.to_bits() != self.node(l.next).score.to_bits() {
                     return Err(format!("stale cached score at node {idx} level {i}"));
                 }

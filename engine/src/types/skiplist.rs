@@ -9,11 +9,16 @@
 //! - nodes live in an arena of fixed-size chunks (`CHUNK_NODES` each, so a
 //!   growing set never copies the arena and at most one chunk is partly
 //!   empty), addressed by `u32` index; slot 0 is the header;
-//! - a node is 64 bytes (one cache line): a thin pointer to its member (a
-//!   `ThinBuf` whose `aux` is the node's height), score, backward link, hash
-//!   chain link, its links of levels 0 and 1 inline (so a descent step below
-//!   level 2, where almost all cache misses happen, reads one line), and a
-//!   thin buffer of its higher links only when it has any (one node in 16);
+//! - a node is 64 bytes (one cache line): a thin pointer to its member,
+//!   score, backward link, hash chain link and its links of levels 0..=2
+//!   inline, so a descent step below level 3 (where almost all cache misses
+//!   happen) reads one line. The member's `ThinBuf` has the node's height in
+//!   `aux` and, in front of the member bytes, the links of levels 3.. (one
+//!   node in 64 has any);
+//! - a link caches a lower bound (f32) of its target's score, so a descent
+//!   step that stops (the target sorts after the searched entry) usually
+//!   does not read the target at all; a step that advances reads the target,
+//!   whose line it needs next anyway.
 //! - each member is stored once, in its node; the hash table is a bucket
 //!   array of node indices chained through the nodes' `hnext`, with Redis's
 //!   power-of-two sizing so ZSCAN keeps Redis's reverse-binary cursor
@@ -29,7 +34,7 @@
 //! - for every link below the list's level, `span` = rank(target) -
 //!   rank(source), where the header has rank 0, the first node 1, and a NIL
 //!   target counts as rank `len`;
-//! - every link's cached `score` equals the score of the node it leads to;
+//! - every link's cached `lo` is `score_lower_bound` of its target's score;
 //! - every live node is in exactly one hash chain, the one of its member's
 //!   hash; vacant slots are exactly the free list;
 //! - no score is NaN and no member appears twice (`insert` requires an
@@ -62,36 +67,53 @@ const BUCKETS_MIN: usize = 4;
 /// "more than the live nodes" rule), so small lists never churn.
 const FREE_SLOTS_COMPACT_MIN: usize = 1024;
 /// Links kept inside the node.
-const LOW_LINKS: usize = 2;
-/// Bytes of an encoded higher link: next u32, span u32, score f64 (LE).
-const LINK_BYTES: usize = 16;
+const LOW_LINKS: usize = 3;
+/// Bytes of an encoded higher link: next u32, span u32, lo f32 (LE).
+const LINK_BYTES: usize = 12;
 
 #[derive(Clone, Copy, Debug)]
 struct Link {
     next: u32,
     span: u32,
-    /// The score of `next` (unused when it is NIL), so a descent compares
-    /// without touching the next node unless the scores tie.
-    score: f64,
+    /// A lower bound of the score of `next` (unused when it is NIL).
+    lo: f32,
 }
 
 const LINK_NIL: Link = Link {
     next: NIL,
     span: 0,
-    score: 0.0,
+    lo: 0.0,
 };
 
+/// The largest f32 not above `s` (s is never NaN).
+#[inline]
+pub fn score_lower_bound(s: f64) -> f32 {
+    let f = s as f32;
+    if f as f64 <= s {
+        return f;
+    }
+    // f rounded up (it is not -inf, which is below every score).
+    if f == f32::INFINITY {
+        f32::MAX
+    } else if f == 0.0 {
+        -f32::from_bits(1)
+    } else if f > 0.0 {
+        f32::from_bits(f.to_bits() - 1)
+    } else {
+        f32::from_bits(f.to_bits() + 1)
+    }
+}
+
 struct Node {
-    /// The member, with the node's height in `aux`; None for a vacant slot.
+    /// Links of levels 3.. then the member bytes, with the node's height in
+    /// `aux`; None for a vacant slot.
     member: Option<ThinBuf>,
     score: f64,
     backward: u32,
     /// Next node in the same hash bucket; for a vacant slot, the next free slot.
     hnext: u32,
-    /// Links of levels 0 and 1 (level 1 unused below height 2).
+    /// Links of levels 0..=2 (those at or above the height unused).
     low: [Link; LOW_LINKS],
-    /// Links of levels 2.., `LINK_BYTES` each (None below height 3).
-    high: Option<ThinBuf>,
 }
 
 const _: () = assert!(std::mem::size_of::<Node>() == 64);
@@ -102,24 +124,28 @@ impl std::fmt::Debug for Node {
     }
 }
 
-fn encode_links(links: &[Link]) -> Option<ThinBuf> {
-    if links.is_empty() {
-        return None;
+#[inline]
+fn high_bytes(height: usize) -> usize {
+    height.saturating_sub(LOW_LINKS) * LINK_BYTES
+}
+
+/// The member buffer of a node of `height` levels (its high links NIL).
+fn member_buf(height: usize, member: &[u8]) -> ThinBuf {
+    let mut bytes = Vec::with_capacity(high_bytes(height) + member.len());
+    for _ in LOW_LINKS..height {
+        bytes.extend_from_slice(&NIL.to_le_bytes());
+        bytes.extend_from_slice(&0u32.to_le_bytes());
+        bytes.extend_from_slice(&0f32.to_le_bytes());
     }
-    let mut bytes = Vec::with_capacity(links.len() * LINK_BYTES);
-    for l in links {
-        bytes.extend_from_slice(&l.next.to_le_bytes());
-        bytes.extend_from_slice(&l.span.to_le_bytes());
-        bytes.extend_from_slice(&l.score.to_le_bytes());
-    }
-    Some(ThinBuf::from_parts(0, &bytes))
+    bytes.extend_from_slice(member);
+    ThinBuf::from_parts(height as u32, &bytes)
 }
 
 #[inline]
-fn read_u32(b: &[u8], off: usize) -> u32 {
+fn read4(b: &[u8], off: usize) -> [u8; 4] {
     b.get(off..off + 4)
         .and_then(|s| <[u8; 4]>::try_from(s).ok())
-        .map_or(NIL, u32::from_le_bytes)
+        .unwrap_or([0xff; 4])
 }
 
 impl Node {
@@ -131,14 +157,13 @@ impl Node {
             backward: NIL,
             hnext,
             low: [LINK_NIL; LOW_LINKS],
-            high: None,
         }
     }
 
     #[inline]
     fn member(&self) -> &[u8] {
         match &self.member {
-            Some(b) => b.bytes(),
+            Some(b) => b.bytes().get(high_bytes(b.aux() as usize)..).unwrap_or(&[]),
             None => &[],
         }
     }
@@ -151,7 +176,6 @@ impl Node {
     /// Heap bytes besides the node itself.
     fn heap_bytes(&self) -> usize {
         self.member.as_ref().map_or(0, |b| b.alloc_bytes())
-            + self.high.as_ref().map_or(0, |b| b.alloc_bytes())
     }
 
     #[inline]
@@ -159,16 +183,12 @@ impl Node {
         if i < LOW_LINKS {
             return self.low[i];
         }
-        let b = self.high.as_ref().map_or(&[][..], |b| b.bytes());
+        let b = self.member.as_ref().map_or(&[][..], |b| b.bytes());
         let off = (i - LOW_LINKS) * LINK_BYTES;
-        let score = b
-            .get(off + 8..off + 16)
-            .and_then(|s| <[u8; 8]>::try_from(s).ok())
-            .map_or(0.0, f64::from_le_bytes);
         Link {
-            next: read_u32(b, off),
-            span: read_u32(b, off + 4),
-            score,
+            next: u32::from_le_bytes(read4(b, off)),
+            span: u32::from_le_bytes(read4(b, off + 4)),
+            lo: f32::from_le_bytes(read4(b, off + 8)),
         }
     }
 
@@ -180,13 +200,13 @@ impl Node {
         }
         let off = (i - LOW_LINKS) * LINK_BYTES;
         if let Some(slot) = self
-            .high
+            .member
             .as_mut()
             .and_then(|b| b.bytes_mut().get_mut(off..off + LINK_BYTES))
         {
             slot[..4].copy_from_slice(&l.next.to_le_bytes());
             slot[4..8].copy_from_slice(&l.span.to_le_bytes());
-            slot[8..].copy_from_slice(&l.score.to_le_bytes());
+            slot[8..].copy_from_slice(&l.lo.to_le_bytes());
         }
     }
 
@@ -300,8 +320,7 @@ impl SkipList {
     pub fn new() -> SkipList {
         let mut arena = Arena::default();
         let mut header = Node::vacant(NIL);
-        header.member = Some(ThinBuf::from_parts(LEVEL_MAX as u32, &[]));
-        header.high = encode_links(&[LINK_NIL; LEVEL_MAX - LOW_LINKS]);
+        header.member = Some(member_buf(LEVEL_MAX, &[]));
         arena.push(header);
         SkipList {
             arena,
@@ -368,15 +387,16 @@ impl SkipList {
     }
 
     /// The target of link (x, i) if it sorts before (score, member); reads
-    /// the target only on a score tie.
+    /// the target only when its cached lower bound does not rule it out.
     #[inline]
     fn link_before(&self, x: u32, i: usize, score: f64, member: &[u8]) -> Option<u32> {
         let l = self.node(x).link(i);
-        if l.next == NIL {
+        if l.next == NIL || l.lo as f64 > score {
             return None;
         }
-        let before = match l.score.partial_cmp(&score) {
-            Some(Ordering::Equal) | None => self.node(l.next).member() < member,
+        let n = self.node(l.next);
+        let before = match n.score.partial_cmp(&score) {
+            Some(Ordering::Equal) | None => n.member() < member,
             Some(o) => o == Ordering::Less,
         };
         before.then_some(l.next)
@@ -519,7 +539,7 @@ impl SkipList {
                 Link {
                     next: up.next,
                     span: up.span - skipped,
-                    score: up.score,
+                    lo: up.lo,
                 },
             );
             self.node_mut(update[i]).set_link(
@@ -527,7 +547,7 @@ impl SkipList {
                 Link {
                     next: x,
                     span: skipped + 1,
-                    score,
+                    lo: score_lower_bound(score),
                 },
             );
         }
@@ -553,12 +573,11 @@ impl SkipList {
         self.grow_buckets_for_one();
         let height = self.random_level();
         let node = Node {
-            member: Some(ThinBuf::from_parts(height as u32, member)),
+            member: Some(member_buf(height, member)),
             score,
             backward: NIL,
             hnext: NIL,
             low: [LINK_NIL; LOW_LINKS],
-            high: encode_links(&[LINK_NIL; LEVEL_MAX][..height.saturating_sub(LOW_LINKS)]),
         };
         self.heap_bytes += node.heap_bytes();
         let x = if self.free != NIL {
@@ -583,7 +602,7 @@ impl SkipList {
                 self.node_mut(u).update_link(i, |ul| {
                     ul.span = ul.span + l.span - 1;
                     ul.next = l.next;
-                    ul.score = l.score;
+                    ul.lo = l.lo;
                 });
             } else {
                 self.node_mut(u).update_link(i, |ul| ul.span -= 1);
@@ -666,18 +685,19 @@ impl SkipList {
         let n = self.node(x);
         let (back, next) = (n.backward, n.low[0].next);
         let in_place = (back == NIL || self.node(back).score < new_score)
-            && (next == NIL || n.low[0].score > new_score);
+            && (next == NIL || self.node(next).score > new_score);
         if in_place && n.height() == 1 {
             // The only link into x is its level-0 predecessor's.
             let pred = if back == NIL { HEAD } else { back };
-            self.node_mut(pred).low[0].score = new_score;
+            self.node_mut(pred).low[0].lo = score_lower_bound(new_score);
             self.node_mut(x).score = new_score;
             return true;
         }
         let (update, _) = self.path_to(x);
         if in_place {
             for (i, &u) in update.iter().enumerate().take(self.node(x).height()) {
-                self.node_mut(u).update_link(i, |l| l.score = new_score);
+                self.node_mut(u)
+                    .update_link(i, |l| l.lo = score_lower_bound(new_score));
             }
             self.node_mut(x).score = new_score;
             return true;
@@ -767,7 +787,11 @@ impl SkipList {
         for i in (0..self.level).rev() {
             loop {
                 let l = self.node(x).link(i);
-                if l.next != NIL && pred(l.score, self.node(l.next).member()) {
+                if l.next == NIL {
+                    break;
+                }
+                let n = self.node(l.next);
+                if pred(n.score, n.member()) {
                     count += l.span as usize;
                     x = l.next;
                 } else {
@@ -867,9 +891,12 @@ impl SkipList {
             }
             if idx != HEAD {
                 heap += node.heap_bytes();
-                let high_len = node.high.as_ref().map_or(0, |b| b.len());
-                if high_len != node.height().saturating_sub(LOW_LINKS) * LINK_BYTES {
-                    return Err(format!("high links of node {idx}"));
+                let h = node.height();
+                if !(1..=LEVEL_MAX).contains(&h)
+                    || node.member().len() + high_bytes(h)
+                        != node.member.as_ref().map_or(0, |b| b.len())
+                {
+                    return Err(format!("member buffer of node {idx}"));
                 }
             }
             let height = if idx == HEAD {
@@ -879,7 +906,9 @@ impl SkipList {
             };
             for i in 0..height {
                 let l = node.link(i);
-                if l.next != NIL && l.score.to_bits() != self.node(l.next).score.to_bits() {
+                if l.next != NIL
+                    && l.lo.to_bits() != score_lower_bound(self.node(l.next).score).to_bits()
+                {
                     return Err(format!("stale cached score at node {idx} level {i}"));
                 }
                 // A link to NIL spans to rank `len` (Redis's convention).
@@ -966,6 +995,60 @@ mod tests {
         }
         sl.check().unwrap();
         assert_eq!(sl.score(&name(7)), Some(993.0));
+    }
+
+    #[test]
+    fn score_lower_bounds() {
+        for s in [
+            0.0,
+            -0.0,
+            1.0,
+            0.1,
+            -0.1,
+            1e-300,
+            -1e-300,
+            1e300,
+            -1e300,
+            16_777_217.0,
+            -16_777_217.0,
+            f64::MAX,
+            f64::MIN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ] {
+            let lo = score_lower_bound(s);
+            assert!(lo as f64 <= s, "{s}: {lo}");
+            // Nothing between lo and s: the next f32 up is above s.
+            if lo != f32::INFINITY && lo as f64 != s {
+                let up = if lo == 0.0 {
+                    f32::from_bits(1)
+                } else if lo > 0.0 {
+                    f32::from_bits(lo.to_bits() + 1)
+                } else {
+                    f32::from_bits(lo.to_bits() - 1)
+                };
+                assert!(up as f64 > s, "{s}: {lo} {up}");
+            }
+        }
+    }
+
+    #[test]
+    fn tall_nodes_and_close_scores() {
+        // Scores that share one f32 lower bound still order exactly.
+        let mut sl = SkipList::new();
+        for i in 0..3000 {
+            sl.insert(&name(i), 1.0 + (i % 700) as f64 * f64::EPSILON);
+        }
+        sl.check().unwrap();
+        assert!(sl.node(HEAD).link(LOW_LINKS).next != NIL || sl.level <= LOW_LINKS);
+        for i in (0..3000).step_by(7) {
+            assert!(sl.set_score(&name(i), 1.0 + (i % 300) as f64 * f64::EPSILON));
+        }
+        sl.check().unwrap();
+        for i in 0..3000 {
+            let (r, s) = sl.rank(&name(i)).unwrap();
+            assert_eq!(sl.entry(sl.node_at(r)), (&name(i)[..], s));
+        }
     }
 
     #[test]

@@ -223,6 +223,8 @@ impl Node {
 struct Arena {
     chunks: Vec<Vec<Node>>,
     len: usize,
+    /// Node slots allocated over all chunks (so `alloc_bytes` is O(1)).
+    capacity: usize,
 }
 
 impl Arena {
@@ -240,7 +242,11 @@ impl Arena {
         assert!(self.len < LEN_MAX, "sorted set arena full");
         let idx = self.len as u32;
         match self.chunks.last_mut() {
-            Some(c) if c.len() < CHUNK_NODES => c.push(node),
+            Some(c) if c.len() < CHUNK_NODES => {
+                let before = c.capacity();
+                c.push(node);
+                self.capacity += c.capacity() - before;
+            }
             _ => {
                 let cap = if self.chunks.is_empty() {
                     FIRST_CHUNK_NODES
@@ -249,6 +255,7 @@ impl Arena {
                 };
                 let mut c = Vec::with_capacity(cap);
                 c.push(node);
+                self.capacity += c.capacity();
                 self.chunks.push(c);
             }
         }
@@ -265,15 +272,12 @@ impl Arena {
         }
         self.chunks.shrink_to_fit();
         self.len = n;
+        self.capacity = self.chunks.iter().map(|c| c.capacity()).sum();
     }
 
     fn alloc_bytes(&self) -> usize {
         self.chunks.capacity() * std::mem::size_of::<Vec<Node>>()
-            + self
-                .chunks
-                .iter()
-                .map(|c| c.capacity() * std::mem::size_of::<Node>())
-                .sum::<usize>()
+            + self.capacity * std::mem::size_of::<Node>()
     }
 }
 
@@ -929,6 +933,16 @@ impl SkipList {
                     ));
                 }
             }
+        }
+        if self.arena.capacity
+            != self
+                .arena
+                .chunks
+                .iter()
+                .map(|c| c.capacity())
+                .sum::<usize>()
+        {
+            return Err("arena capacity count".into());
         }
         if heap != self.heap_bytes {
             return Err("heap byte count".into());

@@ -1,11 +1,32 @@
-//! An indexable skiplist ordered by (score, member), as Redis's `zskiplist`:
-//! every forward link carries a span (how many nodes it skips), so rank
-//! queries, access by rank and score/lex range searches are O(log N).
+//! The big sorted-set structure: an indexable skiplist ordered by
+//! (score, member), as Redis's `zskiplist`, whose nodes are also chained into
+//! a member hash table, as Redis's zset dict (which shares the member sds
+//! with the skiplist node). Every forward link carries a span (how many nodes
+//! it skips), so rank queries, access by rank and score/lex range searches
+//! are O(log N); ZSCORE is one hash lookup.
 //!
-//! Nodes live in one arena (`Vec<Node>`) addressed by index; slot 0 is the
-//! header. A deleted node's slot goes on a free list that the next insert
-//! reuses (no search to re-point links); when more than half the arena is
-//! free, it is compacted in one O(n) renumbering pass.
+//! Layout (why: the insert descent is bound by cache misses):
+//! - nodes live in an arena of fixed-size chunks (`CHUNK_NODES` each, so a
+//!   growing set never copies the arena and at most one chunk is partly
+//!   empty), addressed by `u32` index; slot 0 is the header;
+//! - a node is 64 bytes (one cache line): a thin pointer to its member,
+//!   score, backward link, hash chain link and its links of levels 0..=2
+//!   inline, so a descent step below level 3 (where almost all cache misses
+//!   happen) reads one line. The member's `ThinBuf` has the node's height in
+//!   `aux` and, in front of the member bytes, the links of levels 3.. (one
+//!   node in 64 has any);
+//! - a link caches a lower bound (f32) of its target's score, so a descent
+//!   step that stops (the target sorts after the searched entry) usually
+//!   does not read the target at all; a step that advances reads the target,
+//!   whose line it needs next anyway.
+//! - each member is stored once, in its node; the hash table is a bucket
+//!   array of node indices chained through the nodes' `hnext`, with Redis's
+//!   power-of-two sizing so ZSCAN keeps Redis's reverse-binary cursor
+//!   guarantee.
+//!
+//! A deleted node's slot goes on a free list (chained through `hnext`) that
+//! the next insert reuses; when more than half the arena is free it is
+//! compacted in one O(n) renumbering pass.
 //!
 //! Invariants:
 //! - level-0 links visit every node in increasing (score, member) order;
@@ -13,52 +34,250 @@
 //! - for every link below the list's level, `span` = rank(target) -
 //!   rank(source), where the header has rank 0, the first node 1, and a NIL
 //!   target counts as rank `len`;
-//! - every link's cached `score` equals the score of the node it leads to;
-//! - no score is NaN and no member appears twice (the caller's dict ensures it).
+//! - every link's cached `lo` is `score_lower_bound` of its target's score;
+//! - every live node is in exactly one hash chain, the one of its member's
+//!   hash; vacant slots are exactly the free list;
+//! - no score is NaN and no member appears twice (`insert` requires an
+//!   absent member);
+//! - at most `LEN_MAX` slots (indices and spans are u32): a set that large
+//!   would need hundreds of GiB, so it is documented rather than handled.
 
 use std::cmp::Ordering;
+
+use crate::types::set::member_hasher;
+use crate::types::tagged::ThinBuf;
 
 /// Highest node level (ZSKIPLIST_MAXLEVEL).
 pub const LEVEL_MAX: usize = 32;
 /// Chance, in percent, that a node reaches the next level (ZSKIPLIST_P).
 pub const LEVEL_UP_PERCENT: u64 = 25;
 /// Index meaning "no node".
-pub const NIL: usize = usize::MAX;
-const HEAD: usize = 0;
+pub const NIL: u32 = u32::MAX;
+/// Most arena slots (header included); NIL stays unused.
+pub const LEN_MAX: usize = (u32::MAX - 1) as usize;
+const HEAD: u32 = 0;
+/// Nodes per arena chunk (64 KiB of 64-byte nodes).
+const CHUNK_SHIFT: u32 = 10;
+const CHUNK_NODES: usize = 1 << CHUNK_SHIFT;
+/// Nodes the first chunk starts with (it grows by doubling to CHUNK_NODES).
+const FIRST_CHUNK_NODES: usize = 4;
+/// Smallest non-empty bucket array.
+const BUCKETS_MIN: usize = 4;
+/// Free slots tolerated before the arena is compacted (besides the
+/// "more than the live nodes" rule), so small lists never churn.
+const FREE_SLOTS_COMPACT_MIN: usize = 1024;
+/// Links kept inside the node.
+const LOW_LINKS: usize = 3;
+/// Bytes of an encoded higher link: next u32, span u32, lo f32 (LE).
+const LINK_BYTES: usize = 12;
 
 #[derive(Clone, Copy, Debug)]
-struct Level {
-    next: usize,
-    span: usize,
-    /// The score of `next` (unused when it is NIL), so a descent compares
-    /// without touching the next node unless the scores tie: one cache miss
-    /// per step instead of two.
-    score: f64,
+struct Link {
+    next: u32,
+    span: u32,
+    /// A lower bound of the score of `next` (unused when it is NIL).
+    lo: f32,
 }
 
-const LINK_NIL: Level = Level {
+const LINK_NIL: Link = Link {
     next: NIL,
     span: 0,
-    score: 0.0,
+    lo: 0.0,
 };
 
-#[derive(Debug)]
+/// The largest f32 not above `s` (s is never NaN).
+#[inline]
+pub fn score_lower_bound(s: f64) -> f32 {
+    let f = s as f32;
+    if f as f64 <= s {
+        return f;
+    }
+    // f rounded up (it is not -inf, which is below every score).
+    if f == f32::INFINITY {
+        f32::MAX
+    } else if f == 0.0 {
+        -f32::from_bits(1)
+    } else if f > 0.0 {
+        f32::from_bits(f.to_bits() - 1)
+    } else {
+        f32::from_bits(f.to_bits() + 1)
+    }
+}
+
 struct Node {
-    member: Box<[u8]>,
+    /// Links of levels 3.. then the member bytes, with the node's height in
+    /// `aux`; None for a vacant slot.
+    member: Option<ThinBuf>,
     score: f64,
-    backward: usize,
-    levels: Box<[Level]>,
+    backward: u32,
+    /// Next node in the same hash bucket; for a vacant slot, the next free slot.
+    hnext: u32,
+    /// Links of levels 0..=2 (those at or above the height unused).
+    low: [Link; LOW_LINKS],
+}
+
+const _: () = assert!(std::mem::size_of::<Node>() == 64);
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Node({} levels, score {})", self.height(), self.score)
+    }
+}
+
+#[inline]
+fn high_bytes(height: usize) -> usize {
+    height.saturating_sub(LOW_LINKS) * LINK_BYTES
+}
+
+/// The member buffer of a node of `height` levels (its high links NIL).
+fn member_buf(height: usize, member: &[u8]) -> ThinBuf {
+    let mut bytes = Vec::with_capacity(high_bytes(height) + member.len());
+    for _ in LOW_LINKS..height {
+        bytes.extend_from_slice(&NIL.to_le_bytes());
+        bytes.extend_from_slice(&0u32.to_le_bytes());
+        bytes.extend_from_slice(&0f32.to_le_bytes());
+    }
+    bytes.extend_from_slice(member);
+    ThinBuf::from_parts(height as u32, &bytes)
+}
+
+#[inline]
+fn read4(b: &[u8], off: usize) -> [u8; 4] {
+    b.get(off..off + 4)
+        .and_then(|s| <[u8; 4]>::try_from(s).ok())
+        .unwrap_or([0xff; 4])
 }
 
 impl Node {
     /// A free slot's contents (no allocations).
-    fn vacant() -> Node {
+    fn vacant(hnext: u32) -> Node {
         Node {
-            member: Box::default(),
+            member: None,
             score: 0.0,
             backward: NIL,
-            levels: Box::default(),
+            hnext,
+            low: [LINK_NIL; LOW_LINKS],
         }
+    }
+
+    #[inline]
+    fn member(&self) -> &[u8] {
+        match &self.member {
+            Some(b) => b.bytes().get(high_bytes(b.aux() as usize)..).unwrap_or(&[]),
+            None => &[],
+        }
+    }
+
+    #[inline]
+    fn height(&self) -> usize {
+        self.member.as_ref().map_or(0, |b| b.aux() as usize)
+    }
+
+    /// Heap bytes besides the node itself.
+    fn heap_bytes(&self) -> usize {
+        self.member.as_ref().map_or(0, |b| b.alloc_bytes())
+    }
+
+    #[inline]
+    fn link(&self, i: usize) -> Link {
+        if i < LOW_LINKS {
+            return self.low[i];
+        }
+        let b = self.member.as_ref().map_or(&[][..], |b| b.bytes());
+        let off = (i - LOW_LINKS) * LINK_BYTES;
+        Link {
+            next: u32::from_le_bytes(read4(b, off)),
+            span: u32::from_le_bytes(read4(b, off + 4)),
+            lo: f32::from_le_bytes(read4(b, off + 8)),
+        }
+    }
+
+    #[inline]
+    fn set_link(&mut self, i: usize, l: Link) {
+        if i < LOW_LINKS {
+            self.low[i] = l;
+            return;
+        }
+        let off = (i - LOW_LINKS) * LINK_BYTES;
+        if let Some(slot) = self
+            .member
+            .as_mut()
+            .and_then(|b| b.bytes_mut().get_mut(off..off + LINK_BYTES))
+        {
+            slot[..4].copy_from_slice(&l.next.to_le_bytes());
+            slot[4..8].copy_from_slice(&l.span.to_le_bytes());
+            slot[8..].copy_from_slice(&l.lo.to_le_bytes());
+        }
+    }
+
+    #[inline]
+    fn update_link(&mut self, i: usize, f: impl FnOnce(&mut Link)) {
+        let mut l = self.link(i);
+        f(&mut l);
+        self.set_link(i, l);
+    }
+}
+
+/// Chunked node storage addressed by u32 index.
+#[derive(Debug, Default)]
+struct Arena {
+    chunks: Vec<Vec<Node>>,
+    len: usize,
+    /// Node slots allocated over all chunks (so `alloc_bytes` is O(1)).
+    capacity: usize,
+}
+
+impl Arena {
+    #[inline]
+    fn get(&self, i: u32) -> &Node {
+        &self.chunks[(i >> CHUNK_SHIFT) as usize][i as usize & (CHUNK_NODES - 1)]
+    }
+
+    #[inline]
+    fn get_mut(&mut self, i: u32) -> &mut Node {
+        &mut self.chunks[(i >> CHUNK_SHIFT) as usize][i as usize & (CHUNK_NODES - 1)]
+    }
+
+    fn push(&mut self, node: Node) -> u32 {
+        assert!(self.len < LEN_MAX, "sorted set arena full");
+        let idx = self.len as u32;
+        match self.chunks.last_mut() {
+            Some(c) if c.len() < CHUNK_NODES => {
+                let before = c.capacity();
+                c.push(node);
+                self.capacity += c.capacity() - before;
+            }
+            _ => {
+                let cap = if self.chunks.is_empty() {
+                    FIRST_CHUNK_NODES
+                } else {
+                    CHUNK_NODES
+                };
+                let mut c = Vec::with_capacity(cap);
+                c.push(node);
+                self.capacity += c.capacity();
+                self.chunks.push(c);
+            }
+        }
+        self.len += 1;
+        idx
+    }
+
+    /// Keeps only the first `n` slots' storage (n within the first chunk).
+    fn truncate_to_first(&mut self, n: usize) {
+        self.chunks.truncate(1);
+        if let Some(c) = self.chunks.first_mut() {
+            c.truncate(n);
+            c.shrink_to(FIRST_CHUNK_NODES);
+        }
+        self.chunks.shrink_to_fit();
+        self.len = n;
+        self.capacity = self.chunks.iter().map(|c| c.capacity()).sum();
+    }
+
+    fn alloc_bytes(&self) -> usize {
+        self.chunks.capacity() * std::mem::size_of::<Vec<Node>>()
+            + self.capacity * std::mem::size_of::<Node>()
     }
 }
 
@@ -71,20 +290,26 @@ pub fn cmp_entry(score_a: f64, member_a: &[u8], score_b: f64, member_b: &[u8]) -
     }
 }
 
+#[inline]
+fn hash_of(member: &[u8]) -> u64 {
+    member_hasher().hash(member)
+}
+
 #[derive(Debug)]
 pub struct SkipList {
-    nodes: Vec<Node>,
-    tail: usize,
+    arena: Arena,
+    /// Hash buckets: the first node of each chain, NIL when empty.
+    buckets: Vec<u32>,
+    tail: u32,
     len: usize,
     level: usize,
     rng: u64,
-    /// Vacant arena slots (never the header), reused by inserts.
-    free: Vec<usize>,
+    /// First vacant slot (chained through `hnext`), NIL when none.
+    free: u32,
+    free_len: usize,
+    /// Member bytes plus higher-level links, for memory accounting.
+    heap_bytes: usize,
 }
-
-/// Free slots tolerated before the arena is compacted (besides the
-/// "more than the live nodes" rule), so small lists never churn.
-const FREE_SLOTS_COMPACT_MIN: usize = 1024;
 
 impl Default for SkipList {
     fn default() -> Self {
@@ -92,21 +317,25 @@ impl Default for SkipList {
     }
 }
 
+/// Per-level predecessors of a position and their ranks.
+type Path = ([u32; LEVEL_MAX], [u32; LEVEL_MAX]);
+
 impl SkipList {
     pub fn new() -> SkipList {
-        let header = Node {
-            member: Box::default(),
-            score: 0.0,
-            backward: NIL,
-            levels: vec![LINK_NIL; LEVEL_MAX].into_boxed_slice(),
-        };
+        let mut arena = Arena::default();
+        let mut header = Node::vacant(NIL);
+        header.member = Some(member_buf(LEVEL_MAX, &[]));
+        arena.push(header);
         SkipList {
-            nodes: vec![header],
+            arena,
+            buckets: Vec::new(),
             tail: NIL,
             len: 0,
             level: 1,
             rng: 0x9e37_79b9_7f4a_7c15,
-            free: Vec::new(),
+            free: NIL,
+            free_len: 0,
+            heap_bytes: 0,
         }
     }
 
@@ -118,9 +347,26 @@ impl SkipList {
         self.len == 0
     }
 
-    /// Sum of link slots allocated (for memory accounting).
-    pub fn link_count(&self) -> usize {
-        self.nodes.iter().map(|n| n.levels.len()).sum()
+    /// Heap bytes held (arena, buckets, members, higher links).
+    pub fn mem_bytes(&self) -> usize {
+        self.arena.alloc_bytes()
+            + self.buckets.capacity() * std::mem::size_of::<u32>()
+            + self.node(HEAD).heap_bytes()
+            + self.heap_bytes
+    }
+
+    pub fn bucket_count(&self) -> usize {
+        self.buckets.len()
+    }
+
+    #[inline]
+    fn node(&self, x: u32) -> &Node {
+        self.arena.get(x)
+    }
+
+    #[inline]
+    fn node_mut(&mut self, x: u32) -> &mut Node {
+        self.arena.get_mut(x)
     }
 
     fn random_level(&mut self) -> usize {
@@ -140,181 +386,280 @@ impl SkipList {
     }
 
     #[inline]
-    fn next(&self, x: usize, i: usize) -> usize {
-        self.nodes[x].levels[i].next
+    fn next(&self, x: u32, i: usize) -> u32 {
+        self.node(x).link(i).next
     }
 
-    /// The target of link (x, i) and how it compares with (score, member);
-    /// None at the end of the level. Reads the target only on a score tie.
+    /// The target of link (x, i) if it sorts before (score, member); reads
+    /// the target only when its cached lower bound does not rule it out.
     #[inline]
-    fn link_cmp(&self, x: usize, i: usize, score: f64, member: &[u8]) -> Option<(usize, Ordering)> {
-        let l = &self.nodes[x].levels[i];
-        if l.next == NIL {
+    fn link_before(&self, x: u32, i: usize, score: f64, member: &[u8]) -> Option<u32> {
+        let l = self.node(x).link(i);
+        if l.next == NIL || l.lo as f64 > score {
             return None;
         }
-        let o = match l.score.partial_cmp(&score) {
-            Some(Ordering::Equal) | None => (*self.nodes[l.next].member).cmp(member),
-            Some(o) => o,
+        let n = self.node(l.next);
+        let before = match n.score.partial_cmp(&score) {
+            Some(Ordering::Equal) | None => n.member() < member,
+            Some(o) => o == Ordering::Less,
         };
-        Some((l.next, o))
+        before.then_some(l.next)
     }
 
-    /// The target of link (x, i) if it sorts before (score, member).
-    #[inline]
-    fn link_before(&self, x: usize, i: usize, score: f64, member: &[u8]) -> Option<usize> {
-        match self.link_cmp(x, i, score, member) {
-            Some((nx, Ordering::Less)) => Some(nx),
-            _ => None,
-        }
-    }
-
-    /// Inserts a member known to be absent.
-    pub fn insert(&mut self, score: f64, member: Box<[u8]>) {
+    /// The nodes just before (score, member) at every level, with their ranks.
+    fn descend(&self, score: f64, member: &[u8]) -> Path {
         let mut update = [HEAD; LEVEL_MAX];
-        let mut rank = [0usize; LEVEL_MAX];
+        let mut rank = [0u32; LEVEL_MAX];
         let mut x = HEAD;
+        let mut r = 0;
         for i in (0..self.level).rev() {
-            rank[i] = if i == self.level - 1 { 0 } else { rank[i + 1] };
-            while let Some(nx) = self.link_before(x, i, score, &member) {
-                rank[i] += self.nodes[x].levels[i].span;
+            while let Some(nx) = self.link_before(x, i, score, member) {
+                r += self.node(x).link(i).span;
                 x = nx;
             }
             update[i] = x;
+            rank[i] = r;
         }
-        let lvl = self.random_level();
-        if lvl > self.level {
-            for i in self.level..lvl {
+        (update, rank)
+    }
+
+    // ---- hash table ----
+
+    /// The node holding `member`.
+    #[inline]
+    pub fn find(&self, member: &[u8]) -> Option<u32> {
+        if self.buckets.is_empty() {
+            return None;
+        }
+        let mut x = self.buckets[hash_of(member) as usize & (self.buckets.len() - 1)];
+        while x != NIL {
+            let n = self.node(x);
+            if n.member() == member {
+                return Some(x);
+            }
+            x = n.hnext;
+        }
+        None
+    }
+
+    pub fn score(&self, member: &[u8]) -> Option<f64> {
+        self.find(member).map(|x| self.node(x).score)
+    }
+
+    fn hash_link(&mut self, x: u32, hash: u64) {
+        let b = hash as usize & (self.buckets.len() - 1);
+        let head = self.buckets[b];
+        self.node_mut(x).hnext = head;
+        self.buckets[b] = x;
+    }
+
+    fn hash_unlink(&mut self, x: u32) {
+        let b = hash_of(self.node(x).member()) as usize & (self.buckets.len() - 1);
+        let after = self.node(x).hnext;
+        if self.buckets[b] == x {
+            self.buckets[b] = after;
+            return;
+        }
+        let mut p = self.buckets[b];
+        while p != NIL {
+            let pn = self.node(p).hnext;
+            if pn == x {
+                self.node_mut(p).hnext = after;
+                return;
+            }
+            p = pn;
+        }
+    }
+
+    /// Re-chains every live node into `count` buckets (a power of two, or 0
+    /// when the list is empty).
+    fn rehash(&mut self, count: usize) {
+        let old = std::mem::replace(&mut self.buckets, vec![NIL; count]);
+        for mut x in old {
+            while x != NIL {
+                let after = self.node(x).hnext;
+                let h = hash_of(self.node(x).member());
+                self.hash_link(x, h);
+                x = after;
+            }
+        }
+    }
+
+    fn grow_buckets_for_one(&mut self) {
+        if self.len >= self.buckets.len() {
+            self.rehash((self.len + 1).next_power_of_two().max(BUCKETS_MIN));
+        }
+    }
+
+    fn maybe_shrink_buckets(&mut self) {
+        let count = self.buckets.len();
+        if self.len == 0 {
+            self.buckets = Vec::new();
+        } else if count > BUCKETS_MIN && self.len * 8 < count {
+            self.rehash(self.len.next_power_of_two().max(BUCKETS_MIN));
+        }
+    }
+
+    /// Visits one bucket (the one `cursor` names) and returns the next cursor;
+    /// 0 means the iteration is complete. Redis's reverse-binary increment.
+    pub fn scan(&self, cursor: u64, mut visit: impl FnMut(&[u8], f64)) -> u64 {
+        if self.buckets.is_empty() {
+            return 0;
+        }
+        let mask = (self.buckets.len() - 1) as u64;
+        let mut x = self.buckets[(cursor & mask) as usize];
+        while x != NIL {
+            let n = self.node(x);
+            visit(n.member(), n.score);
+            x = n.hnext;
+        }
+        let mut v = cursor | !mask;
+        v = v.reverse_bits();
+        v = v.wrapping_add(1);
+        v.reverse_bits()
+    }
+
+    // ---- skiplist ----
+
+    /// Links node `x` (with its height, member and hash chain already set)
+    /// at score `score`, given the search path to its position.
+    fn link_in(&mut self, x: u32, score: f64, path: Path) {
+        let (mut update, mut rank) = path;
+        let height = self.node(x).height();
+        if height > self.level {
+            for i in self.level..height {
                 rank[i] = 0;
                 update[i] = HEAD;
-                self.nodes[HEAD].levels[i].span = self.len;
+                let len = self.len as u32;
+                self.node_mut(HEAD).update_link(i, |l| l.span = len);
             }
-            self.level = lvl;
+            self.level = height;
         }
-        let new = self.free.pop().unwrap_or(self.nodes.len());
-        let mut levels = vec![LINK_NIL; lvl].into_boxed_slice();
-        for i in 0..lvl {
-            let up = &mut self.nodes[update[i]].levels[i];
-            levels[i].next = up.next;
-            levels[i].score = up.score;
-            up.next = new;
-            up.score = score;
-            levels[i].span = up.span - (rank[0] - rank[i]);
-            up.span = rank[0] - rank[i] + 1;
+        for i in 0..height {
+            let up = self.node(update[i]).link(i);
+            let skipped = rank[0] - rank[i];
+            self.node_mut(x).set_link(
+                i,
+                Link {
+                    next: up.next,
+                    span: up.span - skipped,
+                    lo: up.lo,
+                },
+            );
+            self.node_mut(update[i]).set_link(
+                i,
+                Link {
+                    next: x,
+                    span: skipped + 1,
+                    lo: score_lower_bound(score),
+                },
+            );
         }
-        for (i, &u) in update.iter().enumerate().take(self.level).skip(lvl) {
-            self.nodes[u].levels[i].span += 1;
+        for (i, &u) in update.iter().enumerate().take(self.level).skip(height) {
+            self.node_mut(u).update_link(i, |l| l.span += 1);
         }
         let backward = if update[0] == HEAD { NIL } else { update[0] };
-        let after = levels[0].next;
-        let node = Node {
-            member,
-            score,
-            backward,
-            levels,
-        };
-        match self.nodes.get_mut(new) {
-            Some(slot) => *slot = node,
-            None => self.nodes.push(node),
-        }
+        let after = self.node(x).low[0].next;
+        let n = self.node_mut(x);
+        n.score = score;
+        n.backward = backward;
         if after != NIL {
-            self.nodes[after].backward = new;
+            self.node_mut(after).backward = x;
         } else {
-            self.tail = new;
+            self.tail = x;
         }
         self.len += 1;
     }
 
-    /// The nodes just before (score, member) at every level.
-    fn predecessors(&self, score: f64, member: &[u8]) -> [usize; LEVEL_MAX] {
-        let mut update = [HEAD; LEVEL_MAX];
-        let mut x = HEAD;
-        for i in (0..self.level).rev() {
-            while let Some(nx) = self.link_before(x, i, score, member) {
-                x = nx;
-            }
-            update[i] = x;
-        }
-        update
+    /// Inserts a member known to be absent; returns its node.
+    pub fn insert(&mut self, member: &[u8], score: f64) -> u32 {
+        let path = self.descend(score, member);
+        self.grow_buckets_for_one();
+        let height = self.random_level();
+        let node = Node {
+            member: Some(member_buf(height, member)),
+            score,
+            backward: NIL,
+            hnext: NIL,
+            low: [LINK_NIL; LOW_LINKS],
+        };
+        self.heap_bytes += node.heap_bytes();
+        let x = if self.free != NIL {
+            let x = self.free;
+            self.free = self.node(x).hnext;
+            self.free_len -= 1;
+            *self.node_mut(x) = node;
+            x
+        } else {
+            self.arena.push(node)
+        };
+        self.hash_link(x, hash_of(member));
+        self.link_in(x, score, path);
+        x
     }
 
-    /// Removes (score, member); returns the stored member if it was present.
-    pub fn remove(&mut self, score: f64, member: &[u8]) -> Option<Box<[u8]>> {
-        let update = self.predecessors(score, member);
-        let x = self.next(update[0], 0);
-        if x == NIL || self.nodes[x].score != score || &*self.nodes[x].member != member {
-            return None;
-        }
-        self.unlink(x, &update);
-        Some(self.release(x))
-    }
-
-    fn unlink(&mut self, x: usize, update: &[usize; LEVEL_MAX]) {
+    /// Unlinks node `x` from every level, given its predecessors.
+    fn unlink(&mut self, x: u32, update: &[u32; LEVEL_MAX]) {
         for (i, &u) in update.iter().enumerate().take(self.level) {
             if self.next(u, i) == x {
-                let l = self.nodes[x].levels[i];
-                let ul = &mut self.nodes[u].levels[i];
-                ul.span = ul.span + l.span - 1;
-                ul.next = l.next;
-                ul.score = l.score;
+                let l = self.node(x).link(i);
+                self.node_mut(u).update_link(i, |ul| {
+                    ul.span = ul.span + l.span - 1;
+                    ul.next = l.next;
+                    ul.lo = l.lo;
+                });
             } else {
-                self.nodes[u].levels[i].span -= 1;
+                self.node_mut(u).update_link(i, |ul| ul.span -= 1);
             }
         }
-        let (next0, back) = (self.nodes[x].levels[0].next, self.nodes[x].backward);
+        let (next0, back) = (self.node(x).low[0].next, self.node(x).backward);
         if next0 != NIL {
-            self.nodes[next0].backward = back;
+            self.node_mut(next0).backward = back;
         } else {
             self.tail = back;
         }
-        while self.level > 1 && self.nodes[HEAD].levels[self.level - 1].next == NIL {
+        while self.level > 1 && self.node(HEAD).link(self.level - 1).next == NIL {
             self.level -= 1;
         }
         self.len -= 1;
     }
 
-    /// Frees the arena slot of an unlinked node; returns its member.
-    fn release(&mut self, x: usize) -> Box<[u8]> {
-        let node = std::mem::replace(&mut self.nodes[x], Node::vacant());
+    /// The predecessors of node `x` at every level.
+    fn path_to(&self, x: u32) -> Path {
+        let n = self.node(x);
+        self.descend(n.score, n.member())
+    }
+
+    /// Takes an unlinked node out of the hash table and frees its slot;
+    /// returns its member.
+    fn release(&mut self, x: u32) -> Box<[u8]> {
+        self.hash_unlink(x);
+        let free = self.free;
+        let node = std::mem::replace(self.node_mut(x), Node::vacant(free));
+        self.heap_bytes -= node.heap_bytes();
+        self.maybe_shrink_buckets();
         if self.len == 0 {
-            self.nodes.truncate(1);
-            self.nodes.shrink_to_fit();
-            self.free = Vec::new();
+            self.arena.truncate_to_first(1);
+            self.free = NIL;
+            self.free_len = 0;
         } else {
-            self.free.push(x);
-            if self.free.len() > FREE_SLOTS_COMPACT_MIN && self.free.len() > self.len {
+            self.free = x;
+            self.free_len += 1;
+            if self.free_len > FREE_SLOTS_COMPACT_MIN && self.free_len > self.len {
                 self.compact();
             }
         }
-        node.member
+        node.member().into()
     }
 
-    /// Renumbers the live nodes densely (in list order) and drops the free slots.
-    fn compact(&mut self) {
-        let mut new_index = vec![NIL; self.nodes.len()];
-        new_index[HEAD] = HEAD;
-        let mut order = Vec::with_capacity(self.len);
-        let mut x = self.first();
-        while x != NIL {
-            new_index[x] = order.len() + 1;
-            order.push(x);
-            x = self.next(x, 0);
-        }
-        let remap = |i: usize| if i == NIL { NIL } else { new_index[i] };
-        let mut old = std::mem::take(&mut self.nodes);
-        let mut nodes = Vec::with_capacity(order.len() + 1);
-        nodes.push(std::mem::replace(&mut old[HEAD], Node::vacant()));
-        for &i in &order {
-            nodes.push(std::mem::replace(&mut old[i], Node::vacant()));
-        }
-        for n in &mut nodes {
-            n.backward = remap(n.backward);
-            for l in n.levels.iter_mut() {
-                l.next = remap(l.next);
-            }
-        }
-        self.nodes = nodes;
-        self.tail = remap(self.tail);
-        self.free = Vec::new();
+    /// Removes a member; returns its score.
+    pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        let x = self.find(member)?;
+        let (update, _) = self.path_to(x);
+        let score = self.node(x).score;
+        self.unlink(x, &update);
+        self.release(x);
+        Some(score)
     }
 
     /// Removes and returns the first (or, with `rev`, last) entry.
@@ -325,81 +670,107 @@ impl SkipList {
         }
         // Every level's predecessor of the first node is the header.
         let update = if rev {
-            self.predecessors_of(x)
+            self.path_to(x).0
         } else {
             [HEAD; LEVEL_MAX]
         };
-        let score = self.nodes[x].score;
+        let score = self.node(x).score;
         self.unlink(x, &update);
         Some((self.release(x), score))
     }
 
-    /// The nodes just before node `target` at every level.
-    fn predecessors_of(&self, target: usize) -> [usize; LEVEL_MAX] {
-        let t = &self.nodes[target];
-        self.predecessors(t.score, &t.member)
-    }
-
-    /// Changes the score of a present member, keeping its node when the order
-    /// does not change (Redis's zslUpdateScore).
-    pub fn update_score(&mut self, score: f64, member: &[u8], new_score: f64) -> bool {
-        let update = self.predecessors(score, member);
-        let x = self.next(update[0], 0);
-        if x == NIL || self.nodes[x].score != score || &*self.nodes[x].member != member {
+    /// Changes the score of a present member (Redis's zslUpdateScore): in
+    /// place when the order does not change, else the node moves (keeping
+    /// its slot, member and height). False when the member is absent.
+    pub fn set_score(&mut self, member: &[u8], new_score: f64) -> bool {
+        let Some(x) = self.find(member) else {
             return false;
+        };
+        let n = self.node(x);
+        let (back, next) = (n.backward, n.low[0].next);
+        let in_place = (back == NIL || self.node(back).score < new_score)
+            && (next == NIL || self.node(next).score > new_score);
+        if in_place && n.height() == 1 {
+            // The only link into x is its level-0 predecessor's.
+            let pred = if back == NIL { HEAD } else { back };
+            self.node_mut(pred).low[0].lo = score_lower_bound(new_score);
+            self.node_mut(x).score = new_score;
+            return true;
         }
-        let back = self.nodes[x].backward;
-        let next = self.nodes[x].levels[0].next;
-        if (back == NIL || self.nodes[back].score < new_score)
-            && (next == NIL || self.nodes[next].score > new_score)
-        {
-            self.nodes[x].score = new_score;
-            // The links into x (one per level of x) cache its score.
-            for (i, &u) in update.iter().enumerate().take(self.nodes[x].levels.len()) {
-                self.nodes[u].levels[i].score = new_score;
+        let (update, _) = self.path_to(x);
+        if in_place {
+            for (i, &u) in update.iter().enumerate().take(self.node(x).height()) {
+                self.node_mut(u)
+                    .update_link(i, |l| l.lo = score_lower_bound(new_score));
             }
+            self.node_mut(x).score = new_score;
             return true;
         }
         self.unlink(x, &update);
-        let m = self.release(x);
-        self.insert(new_score, m);
+        let path = self.descend(new_score, self.node(x).member());
+        self.link_in(x, new_score, path);
         true
     }
 
-    /// 0-based rank of (score, member), if present.
-    pub fn rank(&self, score: f64, member: &[u8]) -> Option<usize> {
-        let mut rank = 0;
-        let mut x = HEAD;
-        for i in (0..self.level).rev() {
-            while let Some((nx, o)) = self.link_cmp(x, i, score, member) {
-                if o == Ordering::Greater {
-                    break;
+    /// Renumbers the live nodes densely (in list order) and drops the free slots.
+    fn compact(&mut self) {
+        let mut new_index = vec![NIL; self.arena.len];
+        new_index[HEAD as usize] = HEAD;
+        let mut order = Vec::with_capacity(self.len);
+        let mut x = self.first();
+        while x != NIL {
+            new_index[x as usize] = order.len() as u32 + 1;
+            order.push(x);
+            x = self.next(x, 0);
+        }
+        let remap = |i: u32| if i == NIL { NIL } else { new_index[i as usize] };
+        let mut old = std::mem::take(&mut self.arena);
+        let mut arena = Arena::default();
+        arena.push(std::mem::replace(old.get_mut(HEAD), Node::vacant(NIL)));
+        for &i in &order {
+            arena.push(std::mem::replace(old.get_mut(i), Node::vacant(NIL)));
+        }
+        for c in arena.chunks.iter_mut() {
+            for n in c.iter_mut() {
+                n.backward = remap(n.backward);
+                n.hnext = remap(n.hnext);
+                for i in 0..n.height() {
+                    n.update_link(i, |l| l.next = remap(l.next));
                 }
-                rank += self.nodes[x].levels[i].span;
-                x = nx;
-            }
-            if x != HEAD && &*self.nodes[x].member == member {
-                return Some(rank - 1);
             }
         }
-        None
+        for b in self.buckets.iter_mut() {
+            *b = remap(*b);
+        }
+        self.arena = arena;
+        self.tail = remap(self.tail);
+        self.free = NIL;
+        self.free_len = 0;
+    }
+
+    /// 0-based rank and score of a member, if present.
+    pub fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
+        let x = self.find(member)?;
+        let score = self.node(x).score;
+        let (update, rank) = self.descend(score, member);
+        debug_assert_eq!(self.next(update[0], 0), x);
+        Some((rank[0] as usize, score))
     }
 
     /// The node at 0-based `rank`.
-    pub fn node_at(&self, rank: usize) -> usize {
+    pub fn node_at(&self, rank: usize) -> u32 {
         if rank >= self.len {
             return NIL;
         }
-        let target = rank + 1;
+        let target = rank as u32 + 1;
         let mut traversed = 0;
         let mut x = HEAD;
         for i in (0..self.level).rev() {
             loop {
-                let nx = self.next(x, i);
-                let span = self.nodes[x].levels[i].span;
-                if nx != NIL && traversed + span <= target {
-                    traversed += span;
-                    x = nx;
+                let l = self.node(x).link(i);
+                if l.next != NIL && traversed + l.span <= target {
+                    traversed += l.span;
+                    x = l.next;
                 } else {
                     break;
                 }
@@ -419,10 +790,14 @@ impl SkipList {
         let mut x = HEAD;
         for i in (0..self.level).rev() {
             loop {
-                let nx = self.next(x, i);
-                if nx != NIL && pred(self.nodes[nx].score, &self.nodes[nx].member) {
-                    count += self.nodes[x].levels[i].span;
-                    x = nx;
+                let l = self.node(x).link(i);
+                if l.next == NIL {
+                    break;
+                }
+                let n = self.node(l.next);
+                if pred(n.score, n.member()) {
+                    count += l.span as usize;
+                    x = l.next;
                 } else {
                     break;
                 }
@@ -431,26 +806,27 @@ impl SkipList {
         count
     }
 
-    pub fn first(&self) -> usize {
-        self.nodes[HEAD].levels[0].next
+    pub fn first(&self) -> u32 {
+        self.node(HEAD).low[0].next
     }
 
-    pub fn last(&self) -> usize {
+    pub fn last(&self) -> u32 {
         self.tail
     }
 
     /// The node after `x` in order (`rev` walks backwards).
-    pub fn step(&self, x: usize, rev: bool) -> usize {
+    pub fn step(&self, x: u32, rev: bool) -> u32 {
+        let n = self.node(x);
         if rev {
-            self.nodes[x].backward
+            n.backward
         } else {
-            self.nodes[x].levels[0].next
+            n.low[0].next
         }
     }
 
-    pub fn entry(&self, x: usize) -> (&[u8], f64) {
-        let n = &self.nodes[x];
-        (&n.member, n.score)
+    pub fn entry(&self, x: u32) -> (&[u8], f64) {
+        let n = self.node(x);
+        (n.member(), n.score)
     }
 
     /// Checks every invariant (tests and debug assertions).
@@ -459,7 +835,7 @@ impl SkipList {
         let mut x = self.first();
         let mut prev = NIL;
         while x != NIL {
-            if self.nodes[x].backward != prev {
+            if self.node(x).backward != prev {
                 return Err(format!("bad backward at {x}"));
             }
             order.push(x);
@@ -467,45 +843,89 @@ impl SkipList {
             x = self.next(x, 0);
         }
         if order.len() != self.len
-            || self.nodes.len() != self.len + 1 + self.free.len()
+            || self.arena.len != self.len + 1 + self.free_len
             || self.tail != prev
         {
             return Err("length or tail mismatch".into());
         }
         for w in order.windows(2) {
-            let (a, b) = (&self.nodes[w[0]], &self.nodes[w[1]]);
-            if cmp_entry(a.score, &a.member, b.score, &b.member) != Ordering::Less {
+            let (a, b) = (self.node(w[0]), self.node(w[1]));
+            if cmp_entry(a.score, a.member(), b.score, b.member()) != Ordering::Less {
                 return Err("order violated".into());
             }
         }
-        let mut rank_of = vec![0usize; self.nodes.len()];
+        let mut rank_of = vec![0u32; self.arena.len];
         for (r, &n) in order.iter().enumerate() {
-            rank_of[n] = r + 1;
+            rank_of[n as usize] = r as u32 + 1;
         }
-        for (idx, node) in self.nodes.iter().enumerate() {
-            if idx != HEAD && rank_of[idx] == 0 {
-                if !node.levels.is_empty() || !self.free.contains(&idx) {
+        let mut free = Vec::new();
+        let mut f = self.free;
+        while f != NIL {
+            free.push(f);
+            f = self.node(f).hnext;
+        }
+        if free.len() != self.free_len {
+            return Err("free list length".into());
+        }
+        let mut chained = 0;
+        for (b, &head) in self.buckets.iter().enumerate() {
+            let mut c = head;
+            while c != NIL {
+                let n = self.node(c);
+                if hash_of(n.member()) as usize & (self.buckets.len() - 1) != b
+                    || rank_of[c as usize] == 0
+                {
+                    return Err(format!("node {c} in the wrong bucket"));
+                }
+                chained += 1;
+                c = n.hnext;
+            }
+        }
+        if chained != self.len || (self.len > 0 && self.buckets.len() < BUCKETS_MIN) {
+            return Err("hash chains do not hold every node once".into());
+        }
+        let mut heap = 0;
+        for idx in 0..self.arena.len as u32 {
+            let node = self.node(idx);
+            if idx != HEAD && rank_of[idx as usize] == 0 {
+                if node.heap_bytes() != 0 || !free.contains(&idx) {
                     return Err(format!("slot {idx} neither linked nor free"));
                 }
                 continue;
             }
+            if idx != HEAD {
+                heap += node.heap_bytes();
+                let h = node.height();
+                if !(1..=LEVEL_MAX).contains(&h)
+                    || node.member().len() + high_bytes(h)
+                        != node.member.as_ref().map_or(0, |b| b.len())
+                {
+                    return Err(format!("member buffer of node {idx}"));
+                }
+            }
             let height = if idx == HEAD {
                 self.level
             } else {
-                node.levels.len()
+                node.height()
             };
             for i in 0..height {
-                let l = node.levels[i];
-                if l.next != NIL && l.score.to_bits() != self.nodes[l.next].score.to_bits() {
+                let l = node.link(i);
+                if l.next != NIL
+                    && l.lo.to_bits() != score_lower_bound(self.node(l.next).score).to_bits()
+                {
                     return Err(format!("stale cached score at node {idx} level {i}"));
                 }
                 // A link to NIL spans to rank `len` (Redis's convention).
                 let to = if l.next == NIL {
-                    self.len
+                    self.len as u32
                 } else {
-                    rank_of[l.next]
+                    rank_of[l.next as usize]
                 };
-                let from = if idx == HEAD { 0 } else { rank_of[idx] };
+                let from = if idx == HEAD {
+                    0
+                } else {
+                    rank_of[idx as usize]
+                };
                 if to.checked_sub(from) != Some(l.span) {
                     return Err(format!(
                         "span at node {idx} level {i}: {} vs ranks {from}..{to}",
@@ -513,6 +933,19 @@ impl SkipList {
                     ));
                 }
             }
+        }
+        if self.arena.capacity
+            != self
+                .arena
+                .chunks
+                .iter()
+                .map(|c| c.capacity())
+                .sum::<usize>()
+        {
+            return Err("arena capacity count".into());
+        }
+        if heap != self.heap_bytes {
+            return Err("heap byte count".into());
         }
         Ok(())
     }
@@ -522,52 +955,121 @@ impl SkipList {
 mod tests {
     use super::*;
 
-    fn m(s: &str) -> Box<[u8]> {
-        s.as_bytes().into()
+    fn name(i: usize) -> Vec<u8> {
+        format!("m{i:04}").into_bytes()
     }
 
     #[test]
     fn insert_rank_remove() {
         let mut sl = SkipList::new();
         for i in 0..200 {
-            sl.insert((i % 50) as f64, m(&format!("m{i:03}")));
+            sl.insert(&name(i), (i % 50) as f64);
         }
         sl.check().unwrap();
         assert_eq!(sl.len(), 200);
-        // Score 0 holds m000, m050, m100, m150 in member order.
-        assert_eq!(sl.rank(0.0, b"m000"), Some(0));
-        assert_eq!(sl.rank(0.0, b"m150"), Some(3));
-        assert_eq!(sl.rank(0.0, b"m001"), None);
-        assert_eq!(sl.entry(sl.node_at(4)), (&b"m001"[..], 1.0));
+        // Score 0 holds m0000, m0050, m0100, m0150 in member order.
+        assert_eq!(sl.rank(b"m0000"), Some((0, 0.0)));
+        assert_eq!(sl.rank(b"m0150"), Some((3, 0.0)));
+        assert_eq!(sl.rank(b"nope"), None);
+        assert_eq!(sl.score(b"m0049"), Some(49.0));
+        assert_eq!(sl.entry(sl.node_at(4)), (&b"m0001"[..], 1.0));
         for i in (0..200).step_by(3) {
-            assert!(sl
-                .remove((i % 50) as f64, format!("m{i:03}").as_bytes())
-                .is_some());
+            assert_eq!(sl.remove(&name(i)), Some((i % 50) as f64));
             sl.check().unwrap();
         }
-        assert!(sl.remove(1.0, b"nope").is_none());
+        assert!(sl.remove(b"nope").is_none());
         assert_eq!(sl.len(), 200 - 67);
+        assert_eq!(sl.score(b"m0000"), None);
     }
 
     #[test]
-    fn update_score_in_place_and_moving() {
+    fn set_score_in_place_and_moving() {
         let mut sl = SkipList::new();
-        for (s, name) in [(1.0, "a"), (2.0, "b"), (3.0, "c")] {
-            sl.insert(s, m(name));
+        for (s, m) in [(1.0, "a"), (2.0, "b"), (3.0, "c")] {
+            sl.insert(m.as_bytes(), s);
         }
-        assert!(sl.update_score(2.0, b"b", 2.5));
-        assert_eq!(sl.rank(2.5, b"b"), Some(1));
-        assert!(sl.update_score(2.5, b"b", 10.0));
-        assert_eq!(sl.rank(10.0, b"b"), Some(2));
+        assert!(sl.set_score(b"b", 2.5));
+        assert_eq!(sl.rank(b"b"), Some((1, 2.5)));
+        assert!(sl.set_score(b"b", 10.0));
+        assert_eq!(sl.rank(b"b"), Some((2, 10.0)));
         assert_eq!(sl.entry(sl.last()), (&b"b"[..], 10.0));
+        assert!(!sl.set_score(b"zz", 1.0));
         sl.check().unwrap();
+        // Tall nodes too: every member moves or changes in place.
+        for i in 0..500 {
+            sl.insert(&name(i), i as f64);
+        }
+        for i in 0..500 {
+            let s = if i % 2 == 0 {
+                i as f64 + 0.5
+            } else {
+                1000.0 - i as f64
+            };
+            assert!(sl.set_score(&name(i), s));
+        }
+        sl.check().unwrap();
+        assert_eq!(sl.score(&name(7)), Some(993.0));
+    }
+
+    #[test]
+    fn score_lower_bounds() {
+        for s in [
+            0.0,
+            -0.0,
+            1.0,
+            0.1,
+            -0.1,
+            1e-300,
+            -1e-300,
+            1e300,
+            -1e300,
+            16_777_217.0,
+            -16_777_217.0,
+            f64::MAX,
+            f64::MIN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ] {
+            let lo = score_lower_bound(s);
+            assert!(lo as f64 <= s, "{s}: {lo}");
+            // Nothing between lo and s: the next f32 up is above s.
+            if lo != f32::INFINITY && lo as f64 != s {
+                let up = if lo == 0.0 {
+                    f32::from_bits(1)
+                } else if lo > 0.0 {
+                    f32::from_bits(lo.to_bits() + 1)
+                } else {
+                    f32::from_bits(lo.to_bits() - 1)
+                };
+                assert!(up as f64 > s, "{s}: {lo} {up}");
+            }
+        }
+    }
+
+    #[test]
+    fn tall_nodes_and_close_scores() {
+        // Scores that share one f32 lower bound still order exactly.
+        let mut sl = SkipList::new();
+        for i in 0..3000 {
+            sl.insert(&name(i), 1.0 + (i % 700) as f64 * f64::EPSILON);
+        }
+        sl.check().unwrap();
+        assert!(sl.node(HEAD).link(LOW_LINKS).next != NIL || sl.level <= LOW_LINKS);
+        for i in (0..3000).step_by(7) {
+            assert!(sl.set_score(&name(i), 1.0 + (i % 300) as f64 * f64::EPSILON));
+        }
+        sl.check().unwrap();
+        for i in 0..3000 {
+            let (r, s) = sl.rank(&name(i)).unwrap();
+            assert_eq!(sl.entry(sl.node_at(r)), (&name(i)[..], s));
+        }
     }
 
     #[test]
     fn prefix_len_is_rank_of_bound() {
         let mut sl = SkipList::new();
         for i in 0..1000 {
-            sl.insert(i as f64, m(&i.to_string()));
+            sl.insert(i.to_string().as_bytes(), i as f64);
         }
         assert_eq!(sl.prefix_len(|s, _| s < 500.0), 500);
         assert_eq!(sl.prefix_len(|s, _| s <= 999.0), 1000);
@@ -578,24 +1080,62 @@ mod tests {
     fn pops_reuse_slots_and_compact() {
         let mut sl = SkipList::new();
         for i in 0..3000 {
-            sl.insert((i * 7 % 3000) as f64, m(&format!("m{i:04}")));
+            sl.insert(&name(i), (i * 7 % 3000) as f64);
         }
         for expect in 0..2500 {
             let (_, score) = sl.pop(false).unwrap();
             assert_eq!(score, expect as f64);
         }
         sl.check().unwrap();
-        assert!(sl.nodes.len() < 2000, "compacted: {}", sl.nodes.len());
+        assert!(sl.arena.len < 2000, "compacted: {}", sl.arena.len);
         assert_eq!(sl.pop(true).map(|p| p.1), Some(2999.0));
         for i in 0..100 {
-            sl.insert(10_000.0 + i as f64, m(&format!("new{i}")));
+            sl.insert(format!("new{i}").as_bytes(), 10_000.0 + i as f64);
         }
         // In-place score change keeps the cached link scores right.
-        assert!(sl.update_score(10_000.0, b"new0", 10_000.5));
+        assert!(sl.set_score(b"new0", 10_000.5));
         sl.check().unwrap();
         assert_eq!(sl.len(), 499 + 100);
         while sl.pop(false).is_some() {}
-        assert_eq!(sl.nodes.len(), 1);
+        assert_eq!(sl.arena.len, 1);
+        assert_eq!(sl.bucket_count(), 0);
+        sl.check().unwrap();
+        sl.insert(b"again", 1.0);
+        sl.check().unwrap();
+    }
+
+    #[test]
+    fn scan_visits_every_member_across_resizes() {
+        let mut sl = SkipList::new();
+        for i in 0..300 {
+            sl.insert(&name(i), i as f64);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = 0;
+        let mut steps = 0;
+        loop {
+            cursor = sl.scan(cursor, |m, _| {
+                seen.insert(m.to_vec());
+            });
+            steps += 1;
+            // Grow, then shrink, the table mid-scan.
+            if steps == 20 {
+                for i in 300..2000 {
+                    sl.insert(&name(i), i as f64);
+                }
+            }
+            if steps == 200 {
+                for i in 300..2000 {
+                    sl.remove(&name(i));
+                }
+            }
+            if cursor == 0 {
+                break;
+            }
+        }
+        for i in 0..300 {
+            assert!(seen.contains(&name(i)), "missed {i}");
+        }
         sl.check().unwrap();
     }
 }

@@ -21,14 +21,10 @@
 
 use std::cmp::Ordering;
 
-use crate::dict::Dict;
-use crate::types::set::{member_hasher, Rng, DICT_BUCKET_BYTES, HASH_NODE_OVERHEAD_BYTES};
+use crate::types::set::Rng;
 use crate::types::skiplist::{cmp_entry, SkipList, NIL};
 use crate::types::tagged::{Form, SmallOrBig, ThinBuf};
 use crate::value::Encodings;
-
-/// Approximate bytes of a skiplist node besides its member (node, links, box).
-const SKIPLIST_NODE_BYTES: usize = 72;
 
 /// A range of a sorted set, as Redis's `zrangespec` / `zlexrangespec`.
 pub trait ZRangeSpec {
@@ -389,59 +385,9 @@ mod lp {
     }
 }
 
-/// The "skiplist" encoding.
-#[derive(Default)]
-pub struct Skiplist {
-    dict: Dict<f64>,
-    list: SkipList,
-    /// Members (stored twice) plus node overheads.
-    bytes: usize,
-}
-
-impl Skiplist {
-    fn entry_bytes(member: &[u8]) -> usize {
-        2 * member.len() + HASH_NODE_OVERHEAD_BYTES + SKIPLIST_NODE_BYTES
-    }
-
-    fn insert(&mut self, member: &[u8], score: f64) {
-        let h = member_hasher();
-        self.bytes += Self::entry_bytes(member);
-        self.dict.insert_new(h, h.hash(member), member, score);
-        self.list.insert(score, member.into());
-    }
-
-    fn score(&self, member: &[u8]) -> Option<f64> {
-        self.dict.get(member_hasher().hash(member), member).copied()
-    }
-
-    fn remove(&mut self, member: &[u8]) -> Option<f64> {
-        let h = member_hasher();
-        let score = self.dict.remove(h, h.hash(member), member)?;
-        self.list.remove(score, member);
-        self.bytes -= Self::entry_bytes(member);
-        Some(score)
-    }
-
-    fn set_score(&mut self, member: &[u8], score: f64) -> bool {
-        let h = member_hasher();
-        match self.dict.get_mut(h.hash(member), member) {
-            Some(old) => {
-                let prev = std::mem::replace(old, score);
-                self.list.update_score(prev, member, score)
-            }
-            None => false,
-        }
-    }
-
-    /// Removes the lowest (or highest) entry.
-    fn pop(&mut self, rev: bool) -> Option<(Box<[u8]>, f64)> {
-        let (member, score) = self.list.pop(rev)?;
-        let h = member_hasher();
-        self.dict.remove(h, h.hash(&member), &member);
-        self.bytes -= Self::entry_bytes(&member);
-        Some((member, score))
-    }
-}
+/// The "skiplist" encoding: the skiplist with its member hash table
+/// (see `types::skiplist`).
+type Skiplist = SkipList;
 
 /// A sorted set: a listpack (`ThinBuf`) or a boxed skiplist, in 8 bytes.
 pub struct ZSet(SmallOrBig<ThinBuf, Skiplist>);
@@ -459,7 +405,7 @@ pub enum ZIter<'a> {
     },
     Skiplist {
         list: &'a SkipList,
-        node: usize,
+        node: u32,
         rev: bool,
     },
 }
@@ -517,7 +463,7 @@ impl ZSet {
     pub fn len(&self) -> usize {
         match self.0.get() {
             Form::Small(b) => b.aux() as usize,
-            Form::Big(sk) => sk.list.len(),
+            Form::Big(sk) => sk.len(),
         }
     }
 
@@ -541,11 +487,7 @@ impl ZSet {
     pub fn mem_bytes(&self) -> usize {
         match self.0.get() {
             Form::Small(b) => b.alloc_bytes(),
-            Form::Big(sk) => {
-                std::mem::size_of::<Skiplist>()
-                    + sk.bytes
-                    + sk.dict.bucket_count() * DICT_BUCKET_BYTES
-            }
+            Form::Big(sk) => std::mem::size_of::<Skiplist>() + sk.mem_bytes(),
         }
     }
 
@@ -567,7 +509,9 @@ impl ZSet {
         }
         match self.0.get_mut() {
             Form::Small(b) => lp::insert(b, member, score),
-            Form::Big(sk) => sk.insert(member, score),
+            Form::Big(sk) => {
+                sk.insert(member, score);
+            }
         }
     }
 
@@ -602,10 +546,7 @@ impl ZSet {
     pub fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
         match self.0.get() {
             Form::Small(b) => lp::find(b.bytes(), member).map(|f| (f.0, f.3)),
-            Form::Big(sk) => {
-                let score = sk.score(member)?;
-                sk.list.rank(score, member).map(|r| (r, score))
-            }
+            Form::Big(sk) => sk.rank(member),
         }
     }
 
@@ -640,8 +581,8 @@ impl ZSet {
                 ZIter::ListpackRev { buf, offs }
             }
             Form::Big(sk) => ZIter::Skiplist {
-                list: &sk.list,
-                node: sk.list.node_at(rank),
+                list: sk,
+                node: sk.node_at(rank),
                 rev,
             },
         }
@@ -670,7 +611,7 @@ impl ZSet {
         }
         let rank = match self.0.get() {
             Form::Small(_) => self.iter().position(|(m, s)| r.gte_min(s, m))?,
-            Form::Big(sk) => sk.list.prefix_len(|s, m| !r.gte_min(s, m)),
+            Form::Big(sk) => sk.prefix_len(|s, m| !r.gte_min(s, m)),
         };
         let (m, s) = self.at(rank)?;
         r.lte_max(s, m).then_some(rank)
@@ -692,7 +633,7 @@ impl ZSet {
                 }
                 found?
             }
-            Form::Big(sk) => sk.list.prefix_len(|s, m| r.lte_max(s, m)).checked_sub(1)?,
+            Form::Big(sk) => sk.prefix_len(|s, m| r.lte_max(s, m)).checked_sub(1)?,
         };
         let (m, s) = self.at(rank)?;
         r.gte_min(s, m).then_some(rank)
@@ -786,7 +727,7 @@ impl ZSet {
                 self.iter().for_each(|(m, s)| visit(m, s));
                 0
             }
-            Form::Big(sk) => sk.dict.scan(cursor, |m, s| visit(m, *s)),
+            Form::Big(sk) => sk.scan(cursor, visit),
         }
     }
 
@@ -838,10 +779,7 @@ impl ZSet {
                 }
             }
             Form::Big(sk) => {
-                sk.list.check()?;
-                if sk.dict.len() != sk.list.len() {
-                    return Err("dict/list length".into());
-                }
+                sk.check()?;
                 for (m, s) in &pairs {
                     if sk.score(m) != Some(*s) {
                         return Err("dict score".into());

@@ -65,6 +65,24 @@ impl<W: Write> CommandWriter<W> {
         self.command(&[b"FUNCTION", b"LOAD", code])
     }
 
+    /// A string key (`SET`), then its TTL.
+    pub fn string_key(
+        &mut self,
+        key: &[u8],
+        value: &[u8],
+        expire_at_ms: Option<u64>,
+    ) -> io::Result<()> {
+        self.command(&[b"SET", key, value])?;
+        self.expiry(key, expire_at_ms)
+    }
+
+    fn expiry(&mut self, key: &[u8], expire_at_ms: Option<u64>) -> io::Result<()> {
+        match expire_at_ms {
+            Some(at) => self.command(&[b"PEXPIREAT", key, at.to_string().as_bytes()]),
+            None => Ok(()),
+        }
+    }
+
     /// The commands that rebuild `key` holding `value`, then its TTL.
     pub fn key(&mut self, key: &[u8], value: &Value, expire_at_ms: Option<u64>) -> io::Result<()> {
         match value {
@@ -99,10 +117,7 @@ impl<W: Write> CommandWriter<W> {
             )?,
             Value::Stream(s) => self.stream(key, s)?,
         }
-        if let Some(at) = expire_at_ms {
-            self.command(&[b"PEXPIREAT", key, at.to_string().as_bytes()])?;
-        }
-        Ok(())
+        self.expiry(key, expire_at_ms)
     }
 
     /// `name key item...` in commands of at most ITEMS_PER_COMMAND items,

@@ -20,7 +20,7 @@ use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 use std::sync::Arc;
 
 use strata_engine::snapshot::{SnapshotEntry, SnapshotSink};
-use strata_engine::value::Value;
+use strata_engine::value::{StrValue, Value};
 
 use super::writer::Writer;
 use super::{opcode, value, RDB_VERSION_WRITTEN};
@@ -97,7 +97,121 @@ struct Owned {
 struct Batch {
     db: usize,
     entries: Vec<Owned>,
+    /// String entries, serialized back to back (see `RawStrings`): copying
+    /// them costs the executor one memcpy each and no allocation, and the
+    /// encoder frees one buffer instead of two allocations per key.
+    raw: Vec<u8>,
+    raw_count: u64,
     bytes: u64,
+}
+
+impl Batch {
+    fn new(db: usize) -> Batch {
+        Batch {
+            db,
+            entries: Vec::new(),
+            raw: Vec::new(),
+            raw_count: 0,
+            bytes: 0,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.entries.is_empty() && self.raw.is_empty()
+    }
+
+    fn count(&self) -> u64 {
+        self.entries.len() as u64 + self.raw_count
+    }
+
+    /// Appends a string entry: flags (1 = expiry, 2 = integer), [expiry ms],
+    /// LRU word, key length and key, then the integer or length and bytes.
+    fn push_raw(&mut self, key: &[u8], value: &StrValue, expire_at_ms: Option<u64>, lru: u32) {
+        let start = self.raw.len();
+        let int = match value {
+            StrValue::Int(n) => Some(*n),
+            _ => None,
+        };
+        let flags = u8::from(expire_at_ms.is_some()) | (u8::from(int.is_some()) << 1);
+        self.raw.push(flags);
+        if let Some(at) = expire_at_ms {
+            self.raw.extend_from_slice(&at.to_le_bytes());
+        }
+        self.raw.extend_from_slice(&lru.to_le_bytes());
+        self.raw
+            .extend_from_slice(&(key.len() as u64).to_le_bytes());
+        self.raw.extend_from_slice(key);
+        match int {
+            Some(n) => self.raw.extend_from_slice(&n.to_le_bytes()),
+            None => value.with_bytes(|b| {
+                self.raw.extend_from_slice(&(b.len() as u64).to_le_bytes());
+                self.raw.extend_from_slice(b);
+            }),
+        }
+        self.raw_count += 1;
+        self.bytes += (self.raw.len() - start) as u64;
+    }
+}
+
+/// A string entry read back from `Batch::raw`.
+struct RawString<'a> {
+    key: &'a [u8],
+    value: RawValue<'a>,
+    expire_at_ms: Option<u64>,
+    lru: u32,
+}
+
+enum RawValue<'a> {
+    Int(i64),
+    Bytes(&'a [u8]),
+}
+
+/// Iterates `Batch::raw`. The buffer was written by `push_raw` in this
+/// process, so a short read can only mean a bug; it ends the iteration.
+struct RawStrings<'a> {
+    buf: &'a [u8],
+}
+
+impl<'a> RawStrings<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.buf.len() < n {
+            return None;
+        }
+        let (head, rest) = self.buf.split_at(n);
+        self.buf = rest;
+        Some(head)
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+}
+
+impl<'a> Iterator for RawStrings<'a> {
+    type Item = RawString<'a>;
+    fn next(&mut self) -> Option<RawString<'a>> {
+        let flags = *self.take(1)?.first()?;
+        let expire_at_ms = if flags & 1 != 0 {
+            Some(self.u64()?)
+        } else {
+            None
+        };
+        let lru = u32::from_le_bytes(self.take(4)?.try_into().ok()?);
+        let key_len = usize::try_from(self.u64()?).ok()?;
+        let key = self.take(key_len)?;
+        let value = if flags & 2 != 0 {
+            RawValue::Int(self.u64()? as i64)
+        } else {
+            let len = usize::try_from(self.u64()?).ok()?;
+            RawValue::Bytes(self.take(len)?)
+        };
+        Some(RawString {
+            key,
+            value,
+            expire_at_ms,
+            lru,
+        })
+    }
 }
 
 enum Msg {
@@ -143,11 +257,7 @@ pub fn start(opts: SaveOptions) -> io::Result<(RdbSink, SaveHandle)> {
         })?;
     let sink = RdbSink {
         tx,
-        batch: Batch {
-            db: 0,
-            entries: Vec::new(),
-            bytes: 0,
-        },
+        batch: Batch::new(0),
         stats: stats.clone(),
         failed: false,
     };
@@ -220,12 +330,15 @@ fn encode_file(file: File, rx: Receiver<Msg>, stats: &SaveStats, opts: &SaveOpti
             }
             current_db = Some(batch.db);
         }
+        for e in (RawStrings { buf: &batch.raw }) {
+            write_raw_string(&mut w, &e, opts.access).map_err(io_err)?;
+        }
         for e in &batch.entries {
             write_entry(&mut w, e, opts.access).map_err(io_err)?;
         }
         stats
             .keys_written
-            .fetch_add(batch.entries.len() as u64, Ordering::Relaxed);
+            .fetch_add(batch.count(), Ordering::Relaxed);
         stats
             .bytes_in_flight
             .fetch_sub(batch.bytes, Ordering::Relaxed);
@@ -278,12 +391,23 @@ fn encode_commands(
             w.select(batch.db).map_err(io_err)?;
             current_db = Some(batch.db);
         }
+        for e in (RawStrings { buf: &batch.raw }) {
+            match e.value {
+                RawValue::Int(n) => {
+                    let mut buf = [0u8; 24];
+                    let text = strata_engine::value::fmt_i64(n, &mut buf);
+                    w.string_key(e.key, text, e.expire_at_ms)
+                }
+                RawValue::Bytes(b) => w.string_key(e.key, b, e.expire_at_ms),
+            }
+            .map_err(io_err)?;
+        }
         for e in &batch.entries {
             w.key(&e.key, &e.value, e.expire_at_ms).map_err(io_err)?;
         }
         stats
             .keys_written
-            .fetch_add(batch.entries.len() as u64, Ordering::Relaxed);
+            .fetch_add(batch.count(), Ordering::Relaxed);
         stats
             .bytes_in_flight
             .fetch_sub(batch.bytes, Ordering::Relaxed);
@@ -317,8 +441,35 @@ impl<W: Write> Write for CountingWriter<W> {
     }
 }
 
+fn write_raw_string<W: Write>(
+    w: &mut Writer<W>,
+    e: &RawString<'_>,
+    access: AccessInfo,
+) -> io::Result<()> {
+    write_entry_head(w, e.expire_at_ms, e.lru, access)?;
+    w.u8(super::types::STRING)?;
+    w.string(e.key)?;
+    match e.value {
+        RawValue::Int(n) => w.int_string(n),
+        RawValue::Bytes(b) => w.string(b),
+    }
+}
+
 fn write_entry<W: Write>(w: &mut Writer<W>, e: &Owned, access: AccessInfo) -> io::Result<()> {
-    if let Some(at) = e.expire_at_ms {
+    write_entry_head(w, e.expire_at_ms, e.lru, access)?;
+    w.u8(value::type_byte(&e.value))?;
+    w.string(&e.key)?;
+    value::write_payload(w, &e.value)
+}
+
+/// The expiry and access-information opcodes before an entry.
+fn write_entry_head<W: Write>(
+    w: &mut Writer<W>,
+    expire_at_ms: Option<u64>,
+    lru: u32,
+    access: AccessInfo,
+) -> io::Result<()> {
+    if let Some(at) = expire_at_ms {
         w.u8(opcode::EXPIRETIME_MS)?;
         w.raw(&at.to_le_bytes())?;
     }
@@ -326,38 +477,29 @@ fn write_entry<W: Write>(w: &mut Writer<W>, e: &Owned, access: AccessInfo) -> io
         AccessInfo::None => {}
         AccessInfo::Lru { now_s } => {
             let clock = now_s & 0xFF_FFFF;
-            let idle = if clock >= e.lru {
-                clock - e.lru
+            let idle = if clock >= lru {
+                clock - lru
             } else {
-                0xFF_FFFF - e.lru + clock
+                0xFF_FFFF - lru + clock
             };
             w.u8(opcode::IDLE)?;
             w.len(idle as u64)?;
         }
         AccessInfo::Lfu => {
             w.u8(opcode::FREQ)?;
-            w.u8((e.lru & 0xFF) as u8)?;
+            w.u8((lru & 0xFF) as u8)?;
         }
     }
-    w.u8(value::type_byte(&e.value))?;
-    w.string(&e.key)?;
-    value::write_payload(w, &e.value)
+    Ok(())
 }
 
 impl RdbSink {
     fn flush_batch(&mut self) {
-        if self.batch.entries.is_empty() || self.failed {
+        if self.batch.is_empty() || self.failed {
             return;
         }
         let db = self.batch.db;
-        let batch = std::mem::replace(
-            &mut self.batch,
-            Batch {
-                db,
-                entries: Vec::new(),
-                bytes: 0,
-            },
-        );
+        let batch = std::mem::replace(&mut self.batch, Batch::new(db));
         let n = batch.bytes;
         let now = self.stats.bytes_in_flight.fetch_add(n, Ordering::Relaxed) + n;
         self.stats
@@ -380,6 +522,10 @@ impl SnapshotSink for RdbSink {
             self.batch.db = db;
         }
         for e in entries {
+            if let Value::Str(sv) = e.value {
+                self.batch.push_raw(e.key, sv, e.expire_at_ms, e.lru);
+                continue;
+            }
             self.batch.bytes += (e.key.len() + e.value.mem_bytes() + ENTRY_OVERHEAD_BYTES) as u64;
             self.batch.entries.push(Owned {
                 key: e.key.into(),
@@ -403,5 +549,39 @@ impl SnapshotSink for RdbSink {
     fn wants_more(&self) -> bool {
         self.stats.bytes_in_flight.load(Ordering::Relaxed) + self.batch.bytes
             < QUEUED_BYTES_SOFT_MAX
+    }
+}
+
+#[cfg(test)]
+mod raw_tests {
+    use super::*;
+    use strata_engine::thin::ThinBytes;
+
+    #[test]
+    fn raw_strings_read_back_as_written() {
+        let mut b = Batch::new(0);
+        b.push_raw(b"k1", &StrValue::Int(-42), None, 7);
+        b.push_raw(b"", &StrValue::Raw(ThinBytes::from_slice(b"")), Some(99), 0);
+        let long = vec![b'x'; 70_000];
+        b.push_raw(
+            &long,
+            &StrValue::Embstr(ThinBytes::from_slice(&long)),
+            Some(u64::MAX),
+            u32::MAX,
+        );
+        assert_eq!(b.count(), 3);
+        let got: Vec<_> = RawStrings { buf: &b.raw }.collect();
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0].key, b"k1");
+        assert!(matches!(got[0].value, RawValue::Int(-42)));
+        assert_eq!((got[0].expire_at_ms, got[0].lru), (None, 7));
+        assert!(matches!(got[1].value, RawValue::Bytes(b) if b.is_empty()));
+        assert_eq!(got[1].expire_at_ms, Some(99));
+        assert_eq!(got[2].key, &long[..]);
+        assert!(matches!(got[2].value, RawValue::Bytes(v) if v == &long[..]));
+        assert_eq!(
+            (got[2].expire_at_ms, got[2].lru),
+            (Some(u64::MAX), u32::MAX)
+        );
     }
 }

@@ -7,9 +7,11 @@
 
 mod common;
 
-use common::{contents, redis_server, start_with, temp_dir, wait_ready, Conn, Resp};
+use common::{
+    contents, populate_every_type, redis_server, start_redis, start_with, temp_dir, Conn, Resp,
+};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const ARGS: [&str; 8] = [
@@ -26,35 +28,7 @@ const ARGS: [&str; 8] = [
 const LIBRARY: &str = "#!lua name=lib\nredis.register_function('f', function() return 1 end)";
 
 fn populate(c: &mut Conn) {
-    let big: Vec<String> = (0..150).map(|i| format!("member-{i}")).collect();
-    c.cmd(&["SET", "str", "hello"]);
-    c.cmd(&["SET", "int", "12345"]);
-    c.cmd(&["PEXPIRE", "str", "1000000"]);
-    c.cmd(&["RPUSH", "list", "a", "b", "3"]);
-    let mut args = vec!["RPUSH", "biglist"];
-    args.extend(big.iter().map(String::as_str));
-    c.cmd(&args);
-    c.cmd(&["HSET", "hash", "f", "v", "n", "1"]);
-    let mut args = vec!["HSET", "bighash"];
-    for m in &big {
-        args.push(m);
-        args.push(m);
-    }
-    c.cmd(&args);
-    c.cmd(&["SADD", "intset", "1", "2", "300000"]);
-    let mut args = vec!["SADD", "bigset"];
-    args.extend(big.iter().map(String::as_str));
-    c.cmd(&args);
-    c.cmd(&[
-        "ZADD", "zset", "1.5", "a", "0.1", "b", "-inf", "c", "inf", "d",
-    ]);
-    let mut args = vec!["ZADD".to_string(), "bigzset".to_string()];
-    for (i, m) in big.iter().enumerate() {
-        args.push(format!("{i}.3"));
-        args.push(m.clone());
-    }
-    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    c.cmd(&refs);
+    populate_every_type(c, 150);
     c.cmd(&["XADD", "stream", "1-1", "f", "v"]);
     c.cmd(&["XADD", "stream", "2-1", "f", "w", "g", "x"]);
     c.cmd(&["XADD", "stream", "3-1", "f", "y"]);
@@ -76,7 +50,6 @@ fn populate(c: &mut Conn) {
     c.cmd(&["XGROUP", "CREATE", "stream", "g2", "$"]);
     c.cmd(&["XADD", "empty", "5-5", "a", "b"]);
     c.cmd(&["XDEL", "empty", "5-5"]);
-    c.cmd(&["PFADD", "hll", "a", "b", "c"]);
     c.cmd(&["FUNCTION", "LOAD", LIBRARY]);
     c.cmd(&["SELECT", "3"]);
     c.cmd(&["SET", "in-db-3", "v3"]);
@@ -119,20 +92,6 @@ fn state(c: &mut Conn) -> (Vec<String>, Vec<String>, Resp) {
     (db0, db3, c.cmd(&["FUNCTION", "LIST"]))
 }
 
-fn redis_on(redis: &str, dir: &Path) -> (Child, u16) {
-    let port = common::free_port();
-    let child = Command::new(redis)
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args(ARGS)
-        .arg("--dir")
-        .arg(dir)
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_ready(port);
-    (child, port)
-}
-
 #[test]
 fn command_base_rebuilds_every_type_in_strata_and_redis() {
     let dir = temp_dir("aof-command-base");
@@ -162,33 +121,35 @@ fn command_base_rebuilds_every_type_in_strata_and_redis() {
         let mut c = Conn::open(srv.port).unwrap();
         assert_eq!(state(&mut c), expected);
     }
-    let Some(redis) = redis_server() else { return };
+    if redis_server().is_none() {
+        return;
+    }
     let check = Command::new("redis-check-aof")
         .arg(dir.join("appendonlydir/appendonly.aof.manifest"))
         .output()
         .unwrap();
     let report = String::from_utf8_lossy(&check.stdout);
     assert!(report.contains("is valid"), "{report}");
-    let (mut child, port) = redis_on(redis, &dir);
-    let mut rc = Conn::open(port).unwrap();
+    let reference = start_redis(&dir, &ARGS);
+    let mut rc = Conn::open(reference.port).unwrap();
     assert_eq!(state(&mut rc), expected);
-    let _ = rc.cmd(&["SHUTDOWN", "NOSAVE"]);
-    let _ = child.wait();
+    drop(reference);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
 fn redis_command_base_loads_into_strata() {
-    let Some(redis) = redis_server() else { return };
+    if redis_server().is_none() {
+        return;
+    }
     let dir = temp_dir("aof-command-base-redis");
-    let (mut child, port) = redis_on(redis, &dir);
-    let mut rc = Conn::open(port).unwrap();
+    let reference = start_redis(&dir, &ARGS);
+    let mut rc = Conn::open(reference.port).unwrap();
     populate(&mut rc);
     rewrite(&mut rc);
     rc.cmd(&["SET", "after-rewrite", "1"]);
     let expected = state(&mut rc);
-    let _ = rc.cmd(&["SHUTDOWN", "NOSAVE"]);
-    let _ = child.wait();
+    drop(reference);
     let (name, _) = base_file(&dir);
     assert!(name.ends_with(".base.aof"), "{name}");
     let srv = start_with(&dir, &ARGS);

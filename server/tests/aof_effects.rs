@@ -8,9 +8,7 @@
 
 mod common;
 
-use common::{incr_file, redis_server, start_with, temp_dir, wait_ready, Conn};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use common::{aof_commands, incr_file, redis_server, start_redis, start_with, temp_dir, Conn};
 use std::time::Duration;
 
 enum Step {
@@ -94,52 +92,6 @@ fn run_script(port: u16) {
     }
 }
 
-/// The commands of an AOF file, each as its words.
-fn commands(path: &Path) -> Vec<Vec<String>> {
-    let data = std::fs::read(path).unwrap();
-    let mut out = Vec::new();
-    let mut pos = 0;
-    let line = |pos: &mut usize| -> String {
-        let end = data[*pos..].windows(2).position(|w| w == b"\r\n").unwrap() + *pos;
-        let s = String::from_utf8_lossy(&data[*pos..end]).into_owned();
-        *pos = end + 2;
-        s
-    };
-    while pos < data.len() {
-        let head = line(&mut pos);
-        let n: usize = head.strip_prefix('*').unwrap().parse().unwrap();
-        let mut words = Vec::with_capacity(n);
-        for _ in 0..n {
-            let len: usize = line(&mut pos).strip_prefix('$').unwrap().parse().unwrap();
-            words.push(String::from_utf8_lossy(&data[pos..pos + len]).into_owned());
-            pos += len + 2;
-        }
-        out.push(words);
-    }
-    out
-}
-
-fn start_redis(redis: &str, dir: &Path) -> (Child, u16) {
-    let port = common::free_port();
-    let child = Command::new(redis)
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-        .args([
-            "--save",
-            "",
-            "--appendonly",
-            "yes",
-            "--appendfsync",
-            "always",
-        ])
-        .arg("--dir")
-        .arg(dir)
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_ready(port);
-    (child, port)
-}
-
 #[test]
 fn aof_effects_match_redis() {
     let strata_dir = temp_dir("aof-effects-strata");
@@ -156,7 +108,7 @@ fn aof_effects_match_redis() {
     );
     run_script(srv.port);
     drop(srv);
-    let strata = commands(&incr_file(&strata_dir));
+    let strata = aof_commands(&incr_file(&strata_dir));
     // Spot checks that hold without a reference server.
     let has = |words: &[&str]| strata.iter().any(|c| c == words);
     assert!(has(&["LPOP", "l"]), "{strata:?}");
@@ -164,13 +116,17 @@ fn aof_effects_match_redis() {
     assert!(has(&["ZPOPMAX", "qz2", "2"]), "{strata:?}");
     assert!(!strata.iter().any(|c| c[0].starts_with('B')), "{strata:?}");
 
-    let Some(redis) = redis_server() else { return };
+    if redis_server().is_none() {
+        return;
+    }
     let redis_dir = temp_dir("aof-effects-redis");
-    let (mut child, port) = start_redis(redis, &redis_dir);
-    run_script(port);
-    let _ = Conn::open(port).unwrap().cmd(&["SHUTDOWN", "NOSAVE"]);
-    let _ = child.wait();
-    let reference = commands(&incr_file(&redis_dir));
+    let reference_server = start_redis(
+        &redis_dir,
+        &["--appendonly", "yes", "--appendfsync", "always"],
+    );
+    run_script(reference_server.port);
+    drop(reference_server);
+    let reference = aof_commands(&incr_file(&redis_dir));
     for (i, (r, s)) in reference.iter().zip(strata.iter()).enumerate() {
         assert_eq!(r, s, "command {i} differs");
     }

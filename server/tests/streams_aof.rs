@@ -8,10 +8,10 @@
 
 mod common;
 
-use common::{free_port, incr_file, redis_server, start_with, temp_dir, wait_ready, Conn, Resp};
+use common::{
+    aof_commands, incr_file, redis_server, start_redis, start_with, temp_dir, Conn, Resp,
+};
 use std::collections::HashMap;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// One step of a script.
@@ -197,34 +197,6 @@ fn run(port: u16, steps: &[Step]) -> Vec<Resp> {
     out
 }
 
-/// The commands of an AOF file (RESP arrays; annotations skipped).
-fn aof_commands(path: &Path) -> Vec<Vec<String>> {
-    let data = std::fs::read(path).unwrap();
-    let mut i = 0;
-    let mut out = Vec::new();
-    let line = |i: &mut usize| -> String {
-        let end = *i + data[*i..].windows(2).position(|w| w == b"\r\n").unwrap();
-        let s = String::from_utf8_lossy(&data[*i..end]).into_owned();
-        *i = end + 2;
-        s
-    };
-    while i < data.len() {
-        let head = line(&mut i);
-        if head.starts_with('#') {
-            continue;
-        }
-        let n: usize = head[1..].parse().unwrap();
-        let mut argv = Vec::with_capacity(n);
-        for _ in 0..n {
-            let len: usize = line(&mut i)[1..].parse().unwrap();
-            argv.push(String::from_utf8_lossy(&data[i..i + len]).into_owned());
-            i += len + 2;
-        }
-        out.push(argv);
-    }
-    out
-}
-
 /// Masks what depends on the clock: the TIME of an XCLAIM and any 13-digit
 /// number (a millisecond timestamp: generated IDs).
 fn mask(cmds: Vec<Vec<String>>) -> Vec<String> {
@@ -265,34 +237,6 @@ fn mask_timestamps(a: &str) -> String {
     }
     out.pop();
     out
-}
-
-fn start_redis(dir: &Path) -> (Child, u16) {
-    let port = free_port();
-    let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ])
-        .args(["--appendonly", "yes", "--appendfsync", "always"])
-        .arg("--dir")
-        .arg(dir)
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_ready(port);
-    (child, port)
-}
-
-fn stop_redis(mut child: Child, port: u16) {
-    if let Ok(mut c) = Conn::open(port) {
-        let _ = c.cmd(&["SHUTDOWN", "NOSAVE"]);
-    }
-    let _ = child.wait();
 }
 
 /// Zeroes the values of clock-dependent fields (idle times, seen times).
@@ -390,9 +334,10 @@ fn stream_effects_are_written_as_redis_writes_them() {
     let Some(_) = redis_server() else { return };
     let steps = script(false);
     let rdir = temp_dir("streams-aof-redis");
-    let (child, port) = start_redis(&rdir);
+    let redis = start_redis(&rdir, &["--appendonly", "yes", "--appendfsync", "always"]);
+    let port = redis.port;
     let redis_replies = run(port, &steps);
-    stop_redis(child, port);
+    drop(redis);
     let sdir = temp_dir("streams-aof-strata");
     {
         let srv = start_with(
@@ -469,9 +414,10 @@ fn replayed_stream_effects_rebuild_the_group_state() {
     assert_eq!(after.len(), before.len());
     let Some(_) = redis_server() else { return };
     // redis-server loading Strata's directory sees what Strata's replay saw.
-    let (child, port) = start_redis(&dir);
+    let redis = start_redis(&dir, &["--appendonly", "yes", "--appendfsync", "always"]);
+    let port = redis.port;
     let in_redis = group_state(port);
-    stop_redis(child, port);
+    drop(redis);
     for (i, (a, b)) in in_redis.iter().zip(&after).enumerate() {
         assert_eq!(show(a), show(b), "state item {i} in redis-server");
     }

@@ -270,3 +270,105 @@ pub fn sorted(r: Resp, group: usize) -> Resp {
     chunks.sort_by_key(|c| format!("{c:?}"));
     Resp::Array(chunks.into_iter().flatten().collect())
 }
+
+/// A redis-server started by a test; SHUTDOWN NOSAVE and reaped on drop.
+pub struct RedisServer {
+    pub child: Child,
+    pub port: u16,
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        if let Ok(mut c) = Conn::open(self.port) {
+            let _ = c.cmd(&["SHUTDOWN", "NOSAVE"]);
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts redis-server in `dir` (no save points) with `extra` directives.
+pub fn start_redis(dir: &Path, extra: &[&str]) -> RedisServer {
+    let port = free_port();
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .args(extra)
+        .arg("--dir")
+        .arg(dir)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start redis-server");
+    wait_ready(port);
+    RedisServer { child, port }
+}
+
+/// The commands of an AOF file, each as its words (`#` annotations skipped).
+pub fn aof_commands(path: &Path) -> Vec<Vec<String>> {
+    let data = std::fs::read(path).unwrap();
+    let mut i = 0;
+    let mut out = Vec::new();
+    let line = |i: &mut usize| -> String {
+        let end = *i + data[*i..].windows(2).position(|w| w == b"\r\n").unwrap();
+        let s = String::from_utf8_lossy(&data[*i..end]).into_owned();
+        *i = end + 2;
+        s
+    };
+    while i < data.len() {
+        let head = line(&mut i);
+        if head.starts_with('#') {
+            continue;
+        }
+        let n: usize = head[1..].parse().unwrap();
+        let mut argv = Vec::with_capacity(n);
+        for _ in 0..n {
+            let len: usize = line(&mut i)[1..].parse().unwrap();
+            argv.push(String::from_utf8_lossy(&data[i..i + len]).into_owned());
+            i += len + 2;
+        }
+        out.push(argv);
+    }
+    out
+}
+
+/// Keys of every type and encoding in db 0: strings (int, embstr, raw with a
+/// TTL), lists, hashes, sets (intset and hashtable) and sorted sets, each
+/// small and with `big` members (past the listpack limits at 129 and up).
+pub fn populate_every_type(c: &mut Conn, big: usize) {
+    let big: Vec<String> = (0..big).map(|i| format!("member-{i}")).collect();
+    c.cmd(&["SET", "str", "hello"]);
+    c.cmd(&["SET", "int", "12345"]);
+    c.cmd(&["SET", "long", &"x".repeat(500)]);
+    c.cmd(&["PEXPIRE", "str", "1000000"]);
+    c.cmd(&["RPUSH", "list", "a", "b", "3"]);
+    let mut args = vec!["RPUSH", "biglist"];
+    args.extend(big.iter().map(String::as_str));
+    c.cmd(&args);
+    c.cmd(&["HSET", "hash", "f", "v", "n", "1"]);
+    let mut args = vec!["HSET", "bighash"];
+    for m in &big {
+        args.push(m);
+        args.push(m);
+    }
+    c.cmd(&args);
+    c.cmd(&["SADD", "intset", "1", "2", "300000"]);
+    let mut args = vec!["SADD", "bigset"];
+    args.extend(big.iter().map(String::as_str));
+    c.cmd(&args);
+    c.cmd(&[
+        "ZADD", "zset", "1.5", "a", "0.1", "b", "-inf", "c", "inf", "d",
+    ]);
+    let mut args = vec!["ZADD".to_string(), "bigzset".to_string()];
+    for (i, m) in big.iter().enumerate() {
+        args.push(format!("{i}.25"));
+        args.push(m.clone());
+    }
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    c.cmd(&refs);
+    c.cmd(&["PFADD", "hll", "a", "b", "c"]);
+}

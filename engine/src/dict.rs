@@ -291,32 +291,24 @@ impl<V> Dict<V> {
     }
 
     pub fn remove(&mut self, hasher: &Hasher, hash: u64, key: &[u8]) -> Option<V> {
-        if self.buckets.is_empty() {
-            return None;
-        }
-        let idx = hash as usize & self.mask();
-        let mut link = &mut self.buckets[idx];
-        loop {
-            match link {
-                None => return None,
-                Some(node) if node.key() == key => {
-                    let (value, next) = link.take()?.into_parts();
-                    *link = next;
-                    self.len -= 1;
-                    self.maybe_shrink(hasher);
-                    return Some(value);
-                }
-                Some(node) => link = &mut node.next,
-            }
-        }
+        self.take_node(hasher, hash, key)
+            .map(|node| node.into_parts().0)
     }
 
+    /// Removes a key, returning the stored key with the value.
     pub fn remove_entry(
         &mut self,
         hasher: &Hasher,
         hash: u64,
         key: &[u8],
     ) -> Option<(Box<[u8]>, V)> {
+        let node = self.take_node(hasher, hash, key)?;
+        let stored: Box<[u8]> = node.key().into();
+        Some((stored, node.into_parts().0))
+    }
+
+    /// Unlinks the node holding `key` (its `next` already cleared).
+    fn take_node(&mut self, hasher: &Hasher, hash: u64, key: &[u8]) -> Option<Node<V>> {
         if self.buckets.is_empty() {
             return None;
         }
@@ -326,13 +318,11 @@ impl<V> Dict<V> {
             match link {
                 None => return None,
                 Some(node) if node.key() == key => {
-                    let node = link.take()?;
-                    let stored: Box<[u8]> = node.key().into();
-                    let (value, next) = node.into_parts();
-                    *link = next;
+                    let mut node = link.take()?;
+                    *link = node.next.take();
                     self.len -= 1;
                     self.maybe_shrink(hasher);
-                    return Some((stored, value));
+                    return Some(node);
                 }
                 Some(node) => link = &mut node.next,
             }

@@ -307,45 +307,27 @@ fn encode_file(file: File, rx: Receiver<Msg>, stats: &SaveStats, opts: &SaveOpti
         w.u8(opcode::FUNCTION2).map_err(io_err)?;
         w.string(f).map_err(io_err)?;
     }
-    let mut current_db: Option<usize> = None;
     let mut resized = vec![false; opts.db_sizes.len()];
-    let mut complete = false;
-    for msg in rx {
-        let batch = match msg {
-            Msg::Batch(b) => b,
-            Msg::Complete => {
-                complete = true;
-                break;
-            }
-        };
-        if current_db != Some(batch.db) {
-            w.u8(opcode::SELECTDB).map_err(io_err)?;
-            w.len(batch.db as u64).map_err(io_err)?;
+    drain_batches(rx, stats, |batch, db_changed| {
+        if db_changed {
+            w.u8(opcode::SELECTDB)?;
+            w.len(batch.db as u64)?;
             if let Some(r) = resized.get_mut(batch.db).filter(|r| !**r) {
                 let (keys, expires) = opts.db_sizes.get(batch.db).copied().unwrap_or((0, 0));
-                w.u8(opcode::RESIZEDB).map_err(io_err)?;
-                w.len(keys as u64).map_err(io_err)?;
-                w.len(expires as u64).map_err(io_err)?;
+                w.u8(opcode::RESIZEDB)?;
+                w.len(keys as u64)?;
+                w.len(expires as u64)?;
                 *r = true;
             }
-            current_db = Some(batch.db);
         }
         for e in (RawStrings { buf: &batch.raw }) {
-            write_raw_string(&mut w, &e, opts.access).map_err(io_err)?;
+            write_raw_string(&mut w, &e, opts.access)?;
         }
         for e in &batch.entries {
-            write_entry(&mut w, e, opts.access).map_err(io_err)?;
+            write_entry(&mut w, e, opts.access)?;
         }
-        stats
-            .keys_written
-            .fetch_add(batch.count(), Ordering::Relaxed);
-        stats
-            .bytes_in_flight
-            .fetch_sub(batch.bytes, Ordering::Relaxed);
-    }
-    if !complete {
-        return Err("snapshot aborted".into());
-    }
+        Ok(())
+    })?;
     w.u8(opcode::EOF).map_err(io_err)?;
     let crc = if opts.checksum { w.checksum() } else { 0 };
     w.raw(&crc.to_le_bytes()).map_err(io_err)?;
@@ -377,19 +359,9 @@ fn encode_commands(
     for f in &opts.functions {
         w.function_load(f).map_err(io_err)?;
     }
-    let mut current_db: Option<usize> = None;
-    let mut complete = false;
-    for msg in rx {
-        let batch = match msg {
-            Msg::Batch(b) => b,
-            Msg::Complete => {
-                complete = true;
-                break;
-            }
-        };
-        if current_db != Some(batch.db) {
-            w.select(batch.db).map_err(io_err)?;
-            current_db = Some(batch.db);
+    drain_batches(rx, stats, |batch, db_changed| {
+        if db_changed {
+            w.select(batch.db)?;
         }
         for e in (RawStrings { buf: &batch.raw }) {
             match e.value {
@@ -399,12 +371,37 @@ fn encode_commands(
                     w.string_key(e.key, text, e.expire_at_ms)
                 }
                 RawValue::Bytes(b) => w.string_key(e.key, b, e.expire_at_ms),
-            }
-            .map_err(io_err)?;
+            }?;
         }
         for e in &batch.entries {
-            w.key(&e.key, &e.value, e.expire_at_ms).map_err(io_err)?;
+            w.key(&e.key, &e.value, e.expire_at_ms)?;
         }
+        Ok(())
+    })?;
+    let out = w.into_inner();
+    let written = out.written;
+    let file = out.inner.into_inner().map_err(|e| io_err(e.into_error()))?;
+    file.sync_all()
+        .map_err(|e| format!("fsync error saving DB on disk: {e}"))?;
+    Ok(written)
+}
+
+/// Hands each batch to `write` (with whether its db differs from the last
+/// one's) and keeps the shared counters; fails if the snapshot was dropped
+/// before it completed.
+fn drain_batches(
+    rx: Receiver<Msg>,
+    stats: &SaveStats,
+    mut write: impl FnMut(&Batch, bool) -> io::Result<()>,
+) -> Result<(), String> {
+    let mut current_db: Option<usize> = None;
+    for msg in rx {
+        let batch = match msg {
+            Msg::Batch(b) => b,
+            Msg::Complete => return Ok(()),
+        };
+        write(&batch, current_db != Some(batch.db)).map_err(io_err)?;
+        current_db = Some(batch.db);
         stats
             .keys_written
             .fetch_add(batch.count(), Ordering::Relaxed);
@@ -412,15 +409,7 @@ fn encode_commands(
             .bytes_in_flight
             .fetch_sub(batch.bytes, Ordering::Relaxed);
     }
-    if !complete {
-        return Err("snapshot aborted".into());
-    }
-    let out = w.into_inner();
-    let written = out.written;
-    let file = out.inner.into_inner().map_err(|e| io_err(e.into_error()))?;
-    file.sync_all()
-        .map_err(|e| format!("fsync error saving DB on disk: {e}"))?;
-    Ok(written)
+    Err("snapshot aborted".into())
 }
 
 /// Counts the bytes written through it.

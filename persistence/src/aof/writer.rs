@@ -276,17 +276,46 @@ impl AofWriter {
 
 /// RESP encoding of a command.
 pub fn encode_command(out: &mut Vec<u8>, argv: &[&[u8]]) {
-    out.extend_from_slice(format!("*{}\r\n", argv.len()).as_bytes());
+    // On the write path of every command: no formatting machinery.
+    let body: usize = argv.iter().map(|a| a.len() + 16).sum();
+    out.reserve(body + 16);
+    push_header(out, b'*', argv.len());
     for a in argv {
-        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        push_header(out, b'$', a.len());
         out.extend_from_slice(a);
         out.extend_from_slice(b"\r\n");
     }
 }
 
+/// `<prefix><n>\r\n`.
+fn push_header(out: &mut Vec<u8>, prefix: u8, n: usize) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut v = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.push(prefix);
+    out.extend_from_slice(&digits[i..]);
+    out.extend_from_slice(b"\r\n");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn commands_encode_as_resp_arrays() {
+        let mut out = Vec::new();
+        let long = [b'x'; 12];
+        encode_command(&mut out, &[b"SET", b"", &long]);
+        assert_eq!(out, b"*3\r\n$3\r\nSET\r\n$0\r\n\r\n$12\r\nxxxxxxxxxxxx\r\n");
+    }
     use crate::aof::reader::{AofReader, Item};
 
     #[test]

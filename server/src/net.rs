@@ -258,12 +258,12 @@ impl EventLoop {
                     self.write_client(id);
                 }
                 if event.is_readable() || event.is_read_closed() || event.is_error() {
-                    self.read_client(id);
+                    self.read_client(id, event.is_read_closed() || event.is_error());
                 }
             }
             let again: Vec<u64> = self.more_input.drain(..).collect();
             for id in again {
-                self.read_client(id);
+                self.read_client(id, true);
             }
             if let Some(new) = self.srv.new_tcp_listeners.take() {
                 self.replace_tcp_listeners(new);
@@ -418,7 +418,9 @@ fn add_conn(
 
 impl EventLoop {
     /// Reads what the client sent and runs every complete request.
-    fn read_client(&mut self, id: u64) {
+    /// `maybe_eof`: the peer may have closed (the event said so, or it is
+    /// not known), so reading goes on until the socket says WouldBlock.
+    fn read_client(&mut self, id: u64, maybe_eof: bool) {
         let Some(mut conn) = self.srv.clients.remove(&id) else {
             return;
         };
@@ -503,6 +505,14 @@ impl EventLoop {
                 || conn.postponed.is_some()
                 || self.srv.shutdown.is_some()
             {
+                break;
+            }
+            // A short read drained the socket, so another read would only
+            // say WouldBlock: one wasted syscall per request (~7% of a
+            // simple command). New data and a later EOF raise a new edge; an
+            // EOF already reported with this event does not, so then (and
+            // with no reply queued) read on until WouldBlock or EOF.
+            if n < want && !maybe_eof && !conn.client.out.is_empty() {
                 break;
             }
         }

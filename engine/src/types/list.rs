@@ -88,6 +88,23 @@ fn node_bytes_max(fill: i64) -> usize {
     NODE_BYTES_BY_LEVEL[level]
 }
 
+/// Makes room for `add` more bytes in a quicklist node's buffer, growing it
+/// geometrically up to the node's byte limit, so pushes at either end do
+/// not reallocate every time (the packed helpers grow by exactly one entry).
+fn reserve_node(buf: &mut Vec<u8>, add: usize, fill: i64) {
+    let need = buf.len() + add;
+    if buf.capacity() >= need {
+        return;
+    }
+    let limit = if fill >= 0 {
+        NODE_SAFETY_BYTES
+    } else {
+        node_bytes_max(fill)
+    };
+    let target = (buf.capacity() * 2).min(limit).max(need);
+    buf.reserve_exact(target - buf.len());
+}
+
 /// Whether a node holding more than one entry grew past its limit.
 fn over_limit(node: &Node, fill: i64) -> bool {
     if node.count <= 1 {
@@ -171,6 +188,7 @@ impl Quick {
             Some(n) if fits(n, size, fill) => {
                 let last = self.nodes.len() - 1;
                 self.edit(last, |n| {
+                    reserve_node(&mut n.buf, size, fill);
                     packed::push(&mut n.buf, elem);
                     n.count += 1;
                 });
@@ -183,6 +201,7 @@ impl Quick {
         let size = packed::entry_size(elem.len());
         match self.nodes.front() {
             Some(n) if fits(n, size, fill) => self.edit(0, |n| {
+                reserve_node(&mut n.buf, size, fill);
                 packed::insert(&mut n.buf, 0, elem);
                 n.count += 1;
             }),

@@ -2,11 +2,15 @@
 //! the 52-bit geohash (see geohash.rs), so keys interoperate with Redis and
 //! with the sorted-set commands. GEOADD is ZADD with computed scores (and is
 //! propagated as that ZADD, as Redis does); the searches share one generic
-//! body with Redis's option grammar and its checks in its order.
+//! body with Redis's option grammar and its checks in its order. Points are
+//! gathered in Redis's order (the nine cells in its order, members of a
+//! cell in sorted-set order) and sorted as Redis does (pqsort.rs), so equal
+//! distances come out in the same order.
 
 use bytes::Bytes;
 
 use super::geohash::{self, Search, Shape};
+use super::pqsort;
 use super::zsets::{as_zset, encodings};
 use crate::commands::args::parse_f64_opt;
 use crate::commands::{acl, flags::*, keys, spec, Args, CmdError, CmdResult, CommandSpec};
@@ -467,14 +471,34 @@ fn search_generic(ctx: &mut Ctx, args: &mut Args, form: Form) -> CmdResult {
     if hits.is_empty() && storekey.is_none() {
         return Ok(Reply::Array(Vec::new()));
     }
-    match order {
-        Order::None => {}
-        Order::Asc => hits.sort_by(|a, b| a.dist_m.total_cmp(&b.dist_m)),
-        Order::Desc => hits.sort_by(|a, b| b.dist_m.total_cmp(&a.dist_m)),
+    // As Redis: qsort (stable) when every hit is returned, its partial
+    // quicksort when COUNT cuts the list; ties keep or take the order those
+    // give from the gathering order.
+    let returned = if count == 0 || hits.len() < count as usize {
+        hits.len()
+    } else {
+        count as usize
+    };
+    if order != Order::None {
+        let desc = order == Order::Desc;
+        let cmp = |a: &Hit, b: &Hit| {
+            let c = a
+                .dist_m
+                .partial_cmp(&b.dist_m)
+                .unwrap_or(std::cmp::Ordering::Less);
+            if desc {
+                c.reverse()
+            } else {
+                c
+            }
+        };
+        if returned == hits.len() {
+            pqsort::stable_sort(&mut hits, cmp);
+        } else {
+            pqsort::partial_sort(&mut hits, 0, returned as i64 - 1, cmp);
+        }
     }
-    if count > 0 && (count as usize) < hits.len() {
-        hits.truncate(count as usize);
-    }
+    hits.truncate(returned);
     let Some(dst) = storekey else {
         let opts = withdist as usize + withhash as usize + withcoord as usize;
         let out = hits

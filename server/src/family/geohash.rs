@@ -375,17 +375,17 @@ pub fn search_ranges(s: &Search) -> Vec<(u64, u64)> {
         }
     }
     let mut out = Vec::with_capacity(9);
-    let mut last: Option<usize> = None;
+    // Redis starts "the last range scanned" at index 0 and only compares
+    // when it is not 0, so a neighbour equal to the centre is scanned again.
+    let mut last = 0usize;
     for i in 0..n.len() {
         if n[i].is_zero() {
             continue;
         }
-        if let Some(l) = last {
-            if n[i] == n[l] {
-                continue;
-            }
+        if last != 0 && n[i] == n[last] {
+            continue;
         }
-        last = Some(i);
+        last = i;
         let shift = 52 - n[i].step as u32 * 2;
         out.push((n[i].bits << shift, (n[i].bits + 1) << shift));
     }

@@ -14,6 +14,7 @@ use crate::commands::{
     acl, args::parse_i64, flags::*, keys, spec, Args, CmdError, CmdResult, CommandSpec,
 };
 use crate::ctx::Ctx;
+use crate::resp::reply::BulkArray;
 use crate::resp::Reply;
 use strata_engine::notify;
 use strata_engine::{List, Value, ValueType, WriteGuard};
@@ -222,7 +223,8 @@ fn normalize(index: i64, len: usize) -> i64 {
 
 fn push_generic(ctx: &mut Ctx, args: &mut Args, end: End, only_existing: bool) -> CmdResult {
     let key = args.key()?;
-    let elems = args.rest();
+    // The elements are read in place (no copy of the argument vector).
+    let first_elem = args.position();
     let fill = fill(ctx);
     let mut db = ctx.db();
     let mut g = if only_existing {
@@ -234,7 +236,7 @@ fn push_generic(ctx: &mut Ctx, args: &mut Args, end: End, only_existing: bool) -
         db.write_or_insert(&key, || Value::List(Box::default())).0
     };
     let list = list_mut(&mut g)?;
-    for e in &elems {
+    for e in args.argv().get(first_elem..).unwrap_or(&[]) {
         match end {
             End::Head => list.push_front(e, fill),
             End::Tail => list.push_back(e, fill),
@@ -349,24 +351,31 @@ fn llen(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     ))
 }
 
+/// Bytes per element reserved up front for an LRANGE reply (grown as needed).
+const LRANGE_ELEM_BYTES_GUESS: usize = 8;
+
 fn lrange(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let key = args.key()?;
     let start = args.next_i64()?;
     let stop = args.next_i64()?;
+    // Encoded as it is read: one buffer for the whole reply, not one
+    // allocation per element.
     let items = read_list(ctx, &key, |l| {
         let len = l.len();
         let start = normalize(start, len).max(0);
         let stop = normalize(stop, len);
         if start > stop || start >= len as i64 {
-            return Vec::new();
+            return BulkArray::default();
         }
         let stop = stop.min(len as i64 - 1);
         let count = (stop - start + 1) as usize;
-        l.range(start as usize, count)
-            .map(|e| Reply::Bulk(Bytes::copy_from_slice(e)))
-            .collect()
+        let mut out = BulkArray::with_capacity(count, count * LRANGE_ELEM_BYTES_GUESS);
+        for e in l.range(start as usize, count) {
+            out.push(e);
+        }
+        out
     })?;
-    Ok(Reply::Array(items.unwrap_or_default()))
+    Ok(Reply::BulkArray(items.unwrap_or_default()))
 }
 
 fn lindex(ctx: &mut Ctx, args: &mut Args) -> CmdResult {

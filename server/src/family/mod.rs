@@ -18,6 +18,7 @@ pub mod latency;
 pub mod lists;
 pub mod monitor;
 pub mod persistence;
+pub mod pqsort;
 pub mod pubsub;
 pub mod scan;
 pub mod scripting;

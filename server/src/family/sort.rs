@@ -7,10 +7,13 @@
 //! Invariants: the comparison is Redis's sortCompare: numeric scores with the
 //! element's bytes breaking ties (so the order is total), or bytes for ALPHA;
 //! with ALPHA BY a missing external value sorts first. Elements are copied
-//! out of the source before any pattern lookup.
+//! out of the source before any pattern lookup. Ties (only possible under
+//! ALPHA BY) come out as Redis's: stable for a full sort, its partial
+//! quicksort's order when BY and LIMIT narrow the range (see pqsort.rs).
 
 use bytes::Bytes;
 
+use super::pqsort;
 use super::zsets::parse::{is_c_space, strtod_exact};
 use crate::commands::args::parse_i64;
 use crate::commands::{acl, flags::*, keys, spec, Args, CmdError, CmdResult, CommandSpec};
@@ -149,9 +152,18 @@ struct Item {
     cmp: Option<Bytes>,
 }
 
-/// Redis's sortCompare (ascending; the caller reverses for DESC).
-fn compare(a: &Item, b: &Item, alpha: bool, by: bool) -> std::cmp::Ordering {
+/// Redis's sortCompare (ascending; the caller reverses for DESC). Without
+/// STORE, ALPHA compares with strcoll, which (C locale) is strcmp: it stops
+/// at the first NUL; with STORE the comparison is binary.
+fn compare(a: &Item, b: &Item, alpha: bool, by: bool, store: bool) -> std::cmp::Ordering {
     use std::cmp::Ordering;
+    let text = |x: &Bytes, y: &Bytes| {
+        if store {
+            x.cmp(y)
+        } else {
+            c_str(x).cmp(c_str(y))
+        }
+    };
     if !alpha {
         return match a.score.partial_cmp(&b.score) {
             Some(Ordering::Equal) | None => a.elem.cmp(&b.elem),
@@ -163,10 +175,10 @@ fn compare(a: &Item, b: &Item, alpha: bool, by: bool) -> std::cmp::Ordering {
             (None, None) => Ordering::Equal,
             (None, Some(_)) => Ordering::Less,
             (Some(_), None) => Ordering::Greater,
-            (Some(x), Some(y)) => x.cmp(y),
+            (Some(x), Some(y)) => text(x, y),
         };
     }
-    a.elem.cmp(&b.elem)
+    text(&a.elem, &b.elem)
 }
 
 fn sort(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
@@ -272,16 +284,23 @@ fn sort_generic(ctx: &mut Ctx, args: &mut Args, readonly: bool) -> CmdResult {
                 }
             }
         }
-        let (alpha, by, desc) = (o.alpha, o.by.is_some(), o.desc);
-        // Stable, like glibc's merge sort behind Redis's qsort.
-        items.sort_by(|a, b| {
-            let c = compare(a, b, alpha, by);
+        let (alpha, by, desc, store) = (o.alpha, o.by.is_some(), o.desc, o.store.is_some());
+        let cmp = |a: &Item, b: &Item| {
+            let c = compare(a, b, alpha, by, store);
             if desc {
                 c.reverse()
             } else {
                 c
             }
-        });
+        };
+        // As Redis: a partial quicksort when BY and LIMIT narrow the range,
+        // else qsort (stable). Ties only exist under ALPHA BY, where the
+        // two give different orders.
+        if by && (start != 0 || end != len - 1) {
+            pqsort::partial_sort(&mut items, start, end, cmp);
+        } else {
+            pqsort::stable_sort(&mut items, cmp);
+        }
         if conversion_error {
             return Err(CmdError::new(
                 "ERR One or more scores can't be converted into double",
@@ -356,16 +375,16 @@ mod tests {
         };
         use std::cmp::Ordering::*;
         assert_eq!(
-            compare(&item(b"1.0", 1.0), &item(b"01", 1.0), false, false),
+            compare(&item(b"1.0", 1.0), &item(b"01", 1.0), false, false, false),
             Greater
         );
         assert_eq!(
-            compare(&item(b"b", 1.0), &item(b"a", 2.0), false, false),
+            compare(&item(b"b", 1.0), &item(b"a", 2.0), false, false, false),
             Less
         );
         // ALPHA BY: a missing external value sorts first.
         let mut a = item(b"x", 0.0);
         a.cmp = Some(Bytes::from_static(b"a"));
-        assert_eq!(compare(&item(b"y", 0.0), &a, true, true), Less);
+        assert_eq!(compare(&item(b"y", 0.0), &a, true, true, false), Less);
     }
 }

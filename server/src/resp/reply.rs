@@ -33,6 +33,68 @@ pub enum Reply {
     DoubleText(String),
     /// RESP3 push frame; an array in RESP2.
     Push(Vec<Reply>),
+    /// An array of bulk strings built in wire form (LRANGE): one buffer
+    /// instead of one allocation per element.
+    BulkArray(BulkArray),
+}
+
+/// An array of bulk strings kept as its RESP encoding (`$len\r\n..\r\n`
+/// per element, without the array header), which is the same in RESP2 and
+/// RESP3. Invariant: `wire` holds exactly `count` well-formed bulk strings.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BulkArray {
+    count: usize,
+    wire: Vec<u8>,
+}
+
+impl BulkArray {
+    /// Room for `items` elements of `bytes` bytes in total.
+    pub fn with_capacity(items: usize, bytes: usize) -> BulkArray {
+        BulkArray {
+            count: 0,
+            wire: Vec::with_capacity(bytes + items * 8),
+        }
+    }
+
+    pub fn push(&mut self, b: &[u8]) {
+        self.wire.reserve(b.len() + 24);
+        self.wire.push(b'$');
+        if b.len() < 10 {
+            self.wire.push(b'0' + b.len() as u8);
+        } else {
+            push_int(&mut self.wire, b.len() as i64);
+        }
+        self.wire.extend_from_slice(b"\r\n");
+        self.wire.extend_from_slice(b);
+        self.wire.extend_from_slice(b"\r\n");
+        self.count += 1;
+    }
+
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The elements, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let mut at = 0;
+        std::iter::from_fn(move || {
+            let rest = self.wire.get(at..)?;
+            let cr = rest.iter().position(|&c| c == b'\r')?;
+            let n: usize = std::str::from_utf8(rest.get(1..cr)?).ok()?.parse().ok()?;
+            let item = rest.get(cr + 2..cr + 2 + n)?;
+            at += cr + 2 + n + 2;
+            Some(item)
+        })
+    }
+
+    /// As a plain array of bulk strings.
+    pub fn to_array(&self) -> Reply {
+        Reply::Array(self.iter().map(Reply::bulk_copy).collect())
+    }
 }
 
 impl Reply {
@@ -97,6 +159,10 @@ impl Reply {
                 for i in items {
                     i.encode(resp, out);
                 }
+            }
+            Reply::BulkArray(a) => {
+                header(out, b'*', a.count);
+                out.extend_from_slice(&a.wire);
             }
             Reply::Map(pairs) => {
                 if resp >= 3 {
@@ -280,6 +346,29 @@ mod tests {
         assert_eq!(Reply::Double(1.5).to_bytes(3), b",1.5\r\n");
         assert_eq!(Reply::Double(1.5).to_bytes(2), b"$3\r\n1.5\r\n");
         assert_eq!(Reply::Bool(true).to_bytes(2), b":1\r\n");
+    }
+
+    #[test]
+    fn bulk_array_encodes_as_an_array_of_bulks() {
+        let items: [&[u8]; 4] = [b"", b"abc", b"0123456789", b"\r\n$"];
+        let mut a = BulkArray::with_capacity(4, 20);
+        for i in items {
+            a.push(i);
+        }
+        let plain = Reply::Array(items.iter().map(|i| Reply::bulk_copy(i)).collect());
+        for resp in [2, 3] {
+            assert_eq!(
+                Reply::BulkArray(a.clone()).to_bytes(resp),
+                plain.to_bytes(resp)
+            );
+        }
+        assert_eq!(a.len(), 4);
+        assert!(a.iter().eq(items.iter().copied()));
+        assert_eq!(a.to_array(), plain);
+        assert_eq!(
+            Reply::BulkArray(BulkArray::default()).to_bytes(2),
+            b"*0\r\n"
+        );
     }
 
     #[test]

@@ -101,6 +101,13 @@ pub fn reply_to_lua(lua: &Lua, reply: &Reply, resp: u8) -> mlua::Result<Value> {
                 Value::String(lua.create_string(b)?)
             }
         }
+        Reply::BulkArray(a) => {
+            let t = lua.create_table()?;
+            for (i, item) in a.iter().enumerate() {
+                t.raw_set(i + 1, lua.create_string(item)?)?;
+            }
+            Value::Table(t)
+        }
         Reply::BigNumber(s) => {
             if resp >= 3 {
                 wrap(lua, "big_number", Value::String(lua.create_string(s)?))?

@@ -207,6 +207,15 @@ mod tests {
     }
 
     #[test]
+    fn all_ties_come_out_as_redis_gives_them() {
+        // redis-server 7.0.15: RPUSH l a b c d e f g h i j k l;
+        // SORT l BY nosuchkey_* ALPHA LIMIT 0 5 -> l b c d e
+        let mut v: Vec<u8> = (b'a'..=b'l').collect();
+        partial_sort(&mut v, 0, 4, |_, _| Ordering::Equal);
+        assert_eq!(&v[..5], b"lbcde");
+    }
+
+    #[test]
     fn equal_keys_move_as_the_algorithm_says() {
         // Six elements: insertion sort, which keeps ties in order.
         let mut v = vec![(1, 'a'), (0, 'b'), (1, 'c'), (0, 'd'), (1, 'e'), (0, 'f')];

@@ -87,7 +87,7 @@ bench() {
   [ "$pipeline" -gt 1 ] && n=$((REQUESTS * 5))
   redis-benchmark -h 127.0.0.1 -p "$port" -c "$CLIENTS" -n "$n" -P "$pipeline" -r 1000000 \
     -t "$TESTS" --csv 2>/dev/null |
-    awk -F'","' 'NR > 1 { gsub(/"/, "", $1); gsub(/"/, "", $2); split($1, w, " "); print w[1], $2 }'
+    awk -F'","' 'NR > 1 && $1 !~ /needed/ { gsub(/"/, "", $1); gsub(/"/, "", $2); split($1, w, " "); print w[1], $2 }'
 }
 
 # load PORT: KEYS_MEM distinct keys with VALUE_BYTES-byte values, through redis-cli --pipe.
@@ -113,18 +113,27 @@ rss_kib() {
   awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo n/a
 }
 
+# Both servers run at once and take turns test by test, so a load that
+# comes and goes on the machine hits both alike. Each sees the same sequence
+# of tests (redis-benchmark's LRANGE and ZPOPMIN use what earlier tests made).
 declare -A RPS
-for server in redis strata; do
-  bin=redis-server
-  [ "$server" = strata ] && bin=$STRATA_BIN
-  start "$server" "$bin"
-  for p in 1 16; do
-    while read -r test rps; do
-      RPS[$server,$test,$p]=$rps
-    done < <(bench "$PORT" "$p")
+start redis redis-server
+REDIS_PORT=$PORT REDIS_PID=$PID
+start strata "$STRATA_BIN"
+STRATA_PORT=$PORT STRATA_PID=$PID
+for p in 1 16; do
+  for test in $(echo "$TESTS" | tr ',' ' '); do
+    for server in redis strata; do
+      port=$REDIS_PORT
+      [ "$server" = strata ] && port=$STRATA_PORT
+      while read -r name rps; do
+        RPS[$server,$name,$p]=$rps
+      done < <(TESTS=$test bench "$port" "$p")
+    done
   done
-  stop "$PID"
 done
+stop "$REDIS_PID"
+stop "$STRATA_PID"
 
 echo
 echo "Throughput (requests/s), $CLIENTS clients, $(nproc) cores, $REQUESTS requests per test at -P 1 (x5 at -P 16)"
@@ -174,7 +183,7 @@ if [ "${STREAMS:-1}" != 0 ]; then
       n=$REQUESTS
       [ "$p" -gt 1 ] && n=$((REQUESTS * 5))
       XRPS[$server,$p]=$(redis-benchmark -h 127.0.0.1 -p "$PORT" -c "$CLIENTS" -n "$n" -P "$p" --csv \
-        XADD "mystream:$p" '*' field value 2>/dev/null | awk -F'","' 'NR > 1 { gsub(/"/, "", $2); print $2 }')
+        XADD "mystream:$p" '*' field value 2>/dev/null | awk -F'","' 'NR > 1 && $1 !~ /needed/ { gsub(/"/, "", $2); print $2 }')
     done
     redis-cli -p "$PORT" flushall >/dev/null
     before=$(field "$PORT" memory used_memory)

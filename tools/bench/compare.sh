@@ -220,17 +220,24 @@ AOF_POLICIES=${AOF_POLICIES:-always everysec no}
 AOF_TESTS=${AOF_TESTS:-set,incr}
 declare -A AOF
 for policy in $AOF_POLICIES; do
-  for server in redis strata; do
-    bin=redis-server
-    [ "$server" = strata ] && bin=$STRATA_BIN
-    start "$server" "$bin" --appendonly yes --appendfsync "$policy"
-    for p in 1 16; do
-      while read -r test rps; do
-        AOF[$server,$test,$p,$policy]=$rps
-      done < <(TESTS=$AOF_TESTS bench "$PORT" "$p")
+  # Both servers at once, alternating test by test, as above.
+  start redis redis-server --appendonly yes --appendfsync "$policy"
+  REDIS_PORT=$PORT REDIS_PID=$PID
+  start strata "$STRATA_BIN" --appendonly yes --appendfsync "$policy"
+  STRATA_PORT=$PORT STRATA_PID=$PID
+  for p in 1 16; do
+    for one in $(echo "$AOF_TESTS" | tr ',' ' '); do
+      for server in redis strata; do
+        port=$REDIS_PORT
+        [ "$server" = strata ] && port=$STRATA_PORT
+        while read -r test rps; do
+          AOF[$server,$test,$p,$policy]=$rps
+        done < <(TESTS=$one bench "$port" "$p")
+      done
     done
-    stop "$PID"
   done
+  stop "$REDIS_PID"
+  stop "$STRATA_PID"
 done
 
 # Serial fsyncs per second on the disk the servers write to (64-byte

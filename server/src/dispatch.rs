@@ -306,7 +306,10 @@ pub fn call(
     parent: Option<&'static CommandSpec>,
     argv: Vec<Bytes>,
 ) -> Option<Reply> {
-    let start = std::time::Instant::now();
+    let start = srv
+        .call_clock
+        .take()
+        .unwrap_or_else(std::time::Instant::now);
     // The clock stands still for the commands of one EXEC or script, as in Redis.
     if !client.in_exec && !srv.scripting.clock_frozen() {
         srv.keyspace.set_now_ms(crate::clock::fast_now_ms(start));
@@ -352,7 +355,9 @@ pub fn call(
     if crate::family::monitor::shown(spec) {
         crate::family::monitor::feed(srv, client, args.argv());
     }
-    let usec = start.elapsed().as_micros() as u64;
+    let end = std::time::Instant::now();
+    let usec = end.saturating_duration_since(start).as_micros() as u64;
+    srv.call_clock = Some(end);
     crate::introspect::after_call(srv, client, spec, &name, args.argv(), usec);
     client.last_interaction_ms = srv.keyspace.now_ms();
     if !srv.blocking.is_rerun() {

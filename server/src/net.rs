@@ -203,6 +203,7 @@ impl EventLoop {
         let mut events = Events::with_capacity(1024);
         let mut turn_start: Option<std::time::Instant> = None;
         loop {
+            self.srv.call_clock = None;
             self.resume_postponed();
             self.resume_unblocked();
             self.flush_pending_writes();
@@ -624,6 +625,8 @@ impl EventLoop {
         // Redis trims its query buffer only after a batch, so CLIENT LIST's
         // qbuf counts the whole batch, the requests already run included.
         let batch_bytes = conn.inbuf.len();
+        // A new read: the previous batch's clock says nothing about it.
+        self.srv.call_clock = None;
         loop {
             if conn.client.close_after_reply
                 || conn.client.close_asap

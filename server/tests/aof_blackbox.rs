@@ -496,6 +496,28 @@ fn power_loss_under_everysec_loses_at_most_about_two_seconds() {
     assert!(present <= acked);
 }
 
+/// A server with the AOF off and DEBUG on, holding `keys` keys of `bytes`
+/// bytes (DEBUG POPULATE ... key <bytes>).
+fn populated_server_without_aof(dir: &Path, keys: &str, bytes: &str) -> common::Server {
+    let srv = start_with(
+        dir,
+        &[
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--enable-debug-command",
+            "yes",
+        ],
+    );
+    let mut c = Conn::open(srv.port).unwrap();
+    assert_eq!(
+        c.cmd(&["DEBUG", "POPULATE", keys, "key", bytes]),
+        Resp::Status("OK".into())
+    );
+    srv
+}
+
 /// Waits until no AOF rewrite runs or waits to run.
 fn wait_rewrite_done(c: &mut Conn) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -525,22 +547,8 @@ fn config_set_appendonly_yes_writes_the_base_in_the_background() {
         );
         c.cmd(&["DEL", "old"]);
     }
-    let srv = start_with(
-        &dir,
-        &[
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--enable-debug-command",
-            "yes",
-        ],
-    );
+    let srv = populated_server_without_aof(&dir, "200000", "64");
     let mut c = Conn::open(srv.port).unwrap();
-    assert_eq!(
-        c.cmd(&["DEBUG", "POPULATE", "200000", "key", "64"]),
-        Resp::Status("OK".into())
-    );
     assert_eq!(
         c.cmd(&["DEBUG", "POPULATE", "abc"]),
         Resp::Error("ERR value is out of range, must be positive".into())
@@ -584,20 +592,9 @@ fn config_set_appendonly_yes_writes_the_base_in_the_background() {
 #[test]
 fn shutdown_refuses_while_the_initial_base_is_written() {
     let dir = temp_dir("aof-enable-shutdown");
-    let srv = start_with(
-        &dir,
-        &[
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--enable-debug-command",
-            "yes",
-        ],
-    );
-    let mut c = Conn::open(srv.port).unwrap();
+    let srv = populated_server_without_aof(&dir, "1000000", "10");
     // Large enough that the base takes a while to write.
-    c.cmd(&["DEBUG", "POPULATE", "1000000", "key", "10"]);
+    let mut c = Conn::open(srv.port).unwrap();
     assert_eq!(
         c.cmd(&["CONFIG", "SET", "appendonly", "yes"]),
         Resp::Status("OK".into())

@@ -616,3 +616,31 @@ fn shutdown_refuses_while_the_initial_base_is_written() {
     drop(srv);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// SHUTDOWN FORCE exits even while the initial base is written, as Redis
+/// ("Writing initial AOF. Exit anyway.").
+#[test]
+fn shutdown_force_exits_while_the_initial_base_is_written() {
+    let dir = temp_dir("aof-enable-shutdown-force");
+    let mut srv = populated_server_without_aof(&dir, "1000000", "10");
+    let mut c = Conn::open(srv.port).unwrap();
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "appendonly", "yes"]),
+        Resp::Status("OK".into())
+    );
+    assert_eq!(c.info_field("persistence", "aof_rewrite_in_progress"), "1");
+    c.send(&["SHUTDOWN", "NOSAVE", "FORCE"]);
+    let mut line = String::new();
+    let n = std::io::BufRead::read_line(&mut c.reader(), &mut line).unwrap_or(0);
+    assert_eq!(n, 0, "the connection closes: {line}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = srv.child.try_wait().unwrap() {
+            assert!(status.success(), "{status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the server did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

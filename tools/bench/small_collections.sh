@@ -12,7 +12,7 @@
 #
 # Knobs (environment): KEYS (100000), TYPES (hash,set,zset,list),
 # STRATA_BIN (default $CARGO_TARGET_DIR/release/strata-server),
-# SKIP_BUILD=1 to use the existing release binary, PORT_BASE (17250).
+# SKIP_BUILD=1 to use the existing release binary.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -20,7 +20,6 @@ KEYS=${KEYS:-100000}
 TYPES=${TYPES:-hash,set,zset,list}
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
 STRATA_BIN=${STRATA_BIN:-$TARGET_DIR/release/strata-server}
-PORT_BASE=${PORT_BASE:-17250}
 
 for tool in redis-server redis-cli; do
   command -v "$tool" >/dev/null || { echo "missing $tool (apt-get install redis-server redis-tools)" >&2; exit 1; }
@@ -29,36 +28,9 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
   cargo build --release -p strata-server
 fi
 
-WORK=$(mktemp -d /tmp/strata-smallcoll.XXXXXX)
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-# start NAME BINARY PORT: starts a server with persistence off; sets PID.
-start() {
-  local name=$1 bin=$2 port=$3
-  mkdir -p "$WORK/$name"
-  "$bin" --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$WORK/$name" \
-    >"$WORK/$name.log" 2>&1 </dev/null &
-  PID=$!
-  PIDS+=("$PID")
-  for _ in $(seq 1 200); do
-    if [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ]; then return 0; fi
-    sleep 0.05
-  done
-  echo "$name did not start; log:" >&2
-  cat "$WORK/$name.log" >&2
-  exit 1
-}
-
-stop() {
-  kill "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
+BENCH_TAG=smallcoll
+# shellcheck source=tools/bench/lib.sh
+source tools/bench/lib.sh
 
 used_memory() {
   redis-cli -p "$1" info memory | tr -d '\r' | awk -F: '$1 == "used_memory" { print $2 }'
@@ -92,10 +64,10 @@ gen() {
 declare -A RES
 for server in redis strata; do
   bin=redis-server
-  port=$PORT_BASE
-  if [ "$server" = strata ]; then bin=$STRATA_BIN; port=$((PORT_BASE + 1)); fi
+  [ "$server" = strata ] && bin=$STRATA_BIN
   for type in $(echo "$TYPES" | tr ',' ' '); do
-    start "$server" "$bin" "$port"
+    start "$server" "$bin"
+    port=$PORT
     before=$(used_memory "$port")
     gen "$type" | redis-cli -p "$port" --pipe >/dev/null
     after=$(used_memory "$port")

@@ -700,7 +700,9 @@ fn blmove_generic(
     let deadline_ms = blocking::parse_timeout(timeout, ctx.now_ms())?;
     match check_move(ctx, &src, &dst)? {
         MoveSource::Ready => {
-            ctx.propagate_as(move_effect(ctx, &src, &dst, from, to, words));
+            if ctx.propagating() {
+                ctx.propagate_as(move_effect(ctx, &src, &dst, from, to, words));
+            }
             do_move(ctx, &src, &dst, from, to)
         }
         MoveSource::Missing if !blocking::can_block(ctx) => Ok(Reply::Nil),
@@ -765,7 +767,9 @@ fn bpop_generic(ctx: &mut Ctx, args: &mut Args, end: End) -> CmdResult {
     };
     if let Some((key, _)) = first_nonempty(ctx, &candidates)? {
         // The effect is the pop, never the blocking command (Redis 7.0).
-        ctx.propagate_as(vec![Bytes::from_static(end.pop_command()), key.clone()]);
+        if ctx.propagating() {
+            ctx.propagate_as(vec![Bytes::from_static(end.pop_command()), key.clone()]);
+        }
         let mut items = pop_n(ctx, &key, end, 1)?;
         let value = items.pop().unwrap_or(Reply::Nil);
         return Ok(Reply::Array(vec![Reply::Bulk(key), value]));
@@ -842,11 +846,13 @@ fn mpop_from(
     };
     let items = pop_n(ctx, &key, end, count.min(len))?;
     // LMPOP/BLMPOP propagate as LPOP/RPOP with the number popped.
-    ctx.propagate_as(vec![
-        Bytes::from_static(end.pop_command()),
-        key.clone(),
-        Bytes::from(items.len().to_string()),
-    ]);
+    if ctx.propagating() {
+        ctx.propagate_as(vec![
+            Bytes::from_static(end.pop_command()),
+            key.clone(),
+            Bytes::from(items.len().to_string()),
+        ]);
+    }
     Ok(Some(Reply::Array(vec![
         Reply::Bulk(key),
         Reply::Array(items),

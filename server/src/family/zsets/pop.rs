@@ -91,7 +91,7 @@ pub fn pop_first(
     );
     g.set_dirty(popped.len() as u64);
     drop(g);
-    if shape.emit_key {
+    if shape.emit_key && ctx.propagating() {
         // BZPOPMIN/BZPOPMAX, ZMPOP and BZMPOP propagate as the plain pop
         // (with the number popped when a count was given), as Redis 7.0.
         let name: &'static [u8] = if end == End::Max {

@@ -6,15 +6,21 @@
 //! are O(log N); ZSCORE is one hash lookup.
 //!
 //! Layout (why: the insert descent is bound by cache misses):
-//! - nodes live in an arena of fixed-size chunks (`CHUNK_NODES` each, so a
-//!   growing set never copies the arena and at most one chunk is partly
-//!   empty), addressed by `u32` index; slot 0 is the header;
-//! - a node is 64 bytes (one cache line): a thin pointer to its member,
-//!   score, backward link, hash chain link and its links of levels 0..=2
-//!   inline, so a descent step below level 3 (where almost all cache misses
-//!   happen) reads one line. The member's `ThinBuf` has the node's height in
-//!   `aux` and, in front of the member bytes, the links of levels 3.. (one
-//!   node in 64 has any);
+//! - nodes live in arenas of fixed-size chunks (`CHUNK_NODES` each, so a
+//!   growing set never copies an arena and at most one chunk per arena is
+//!   partly empty), addressed by `u32` index;
+//! - a short node (height 1..=3, 63 nodes in 64) is 64 bytes (one cache
+//!   line): a thin pointer to its member, score, backward link, hash chain
+//!   link and its links of levels 0..=2 inline, so a descent step reads one
+//!   line;
+//! - a tall node (height 4..) is a 128-byte slot of a second arena (its
+//!   index has the `TALL` bit): the same first line plus levels 3..=7 in the
+//!   second line, prefetched when the descent reaches the node. Most steps of
+//!   a descent are at levels 3.. (they are most of the levels), so keeping
+//!   those links out of the member buffer halves the dependent misses. Links
+//!   of levels 8.. (one node in 65536, and the header) are in the member's
+//!   `ThinBuf`, in front of the member bytes; `aux` holds the height. The
+//!   header is the first tall slot;
 //! - a link caches a lower bound (f32) of its target's score, so a descent
 //!   step that stops (the target sorts after the searched entry) usually
 //!   does not read the target at all; a step that advances reads the target,
@@ -24,9 +30,9 @@
 //!   power-of-two sizing so ZSCAN keeps Redis's reverse-binary cursor
 //!   guarantee.
 //!
-//! A deleted node's slot goes on a free list (chained through `hnext`) that
-//! the next insert reuses; when more than half the arena is free it is
-//! compacted in one O(n) renumbering pass.
+//! A deleted node's slot goes on its arena's free list (chained through
+//! `hnext`) that the next insert of that kind reuses; when more than half of
+//! the slots are free both arenas are compacted in one O(n) renumbering pass.
 //!
 //! Invariants:
 //! - level-0 links visit every node in increasing (score, member) order;
@@ -39,8 +45,9 @@
 //!   hash; vacant slots are exactly the free list;
 //! - no score is NaN and no member appears twice (`insert` requires an
 //!   absent member);
-//! - at most `LEN_MAX` slots (indices and spans are u32): a set that large
-//!   would need hundreds of GiB, so it is documented rather than handled.
+//! - a node is tall exactly when its height is above `LOW_LINKS`;
+//! - fewer than 2^31 slots of each kind (indices and spans are u32): a set
+//!   that large would need hundreds of GiB, so it panics rather than handles.
 
 use std::cmp::Ordering;
 
@@ -53,9 +60,12 @@ pub const LEVEL_MAX: usize = 32;
 pub const LEVEL_UP_PERCENT: u64 = 25;
 /// Index meaning "no node".
 pub const NIL: u32 = u32::MAX;
-/// Most arena slots (header included); NIL stays unused.
-pub const LEN_MAX: usize = (u32::MAX - 1) as usize;
-const HEAD: u32 = 0;
+/// Index bit naming a tall slot (see `Arena`).
+const TALL: u32 = 1 << 31;
+/// Most slots of each kind (so no index is NIL).
+const SLAB_LEN_MAX: usize = (TALL - 1) as usize;
+/// The header: a tall node of `LEVEL_MAX` levels in the first tall slot.
+const HEAD: u32 = TALL;
 /// Nodes per arena chunk (64 KiB of 64-byte nodes).
 const CHUNK_SHIFT: u32 = 10;
 const CHUNK_NODES: usize = 1 << CHUNK_SHIFT;
@@ -66,8 +76,12 @@ const BUCKETS_MIN: usize = 4;
 /// Free slots tolerated before the arena is compacted (besides the
 /// "more than the live nodes" rule), so small lists never churn.
 const FREE_SLOTS_COMPACT_MIN: usize = 1024;
-/// Links kept inside the node.
+/// Links kept inside every node.
 const LOW_LINKS: usize = 3;
+/// More links kept inside a tall node.
+const MID_LINKS: usize = 5;
+/// Links kept inside a tall node; higher ones go in the member buffer.
+const INLINE_LINKS: usize = LOW_LINKS + MID_LINKS;
 /// Bytes of an encoded higher link: next u32, span u32, lo f32 (LE).
 const LINK_BYTES: usize = 12;
 
@@ -105,8 +119,8 @@ pub fn score_lower_bound(s: f64) -> f32 {
 }
 
 struct Node {
-    /// Links of levels 3.. then the member bytes, with the node's height in
-    /// `aux`; None for a vacant slot.
+    /// Links of levels `INLINE_LINKS..` (tall nodes only) then the member
+    /// bytes, with the node's height in `aux`; None for a vacant slot.
     member: Option<ThinBuf>,
     score: f64,
     backward: u32,
@@ -118,21 +132,34 @@ struct Node {
 
 const _: () = assert!(std::mem::size_of::<Node>() == 64);
 
+/// A node of more than `LOW_LINKS` levels: its levels 3..=7 in the second
+/// cache line of the same 128-byte slot, so a descent step at those levels
+/// costs one (prefetched) line more, not a dependent miss on the member buffer.
+#[derive(Debug)]
+#[repr(C, align(64))]
+struct TallNode {
+    node: Node,
+    mid: [Link; MID_LINKS],
+}
+
+const _: () = assert!(std::mem::size_of::<TallNode>() == 128);
+
 impl std::fmt::Debug for Node {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Node({} levels, score {})", self.height(), self.score)
     }
 }
 
+/// Bytes of links stored in the member buffer of a node of `height` levels.
 #[inline]
 fn high_bytes(height: usize) -> usize {
-    height.saturating_sub(LOW_LINKS) * LINK_BYTES
+    height.saturating_sub(INLINE_LINKS) * LINK_BYTES
 }
 
 /// The member buffer of a node of `height` levels (its high links NIL).
 fn member_buf(height: usize, member: &[u8]) -> ThinBuf {
     let mut bytes = Vec::with_capacity(high_bytes(height) + member.len());
-    for _ in LOW_LINKS..height {
+    for _ in INLINE_LINKS..height {
         bytes.extend_from_slice(&NIL.to_le_bytes());
         bytes.extend_from_slice(&0u32.to_le_bytes());
         bytes.extend_from_slice(&0f32.to_le_bytes());
@@ -178,13 +205,11 @@ impl Node {
         self.member.as_ref().map_or(0, |b| b.alloc_bytes())
     }
 
+    /// Link `i` (at least `INLINE_LINKS`), kept in the member buffer.
     #[inline]
-    fn link(&self, i: usize) -> Link {
-        if i < LOW_LINKS {
-            return self.low[i];
-        }
+    fn high_link(&self, i: usize) -> Link {
         let b = self.member.as_ref().map_or(&[][..], |b| b.bytes());
-        let off = (i - LOW_LINKS) * LINK_BYTES;
+        let off = (i - INLINE_LINKS) * LINK_BYTES;
         Link {
             next: u32::from_le_bytes(read4(b, off)),
             span: u32::from_le_bytes(read4(b, off + 4)),
@@ -193,12 +218,8 @@ impl Node {
     }
 
     #[inline]
-    fn set_link(&mut self, i: usize, l: Link) {
-        if i < LOW_LINKS {
-            self.low[i] = l;
-            return;
-        }
-        let off = (i - LOW_LINKS) * LINK_BYTES;
+    fn set_high_link(&mut self, i: usize, l: Link) {
+        let off = (i - INLINE_LINKS) * LINK_BYTES;
         if let Some(slot) = self
             .member
             .as_mut()
@@ -209,42 +230,45 @@ impl Node {
             slot[8..].copy_from_slice(&l.lo.to_le_bytes());
         }
     }
-
-    #[inline]
-    fn update_link(&mut self, i: usize, f: impl FnOnce(&mut Link)) {
-        let mut l = self.link(i);
-        f(&mut l);
-        self.set_link(i, l);
-    }
 }
 
-/// Chunked node storage addressed by u32 index.
-#[derive(Debug, Default)]
-struct Arena {
-    chunks: Vec<Vec<Node>>,
+/// Chunked storage of one slot size, addressed by u32 index.
+#[derive(Debug)]
+struct Slab<T> {
+    chunks: Vec<Vec<T>>,
     len: usize,
-    /// Node slots allocated over all chunks (so `alloc_bytes` is O(1)).
+    /// Slots allocated over all chunks (so `alloc_bytes` is O(1)).
     capacity: usize,
 }
 
-impl Arena {
+impl<T> Default for Slab<T> {
+    fn default() -> Self {
+        Slab {
+            chunks: Vec::new(),
+            len: 0,
+            capacity: 0,
+        }
+    }
+}
+
+impl<T> Slab<T> {
     #[inline]
-    fn get(&self, i: u32) -> &Node {
+    fn get(&self, i: u32) -> &T {
         &self.chunks[(i >> CHUNK_SHIFT) as usize][i as usize & (CHUNK_NODES - 1)]
     }
 
     #[inline]
-    fn get_mut(&mut self, i: u32) -> &mut Node {
+    fn get_mut(&mut self, i: u32) -> &mut T {
         &mut self.chunks[(i >> CHUNK_SHIFT) as usize][i as usize & (CHUNK_NODES - 1)]
     }
 
-    fn push(&mut self, node: Node) -> u32 {
-        assert!(self.len < LEN_MAX, "sorted set arena full");
+    fn push(&mut self, slot: T) -> u32 {
+        assert!(self.len < SLAB_LEN_MAX, "sorted set arena full");
         let idx = self.len as u32;
         match self.chunks.last_mut() {
             Some(c) if c.len() < CHUNK_NODES => {
                 let before = c.capacity();
-                c.push(node);
+                c.push(slot);
                 self.capacity += c.capacity() - before;
             }
             _ => {
@@ -254,7 +278,7 @@ impl Arena {
                     CHUNK_NODES
                 };
                 let mut c = Vec::with_capacity(cap);
-                c.push(node);
+                c.push(slot);
                 self.capacity += c.capacity();
                 self.chunks.push(c);
             }
@@ -270,14 +294,135 @@ impl Arena {
             c.truncate(n);
             c.shrink_to(FIRST_CHUNK_NODES);
         }
+        if n == 0 {
+            self.chunks.clear();
+        }
         self.chunks.shrink_to_fit();
         self.len = n;
         self.capacity = self.chunks.iter().map(|c| c.capacity()).sum();
     }
 
     fn alloc_bytes(&self) -> usize {
-        self.chunks.capacity() * std::mem::size_of::<Vec<Node>>()
-            + self.capacity * std::mem::size_of::<Node>()
+        self.chunks.capacity() * std::mem::size_of::<Vec<T>>()
+            + self.capacity * std::mem::size_of::<T>()
+    }
+
+    fn capacity_is_counted(&self) -> bool {
+        self.capacity == self.chunks.iter().map(|c| c.capacity()).sum::<usize>()
+    }
+}
+
+/// The nodes: short ones (at most `LOW_LINKS` levels) in 64-byte slots,
+/// tall ones in 128-byte slots; an index with `TALL` set names a tall slot.
+#[derive(Debug, Default)]
+struct Arena {
+    short: Slab<Node>,
+    tall: Slab<TallNode>,
+}
+
+impl Arena {
+    #[inline]
+    fn get(&self, i: u32) -> &Node {
+        if i & TALL != 0 {
+            &self.tall.get(i & !TALL).node
+        } else {
+            self.short.get(i)
+        }
+    }
+
+    #[inline]
+    fn get_mut(&mut self, i: u32) -> &mut Node {
+        if i & TALL != 0 {
+            &mut self.tall.get_mut(i & !TALL).node
+        } else {
+            self.short.get_mut(i)
+        }
+    }
+
+    /// Link `level` of node `i` (LINK_NIL above a short node's height).
+    #[inline]
+    fn link(&self, i: u32, level: usize) -> Link {
+        if level < LOW_LINKS {
+            return self.get(i).low[level];
+        }
+        if i & TALL == 0 {
+            return LINK_NIL;
+        }
+        let t = self.tall.get(i & !TALL);
+        match t.mid.get(level - LOW_LINKS) {
+            Some(l) => *l,
+            None => t.node.high_link(level),
+        }
+    }
+
+    #[inline]
+    fn set_link(&mut self, i: u32, level: usize, l: Link) {
+        if level < LOW_LINKS {
+            self.get_mut(i).low[level] = l;
+            return;
+        }
+        if i & TALL == 0 {
+            return;
+        }
+        let t = self.tall.get_mut(i & !TALL);
+        match t.mid.get_mut(level - LOW_LINKS) {
+            Some(slot) => *slot = l,
+            None => t.node.set_high_link(level, l),
+        }
+    }
+
+    /// Starts loading the second line of a tall node, whose links the
+    /// descent reads right after the node's score.
+    #[inline]
+    fn prefetch_links(&self, i: u32) {
+        if i & TALL != 0 {
+            #[cfg(target_arch = "x86_64")]
+            {
+                let p = self.tall.get(i & !TALL).mid.as_ptr();
+                // SAFETY: prefetching is a hint with no memory effect; `p`
+                // points into a live slot.
+                unsafe {
+                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                        p as *const i8,
+                    )
+                };
+            }
+        }
+    }
+
+    /// Stores a node of `height` levels in a fresh slot.
+    fn push(&mut self, node: Node, height: usize) -> u32 {
+        if height > LOW_LINKS {
+            TALL | self.tall.push(TallNode {
+                node,
+                mid: [LINK_NIL; MID_LINKS],
+            })
+        } else {
+            self.short.push(node)
+        }
+    }
+
+    /// Slots of both kinds.
+    fn len(&self) -> usize {
+        self.short.len + self.tall.len
+    }
+
+    /// A dense number for index `i` in 0..len() (tall slots after short).
+    fn ordinal(&self, i: u32) -> usize {
+        if i & TALL != 0 {
+            self.short.len + (i & !TALL) as usize
+        } else {
+            i as usize
+        }
+    }
+
+    /// Every slot index.
+    fn indices(&self) -> impl Iterator<Item = u32> {
+        (0..self.short.len as u32).chain((0..self.tall.len as u32).map(|i| i | TALL))
+    }
+
+    fn alloc_bytes(&self) -> usize {
+        self.short.alloc_bytes() + self.tall.alloc_bytes()
     }
 }
 
@@ -304,8 +449,11 @@ pub struct SkipList {
     len: usize,
     level: usize,
     rng: u64,
-    /// First vacant slot (chained through `hnext`), NIL when none.
-    free: u32,
+    /// First vacant short slot (chained through `hnext`), NIL when none.
+    free_short: u32,
+    /// First vacant tall slot, NIL when none.
+    free_tall: u32,
+    /// Vacant slots of both kinds.
     free_len: usize,
     /// Member bytes plus higher-level links, for memory accounting.
     heap_bytes: usize,
@@ -325,7 +473,8 @@ impl SkipList {
         let mut arena = Arena::default();
         let mut header = Node::vacant(NIL);
         header.member = Some(member_buf(LEVEL_MAX, &[]));
-        arena.push(header);
+        let head = arena.push(header, LEVEL_MAX);
+        debug_assert_eq!(head, HEAD);
         SkipList {
             arena,
             buckets: Vec::new(),
@@ -333,7 +482,8 @@ impl SkipList {
             len: 0,
             level: 1,
             rng: 0x9e37_79b9_7f4a_7c15,
-            free: NIL,
+            free_short: NIL,
+            free_tall: NIL,
             free_len: 0,
             heap_bytes: 0,
         }
@@ -369,6 +519,23 @@ impl SkipList {
         self.arena.get_mut(x)
     }
 
+    #[inline]
+    fn link(&self, x: u32, i: usize) -> Link {
+        self.arena.link(x, i)
+    }
+
+    #[inline]
+    fn set_link(&mut self, x: u32, i: usize, l: Link) {
+        self.arena.set_link(x, i, l)
+    }
+
+    #[inline]
+    fn update_link(&mut self, x: u32, i: usize, f: impl FnOnce(&mut Link)) {
+        let mut l = self.link(x, i);
+        f(&mut l);
+        self.set_link(x, i, l);
+    }
+
     fn random_level(&mut self) -> usize {
         let mut level = 1;
         loop {
@@ -387,17 +554,18 @@ impl SkipList {
 
     #[inline]
     fn next(&self, x: u32, i: usize) -> u32 {
-        self.node(x).link(i).next
+        self.link(x, i).next
     }
 
     /// The target of link (x, i) if it sorts before (score, member); reads
     /// the target only when its cached lower bound does not rule it out.
     #[inline]
     fn link_before(&self, x: u32, i: usize, score: f64, member: &[u8]) -> Option<u32> {
-        let l = self.node(x).link(i);
+        let l = self.link(x, i);
         if l.next == NIL || l.lo as f64 > score {
             return None;
         }
+        self.arena.prefetch_links(l.next);
         let n = self.node(l.next);
         let before = match n.score.partial_cmp(&score) {
             Some(Ordering::Equal) | None => n.member() < member,
@@ -414,7 +582,7 @@ impl SkipList {
         let mut r = 0;
         for i in (0..self.level).rev() {
             while let Some(nx) = self.link_before(x, i, score, member) {
-                r += self.node(x).link(i).span;
+                r += self.link(x, i).span;
                 x = nx;
             }
             update[i] = x;
@@ -531,14 +699,15 @@ impl SkipList {
                 rank[i] = 0;
                 update[i] = HEAD;
                 let len = self.len as u32;
-                self.node_mut(HEAD).update_link(i, |l| l.span = len);
+                self.update_link(HEAD, i, |l| l.span = len);
             }
             self.level = height;
         }
         for i in 0..height {
-            let up = self.node(update[i]).link(i);
+            let up = self.link(update[i], i);
             let skipped = rank[0] - rank[i];
-            self.node_mut(x).set_link(
+            self.set_link(
+                x,
                 i,
                 Link {
                     next: up.next,
@@ -546,7 +715,8 @@ impl SkipList {
                     lo: up.lo,
                 },
             );
-            self.node_mut(update[i]).set_link(
+            self.set_link(
+                update[i],
                 i,
                 Link {
                     next: x,
@@ -556,7 +726,7 @@ impl SkipList {
             );
         }
         for (i, &u) in update.iter().enumerate().take(self.level).skip(height) {
-            self.node_mut(u).update_link(i, |l| l.span += 1);
+            self.update_link(u, i, |l| l.span += 1);
         }
         let backward = if update[0] == HEAD { NIL } else { update[0] };
         let after = self.node(x).low[0].next;
@@ -573,9 +743,13 @@ impl SkipList {
 
     /// Inserts a member known to be absent; returns its node.
     pub fn insert(&mut self, member: &[u8], score: f64) -> u32 {
+        let height = self.random_level();
+        self.insert_at_height(member, score, height)
+    }
+
+    fn insert_at_height(&mut self, member: &[u8], score: f64, height: usize) -> u32 {
         let path = self.descend(score, member);
         self.grow_buckets_for_one();
-        let height = self.random_level();
         let node = Node {
             member: Some(member_buf(height, member)),
             score,
@@ -584,14 +758,19 @@ impl SkipList {
             low: [LINK_NIL; LOW_LINKS],
         };
         self.heap_bytes += node.heap_bytes();
-        let x = if self.free != NIL {
-            let x = self.free;
-            self.free = self.node(x).hnext;
+        let free = if height > LOW_LINKS {
+            &mut self.free_tall
+        } else {
+            &mut self.free_short
+        };
+        let x = if *free != NIL {
+            let x = *free;
+            *free = self.arena.get(x).hnext;
             self.free_len -= 1;
             *self.node_mut(x) = node;
             x
         } else {
-            self.arena.push(node)
+            self.arena.push(node, height)
         };
         self.hash_link(x, hash_of(member));
         self.link_in(x, score, path);
@@ -602,14 +781,14 @@ impl SkipList {
     fn unlink(&mut self, x: u32, update: &[u32; LEVEL_MAX]) {
         for (i, &u) in update.iter().enumerate().take(self.level) {
             if self.next(u, i) == x {
-                let l = self.node(x).link(i);
-                self.node_mut(u).update_link(i, |ul| {
+                let l = self.link(x, i);
+                self.update_link(u, i, |ul| {
                     ul.span = ul.span + l.span - 1;
                     ul.next = l.next;
                     ul.lo = l.lo;
                 });
             } else {
-                self.node_mut(u).update_link(i, |ul| ul.span -= 1);
+                self.update_link(u, i, |ul| ul.span -= 1);
             }
         }
         let (next0, back) = (self.node(x).low[0].next, self.node(x).backward);
@@ -618,7 +797,7 @@ impl SkipList {
         } else {
             self.tail = back;
         }
-        while self.level > 1 && self.node(HEAD).link(self.level - 1).next == NIL {
+        while self.level > 1 && self.link(HEAD, self.level - 1).next == NIL {
             self.level -= 1;
         }
         self.len -= 1;
@@ -634,16 +813,22 @@ impl SkipList {
     /// returns its member.
     fn release(&mut self, x: u32) -> Box<[u8]> {
         self.hash_unlink(x);
-        let free = self.free;
-        let node = std::mem::replace(self.node_mut(x), Node::vacant(free));
+        let free = if x & TALL != 0 {
+            &mut self.free_tall
+        } else {
+            &mut self.free_short
+        };
+        let after = std::mem::replace(free, x);
+        let node = std::mem::replace(self.node_mut(x), Node::vacant(after));
         self.heap_bytes -= node.heap_bytes();
         self.maybe_shrink_buckets();
         if self.len == 0 {
-            self.arena.truncate_to_first(1);
-            self.free = NIL;
+            self.arena.short.truncate_to_first(0);
+            self.arena.tall.truncate_to_first(1);
+            self.free_short = NIL;
+            self.free_tall = NIL;
             self.free_len = 0;
         } else {
-            self.free = x;
             self.free_len += 1;
             if self.free_len > FREE_SLOTS_COMPACT_MIN && self.free_len > self.len {
                 self.compact();
@@ -700,8 +885,7 @@ impl SkipList {
         let (update, _) = self.path_to(x);
         if in_place {
             for (i, &u) in update.iter().enumerate().take(self.node(x).height()) {
-                self.node_mut(u)
-                    .update_link(i, |l| l.lo = score_lower_bound(new_score));
+                self.update_link(u, i, |l| l.lo = score_lower_bound(new_score));
             }
             self.node_mut(x).score = new_score;
             return true;
@@ -712,39 +896,69 @@ impl SkipList {
         true
     }
 
-    /// Renumbers the live nodes densely (in list order) and drops the free slots.
+    /// Renumbers the live nodes densely (in slot order, so both passes
+    /// read the arenas sequentially rather than chasing links) and drops the
+    /// free slots.
     fn compact(&mut self) {
-        let mut new_index = vec![NIL; self.arena.len];
-        new_index[HEAD as usize] = HEAD;
-        let mut order = Vec::with_capacity(self.len);
-        let mut x = self.first();
-        while x != NIL {
-            new_index[x as usize] = order.len() as u32 + 1;
-            order.push(x);
-            x = self.next(x, 0);
-        }
-        let remap = |i: u32| if i == NIL { NIL } else { new_index[i as usize] };
         let mut old = std::mem::take(&mut self.arena);
+        let mut new_index = vec![NIL; old.len()];
         let mut arena = Arena::default();
-        arena.push(std::mem::replace(old.get_mut(HEAD), Node::vacant(NIL)));
-        for &i in &order {
-            arena.push(std::mem::replace(old.get_mut(i), Node::vacant(NIL)));
+        // The header first, so it stays HEAD.
+        let live = std::iter::once(HEAD).chain(old.indices().filter(|&i| i != HEAD));
+        for i in live.collect::<Vec<_>>() {
+            let slot = old.get_mut(i);
+            if slot.member.is_none() {
+                continue;
+            }
+            let node = std::mem::replace(slot, Node::vacant(NIL));
+            let at = if i & TALL != 0 {
+                let mid = old.tall.get(i & !TALL).mid;
+                TALL | arena.tall.push(TallNode { node, mid })
+            } else {
+                arena.short.push(node)
+            };
+            new_index[old.ordinal(i)] = at;
         }
-        for c in arena.chunks.iter_mut() {
-            for n in c.iter_mut() {
-                n.backward = remap(n.backward);
-                n.hnext = remap(n.hnext);
-                for i in 0..n.height() {
-                    n.update_link(i, |l| l.next = remap(l.next));
+        debug_assert_eq!(arena.len(), self.len + 1);
+        // Links above a node's height are NIL (or, for a reused tall slot's
+        // middle links, unused), so every inline link is remapped blindly.
+        let remap = |i: u32| {
+            if i == NIL {
+                NIL
+            } else {
+                new_index.get(old.ordinal(i)).copied().unwrap_or(NIL)
+            }
+        };
+        let remap_node = |n: &mut Node| {
+            n.backward = remap(n.backward);
+            n.hnext = remap(n.hnext);
+            for l in n.low.iter_mut() {
+                l.next = remap(l.next);
+            }
+        };
+        for chunk in arena.short.chunks.iter_mut() {
+            chunk.iter_mut().for_each(remap_node);
+        }
+        for chunk in arena.tall.chunks.iter_mut() {
+            for t in chunk.iter_mut() {
+                remap_node(&mut t.node);
+                for l in t.mid.iter_mut() {
+                    l.next = remap(l.next);
+                }
+                for level in INLINE_LINKS..t.node.height() {
+                    let mut l = t.node.high_link(level);
+                    l.next = remap(l.next);
+                    t.node.set_high_link(level, l);
                 }
             }
         }
         for b in self.buckets.iter_mut() {
             *b = remap(*b);
         }
-        self.arena = arena;
         self.tail = remap(self.tail);
-        self.free = NIL;
+        self.arena = arena;
+        self.free_short = NIL;
+        self.free_tall = NIL;
         self.free_len = 0;
     }
 
@@ -767,7 +981,7 @@ impl SkipList {
         let mut x = HEAD;
         for i in (0..self.level).rev() {
             loop {
-                let l = self.node(x).link(i);
+                let l = self.link(x, i);
                 if l.next != NIL && traversed + l.span <= target {
                     traversed += l.span;
                     x = l.next;
@@ -790,7 +1004,7 @@ impl SkipList {
         let mut x = HEAD;
         for i in (0..self.level).rev() {
             loop {
-                let l = self.node(x).link(i);
+                let l = self.link(x, i);
                 if l.next == NIL {
                     break;
                 }
@@ -843,7 +1057,7 @@ impl SkipList {
             x = self.next(x, 0);
         }
         if order.len() != self.len
-            || self.arena.len != self.len + 1 + self.free_len
+            || self.arena.len() != self.len + 1 + self.free_len
             || self.tail != prev
         {
             return Err("length or tail mismatch".into());
@@ -854,15 +1068,20 @@ impl SkipList {
                 return Err("order violated".into());
             }
         }
-        let mut rank_of = vec![0u32; self.arena.len];
+        let mut rank_of = vec![0u32; self.arena.len()];
         for (r, &n) in order.iter().enumerate() {
-            rank_of[n as usize] = r as u32 + 1;
+            rank_of[self.arena.ordinal(n)] = r as u32 + 1;
         }
         let mut free = Vec::new();
-        let mut f = self.free;
-        while f != NIL {
-            free.push(f);
-            f = self.node(f).hnext;
+        for (head, tall) in [(self.free_short, false), (self.free_tall, true)] {
+            let mut f = head;
+            while f != NIL {
+                if (f & TALL != 0) != tall {
+                    return Err(format!("slot {f} on the wrong free list"));
+                }
+                free.push(f);
+                f = self.node(f).hnext;
+            }
         }
         if free.len() != self.free_len {
             return Err("free list length".into());
@@ -873,7 +1092,7 @@ impl SkipList {
             while c != NIL {
                 let n = self.node(c);
                 if hash_of(n.member()) as usize & (self.buckets.len() - 1) != b
-                    || rank_of[c as usize] == 0
+                    || rank_of[self.arena.ordinal(c)] == 0
                 {
                     return Err(format!("node {c} in the wrong bucket"));
                 }
@@ -885,9 +1104,9 @@ impl SkipList {
             return Err("hash chains do not hold every node once".into());
         }
         let mut heap = 0;
-        for idx in 0..self.arena.len as u32 {
+        for idx in self.arena.indices() {
             let node = self.node(idx);
-            if idx != HEAD && rank_of[idx as usize] == 0 {
+            if idx != HEAD && rank_of[self.arena.ordinal(idx)] == 0 {
                 if node.heap_bytes() != 0 || !free.contains(&idx) {
                     return Err(format!("slot {idx} neither linked nor free"));
                 }
@@ -897,6 +1116,7 @@ impl SkipList {
                 heap += node.heap_bytes();
                 let h = node.height();
                 if !(1..=LEVEL_MAX).contains(&h)
+                    || (h > LOW_LINKS) != (idx & TALL != 0)
                     || node.member().len() + high_bytes(h)
                         != node.member.as_ref().map_or(0, |b| b.len())
                 {
@@ -909,7 +1129,7 @@ impl SkipList {
                 node.height()
             };
             for i in 0..height {
-                let l = node.link(i);
+                let l = self.link(idx, i);
                 if l.next != NIL
                     && l.lo.to_bits() != score_lower_bound(self.node(l.next).score).to_bits()
                 {
@@ -919,12 +1139,12 @@ impl SkipList {
                 let to = if l.next == NIL {
                     self.len as u32
                 } else {
-                    rank_of[l.next as usize]
+                    rank_of[self.arena.ordinal(l.next)]
                 };
                 let from = if idx == HEAD {
                     0
                 } else {
-                    rank_of[idx as usize]
+                    rank_of[self.arena.ordinal(idx)]
                 };
                 if to.checked_sub(from) != Some(l.span) {
                     return Err(format!(
@@ -934,14 +1154,7 @@ impl SkipList {
                 }
             }
         }
-        if self.arena.capacity
-            != self
-                .arena
-                .chunks
-                .iter()
-                .map(|c| c.capacity())
-                .sum::<usize>()
-        {
+        if !self.arena.short.capacity_is_counted() || !self.arena.tall.capacity_is_counted() {
             return Err("arena capacity count".into());
         }
         if heap != self.heap_bytes {
@@ -1054,7 +1267,9 @@ mod tests {
             sl.insert(&name(i), 1.0 + (i % 700) as f64 * f64::EPSILON);
         }
         sl.check().unwrap();
-        assert!(sl.node(HEAD).link(LOW_LINKS).next != NIL || sl.level <= LOW_LINKS);
+        assert!(sl.link(HEAD, LOW_LINKS).next != NIL || sl.level <= LOW_LINKS);
+        assert!(sl.link(HEAD, INLINE_LINKS).next != NIL || sl.level <= INLINE_LINKS);
+        assert!(sl.arena.tall.len > 1);
         for i in (0..3000).step_by(7) {
             assert!(sl.set_score(&name(i), 1.0 + (i % 300) as f64 * f64::EPSILON));
         }
@@ -1063,6 +1278,35 @@ mod tests {
             let (r, s) = sl.rank(&name(i)).unwrap();
             assert_eq!(sl.entry(sl.node_at(r)), (&name(i)[..], s));
         }
+    }
+
+    #[test]
+    fn every_height_survives_moves_removals_and_compaction() {
+        // Heights past the inline links keep their links in the member buffer.
+        let mut sl = SkipList::new();
+        for i in 0..1500 {
+            sl.insert_at_height(&name(i), i as f64, 1 + i % LEVEL_MAX);
+        }
+        sl.check().unwrap();
+        for i in (0..1500).step_by(3) {
+            assert!(sl.set_score(&name(i), 3000.0 - i as f64));
+        }
+        sl.check().unwrap();
+        for i in (0..1500).filter(|i| i % 5 != 0) {
+            assert!(sl.remove(&name(i)).is_some());
+        }
+        // More than half the slots were free, so both arenas were compacted.
+        assert!(sl.arena.len() < 1000, "{}", sl.arena.len());
+        sl.check().unwrap();
+        for i in (0..1500).step_by(5) {
+            let (r, s) = sl.rank(&name(i)).unwrap();
+            assert_eq!(sl.entry(sl.node_at(r)), (&name(i)[..], s));
+        }
+        for i in 2000..2100 {
+            sl.insert_at_height(&name(i), 0.5, LEVEL_MAX - i % 4);
+        }
+        sl.check().unwrap();
+        assert_eq!(sl.len(), 300 + 100);
     }
 
     #[test]
@@ -1087,7 +1331,7 @@ mod tests {
             assert_eq!(score, expect as f64);
         }
         sl.check().unwrap();
-        assert!(sl.arena.len < 2000, "compacted: {}", sl.arena.len);
+        assert!(sl.arena.len() < 2000, "compacted: {}", sl.arena.len());
         assert_eq!(sl.pop(true).map(|p| p.1), Some(2999.0));
         for i in 0..100 {
             sl.insert(format!("new{i}").as_bytes(), 10_000.0 + i as f64);
@@ -1097,7 +1341,7 @@ mod tests {
         sl.check().unwrap();
         assert_eq!(sl.len(), 499 + 100);
         while sl.pop(false).is_some() {}
-        assert_eq!(sl.arena.len, 1);
+        assert_eq!(sl.arena.len(), 1);
         assert_eq!(sl.bucket_count(), 0);
         sl.check().unwrap();
         sl.insert(b"again", 1.0);

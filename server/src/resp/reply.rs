@@ -306,6 +306,11 @@ pub fn format_g(d: f64, precision: usize) -> String {
         };
     }
     let p = precision.max(1);
+    // An integer of at most p digits prints as itself (the common case of
+    // sorted-set scores; the general path below costs two exact formats).
+    if d.fract() == 0.0 && d.abs() < 1e15 && d.abs() < 10f64.powi(p as i32) {
+        return (d as i64).to_string();
+    }
     // Exponent as %e would print it after rounding to p significant digits.
     let e_repr = format!("{:.*e}", p - 1, d);
     let (mantissa, exp) = match e_repr.split_once('e') {
@@ -380,5 +385,41 @@ mod tests {
         assert_eq!(format_g17(0.0001), "0.0001");
         assert_eq!(format_g17(123456789.0), "123456789");
         assert_eq!(format_g(10.5, 17), "10.5");
+    }
+
+    fn printf_g(d: f64, precision: usize) -> String {
+        let mut buf = [0u8; 64];
+        // SAFETY: the format takes an int and a double, both passed; the
+        // buffer's size is given.
+        let n = unsafe {
+            libc::snprintf(
+                buf.as_mut_ptr() as *mut libc::c_char,
+                buf.len(),
+                c"%.*g".as_ptr(),
+                precision as libc::c_int,
+                d,
+            )
+        };
+        String::from_utf8_lossy(&buf[..n as usize]).into_owned()
+    }
+
+    #[test]
+    fn integers_format_as_printf_does() {
+        let mut x: u64 = 7;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let digits = (x % 19) as u32;
+            let d =
+                (x >> 8) as f64 % 10f64.powi(digits as i32) * if x & 1 == 0 { 1.0 } else { -1.0 };
+            let d = d.trunc();
+            for p in [1, 3, 6, 15, 17] {
+                assert_eq!(format_g(d, p), printf_g(d, p), "{d} at precision {p}");
+            }
+        }
+        for d in [1e15, 1e15 - 1.0, 99999999999999999.0, 2f64.powi(53), -1e16] {
+            assert_eq!(format_g17(d), printf_g(d, 17), "{d}");
+        }
     }
 }

@@ -215,6 +215,32 @@ impl<V> Dict<V> {
         })
     }
 
+    /// Starts loading the first node of bucket `idx` (see `prefetch`).
+    #[inline]
+    pub fn prefetch_bucket(&self, idx: usize) {
+        if let Some(Some(node)) = self.buckets.get(idx) {
+            crate::prefetch::prefetch_read(node.ptr.as_ptr());
+        }
+    }
+
+    /// For walks that prefetch a chain a step at a time: calls `f` with the
+    /// value of node `nth` (0-based) of bucket `idx`, if there is one, and
+    /// starts loading node `nth + 1`. Reads nodes 0..=nth, which the caller
+    /// is expected to have prefetched in earlier steps.
+    #[inline]
+    pub fn prefetch_chain(&self, idx: usize, nth: usize, f: impl FnOnce(&V)) {
+        let mut cur = self.buckets.get(idx).and_then(|b| b.as_ref());
+        for _ in 0..nth {
+            cur = cur.and_then(|n| n.next.as_ref());
+        }
+        if let Some(node) = cur {
+            f(&node.value);
+            if let Some(next) = node.next.as_ref() {
+                crate::prefetch::prefetch_read(next.ptr.as_ptr());
+            }
+        }
+    }
+
     /// Whether bucket `idx` holds no node.
     pub fn bucket_is_empty(&self, idx: usize) -> bool {
         self.buckets.get(idx).is_none_or(|b| b.is_none())
@@ -498,6 +524,27 @@ mod tests {
 
     fn put(d: &mut Dict<u32>, h: &Hasher, k: &str, v: u32) {
         d.insert(h, h.hash(k.as_bytes()), k.as_bytes(), v);
+    }
+
+    #[test]
+    fn prefetch_chain_visits_the_nth_node_of_a_bucket() {
+        let h = Hasher::default();
+        let mut d: Dict<u32> = Dict::new();
+        for i in 0..500 {
+            put(&mut d, &h, &format!("k{i}"), i);
+        }
+        let mut longest = 0;
+        for b in 0..d.bucket_count() + 2 {
+            let chain: Vec<u32> = d.bucket_iter(b).map(|(_, v)| *v).collect();
+            longest = longest.max(chain.len());
+            for nth in 0..4 {
+                let mut seen = None;
+                d.prefetch_chain(b, nth, |v| seen = Some(*v));
+                assert_eq!(seen, chain.get(nth).copied(), "bucket {b} node {nth}");
+            }
+            d.prefetch_bucket(b);
+        }
+        assert!(longest >= 2, "no chain to walk");
     }
 
     /// Every value is dropped exactly once whichever way its node goes

@@ -5,6 +5,7 @@ pub mod dict;
 pub mod hll;
 pub mod keyspace;
 pub mod notify;
+pub mod prefetch;
 pub mod snapshot;
 pub mod thin;
 pub mod types;

@@ -39,6 +39,14 @@ fn capacity_overflow() -> ! {
 }
 
 impl ThinBytes {
+    /// Starts loading the header and first bytes (a walk about to copy them).
+    #[inline]
+    pub fn prefetch(&self) {
+        let p = self.ptr.as_ptr() as *const u8;
+        crate::prefetch::prefetch_read(p);
+        crate::prefetch::prefetch_read(p.wrapping_add(64));
+    }
+
     pub fn with_capacity(cap: usize) -> ThinBytes {
         if cap > THIN_BYTES_MAX {
             capacity_overflow();

@@ -116,6 +116,14 @@ impl ValueType {
 }
 
 impl Value {
+    /// Starts loading a string's bytes (a walk about to copy them).
+    #[inline]
+    pub fn prefetch(&self) {
+        if let Value::Str(StrValue::Embstr(b) | StrValue::Raw(b)) = self {
+            b.prefetch();
+        }
+    }
+
     pub fn value_type(&self) -> ValueType {
         match self {
             Value::Str(_) => ValueType::String,

@@ -41,7 +41,9 @@ def load(port, n, size):
     batch = 1000
     for start in range(0, int(n), batch):
         end = min(int(n), start + batch)
-        s.sendall(b"".join(cmd(b"SET", b"key:%d" % i, value) for i in range(start, end)))
+        # redis-benchmark's key names (-r N draws key:%012d below N), so the
+        # SET load overwrites these keys rather than adding new ones.
+        s.sendall(b"".join(cmd(b"SET", b"key:%012d" % i, value) for i in range(start, end)))
         for _ in range(start, end):
             read_reply(f)
 

@@ -51,6 +51,7 @@
 
 use std::cmp::Ordering;
 
+use crate::prefetch::prefetch_read;
 use crate::types::set::member_hasher;
 use crate::types::tagged::ThinBuf;
 
@@ -376,17 +377,7 @@ impl Arena {
     #[inline]
     fn prefetch_links(&self, i: u32) {
         if i & TALL != 0 {
-            #[cfg(target_arch = "x86_64")]
-            {
-                let p = self.tall.get(i & !TALL).mid.as_ptr();
-                // SAFETY: prefetching is a hint with no memory effect; `p`
-                // points into a live slot.
-                unsafe {
-                    std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                        p as *const i8,
-                    )
-                };
-            }
+            prefetch_read(self.tall.get(i & !TALL).mid.as_ptr());
         }
     }
 

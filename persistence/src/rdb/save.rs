@@ -33,12 +33,14 @@ pub const BATCH_BYTES: usize = 256 * 1024;
 pub const QUEUED_BYTES_SOFT_MAX: u64 = 16 * 1024 * 1024;
 /// Fixed overhead counted per copied entry.
 const ENTRY_OVERHEAD_BYTES: usize = 64;
-/// The encoder thread's nice value. Redis's fork child competes with the
-/// server as an equal; here the encoder yields the CPU to the executor (and
-/// to the clients on the same machine) so commands keep their latency and
-/// throughput during a save, which then takes longer when the CPU is busy.
-/// The queue bound above keeps the memory cost flat however long it takes.
-const ENCODER_NICE: i32 = 5;
+/// The encoder thread's nice value: the lowest priority. Redis's fork child
+/// competes with the server as an equal; here the encoder takes the CPU time
+/// the executor and the clients on the same machine leave, so commands keep
+/// their latency and throughput during a save, which takes longer when the
+/// machine is busy. (Not SCHED_IDLE: on a saturated machine that would all
+/// but stop the save, and an unprivileged thread cannot leave it again.) The
+/// queue bound above keeps the memory cost flat however long it takes.
+const ENCODER_NICE: i32 = 19;
 
 /// How access information is saved (only under an LRU or LFU maxmemory policy).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

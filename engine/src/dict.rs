@@ -215,6 +215,32 @@ impl<V> Dict<V> {
         })
     }
 
+    /// Starts loading the bucket slot a hash falls in (a lookup soon).
+    #[inline]
+    pub fn prefetch_slot(&self, hash: u64) {
+        if let Some(slot) = self.buckets.get(hash as usize & self.mask()) {
+            crate::prefetch::prefetch_read(slot as *const Option<Node<V>>);
+        }
+    }
+
+    /// Starts loading the first node of the bucket a hash falls in (whose
+    /// slot the caller prefetched earlier).
+    #[inline]
+    pub fn prefetch_first_node(&self, hash: u64) {
+        if !self.buckets.is_empty() {
+            self.prefetch_bucket(hash as usize & self.mask());
+        }
+    }
+
+    /// The first node of the bucket a hash falls in.
+    #[inline]
+    pub fn first_in_bucket_of(&self, hash: u64) -> Option<(&[u8], &V)> {
+        if self.buckets.is_empty() {
+            return None;
+        }
+        self.bucket_iter(hash as usize & self.mask()).next()
+    }
+
     /// Starts loading the first node of bucket `idx` (see `prefetch`).
     #[inline]
     pub fn prefetch_bucket(&self, idx: usize) {

@@ -324,7 +324,45 @@ pub struct Keyspace {
     pub shared: Shared,
 }
 
+/// Most keys `prefetch_keys` looks at in one call.
+pub const PREFETCH_KEYS_MAX: usize = 16;
+
 impl Keyspace {
+    /// Starts loading what looking up `keys` in database `db` will read: the
+    /// bucket slots of all of them, then their first chain nodes, then the
+    /// values of those that hold the key. A pipelined batch of lookups then
+    /// pays about three memory latencies instead of three per key. Only a
+    /// hint: nothing changes (no expiry, no LRU touch, no stats).
+    pub fn prefetch_keys(&self, db: usize, keys: &[&[u8]]) {
+        let Some(d) = self.dbs.get(db) else {
+            return;
+        };
+        let mut hashes = [0u64; PREFETCH_KEYS_MAX];
+        let n = keys.len().min(PREFETCH_KEYS_MAX);
+        for (h, key) in hashes.iter_mut().zip(&keys[..n]) {
+            *h = self.shared.hasher.hash(key);
+            d.segments[(*h >> SEGMENT_SHIFT) as usize]
+                .map
+                .prefetch_slot(*h);
+        }
+        for &h in &hashes[..n] {
+            d.segments[(h >> SEGMENT_SHIFT) as usize]
+                .map
+                .prefetch_first_node(h);
+        }
+        // The nodes are arriving: where the first one holds the key, start
+        // loading its value too (a string's bytes; GET copies them, SET
+        // frees them).
+        for (&h, key) in hashes.iter().zip(&keys[..n]) {
+            let seg = &d.segments[(h >> SEGMENT_SHIFT) as usize];
+            if let Some((k, entry)) = seg.map.first_in_bucket_of(h) {
+                if k == *key {
+                    entry.value.prefetch();
+                }
+            }
+        }
+    }
+
     pub fn new(databases: usize) -> Keyspace {
         let mut dbs = Vec::with_capacity(databases);
         dbs.resize_with(databases.max(1), Db::default);

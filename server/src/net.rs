@@ -23,9 +23,11 @@ use mio::{Events, Interest, Poll, Token};
 
 use crate::client::Client;
 use crate::family::client::{self as client_cmd, ConnIo};
+use crate::resp::parser::peek_second_args;
 use crate::resp::{ParseLimits, Reply, RequestParser};
 use crate::server::Server;
 use crate::{clock, dispatch, log_notice, log_verbose, log_warning};
+use strata_engine::keyspace::PREFETCH_KEYS_MAX;
 
 /// Bytes read per `read` call (PROTO_IOBUF_LEN).
 pub const READ_CHUNK_BYTES: usize = 16 * 1024;
@@ -627,6 +629,7 @@ impl EventLoop {
         let batch_bytes = conn.inbuf.len();
         // A new read: the previous batch's clock says nothing about it.
         self.srv.call_clock = None;
+        self.prefetch_batch_keys(conn);
         loop {
             if conn.client.close_after_reply
                 || conn.client.close_asap
@@ -678,6 +681,26 @@ impl EventLoop {
             return false;
         }
         true
+    }
+
+    /// A pipelined batch of lookups is bound by dependent cache misses, one
+    /// chain per key: start loading the keys of the batch's first requests
+    /// (their second arguments, a guess that is right for most commands)
+    /// all at once. A single request gains nothing, so it is left alone.
+    fn prefetch_batch_keys(&mut self, conn: &Conn) {
+        if conn.parser.in_progress() {
+            return;
+        }
+        let mut spans = [(0, 0); PREFETCH_KEYS_MAX];
+        let n = peek_second_args(&conn.inbuf, &mut spans);
+        if n < 2 {
+            return;
+        }
+        let mut keys: [&[u8]; PREFETCH_KEYS_MAX] = [&[]; PREFETCH_KEYS_MAX];
+        for (k, &(start, stop)) in keys.iter_mut().zip(&spans[..n]) {
+            *k = conn.inbuf.get(start..stop).unwrap_or(&[]);
+        }
+        self.srv.keyspace.prefetch_keys(conn.client.db, &keys[..n]);
     }
 
     /// Writes out monitors holding more than Redis's fixed reply buffer.

@@ -3,7 +3,8 @@
 //! every offset (small files) or at a spread of offsets (big ones), one byte
 //! per read, and in pseudo-random reads. It must never panic, and the result
 //! (requests, final protocol error, request in progress) must not depend on
-//! the split. This runs in every `cargo test`, so the corpus guards the parser
+//! the split; the look-ahead that finds a batch's keys must agree with it.
+//! This runs in every `cargo test`, so the corpus guards the parser
 //! even where cargo-fuzz is not available.
 //!
 //! File names state what the bytes are: `ok-*` parse without error, `err-*`
@@ -20,7 +21,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
 use resp_replay::{
-    limit_variants, parse_chunks, parse_random_chunks, parse_split, parse_whole, seed_of, Parsed,
+    check_peek, limit_variants, parse_chunks, parse_random_chunks, parse_split, parse_whole,
+    seed_of, Parsed,
 };
 use strata_server::resp::ParseLimits;
 
@@ -116,6 +118,11 @@ fn corpus_parses_the_same_whatever_the_split() {
                 "{name}: random reads give {c:?}, whole gives {whole:?}"
             )),
             Err(_) => failures.push(format!("{name}: the parser panicked on random reads")),
+        }
+        match catch_unwind(AssertUnwindSafe(|| check_peek(&data))) {
+            Ok(Ok(())) => {}
+            Ok(Err(why)) => failures.push(format!("{name}: {why}")),
+            Err(_) => failures.push(format!("{name}: the look-ahead panicked")),
         }
     }
     assert!(

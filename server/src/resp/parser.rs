@@ -203,6 +203,61 @@ impl RequestParser {
     }
 }
 
+/// Where the second argument (usually the key) of each complete multibulk
+/// request at the start of `buf` lies, for at most `out.len()` requests;
+/// returns how many it found. A look ahead so the keyspace can prefetch a
+/// pipelined batch: it stops at anything it does not fully understand
+/// (inline requests, partial data, odd framing), which the real parser
+/// judges. A request of one argument fills its entry with an empty span.
+pub fn peek_second_args(buf: &[u8], out: &mut [(usize, usize)]) -> usize {
+    let mut at = 0;
+    let mut found = 0;
+    while found < out.len() {
+        let Some(rest) = buf.get(at..) else {
+            return found;
+        };
+        if rest.first() != Some(&b'*') {
+            return found;
+        }
+        let Some(end) = find_crlf(rest) else {
+            return found;
+        };
+        let Some(count) = parse_len(&rest[1..end]).filter(|&c| (1..=1024).contains(&c)) else {
+            return found;
+        };
+        at += end + 2;
+        let mut second = (at, at);
+        for i in 0..count {
+            let Some(rest) = buf.get(at..) else {
+                return found;
+            };
+            if rest.first() != Some(&b'$') {
+                return found;
+            }
+            let Some(end) = find_crlf(rest) else {
+                return found;
+            };
+            let Some(len) = parse_len(&rest[1..end]).and_then(|l| usize::try_from(l).ok()) else {
+                return found;
+            };
+            let start = at + end + 2;
+            let Some(stop) = start
+                .checked_add(len)
+                .filter(|&s| buf.len().checked_sub(s).is_some_and(|r| r >= 2))
+            else {
+                return found;
+            };
+            if i == 1 {
+                second = (start, stop);
+            }
+            at = stop + 2;
+        }
+        out[found] = second;
+        found += 1;
+    }
+    found
+}
+
 fn find_crlf(buf: &[u8]) -> Option<usize> {
     let nl = memchr(b'\r', buf)?;
     if nl + 1 < buf.len() {
@@ -349,6 +404,24 @@ fn hex(c: u8) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn peek_finds_the_second_argument_of_each_whole_request() {
+        let buf = b"*3\r\n$3\r\nSET\r\n$2\r\nk1\r\n$1\r\nv\r\n*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n*2\r\n$3\r\nGET\r\n$3\r\nke";
+        let mut spans = [(0, 0); 8];
+        let n = peek_second_args(buf, &mut spans);
+        let got: Vec<&[u8]> = spans[..n].iter().map(|&(a, b)| &buf[a..b]).collect();
+        assert_eq!(got, [&b"k1"[..], b"", b"key"]);
+        // At most as many as there is room for; inline input stops it.
+        assert_eq!(peek_second_args(buf, &mut spans[..1]), 1);
+        assert_eq!(peek_second_args(b"GET k\r\n*2\r\n", &mut spans), 0);
+        assert_eq!(peek_second_args(b"*2\r\n$-1\r\n", &mut spans), 0);
+        assert_eq!(peek_second_args(b"*0\r\n", &mut spans), 0);
+        assert_eq!(
+            peek_second_args(b"*2\r\n$99999999999999999999\r\n", &mut spans),
+            0
+        );
+    }
 
     fn parse_all(input: &[u8]) -> Result<Vec<Vec<Bytes>>, ProtocolError> {
         let mut p = RequestParser::new();

@@ -108,3 +108,26 @@ pub fn limit_variants() -> [ParseLimits; 2] {
         },
     ]
 }
+
+/// Checks the parser's look-ahead (`peek_second_args`, used to prefetch a
+/// pipelined batch's keys) against the real parse: every span it reports is
+/// inside the input and is the second argument of the request the parser
+/// returns at that position (empty for a one-argument request).
+pub fn check_peek(data: &[u8]) -> Result<(), String> {
+    let mut spans = [(0usize, 0usize); 16];
+    let found = strata_server::resp::parser::peek_second_args(data, &mut spans);
+    let parsed = parse_whole(data, ParseLimits::default());
+    for (i, &(start, stop)) in spans[..found].iter().enumerate() {
+        let Some(span) = data.get(start..stop) else {
+            return Err(format!("peek span {i} ({start}..{stop}) outside the input"));
+        };
+        let Some(request) = parsed.requests.get(i) else {
+            return Err(format!("peek found request {i}, the parser did not"));
+        };
+        let second = request.get(1).map_or(&[][..], |a| &a[..]);
+        if span != second {
+            return Err(format!("peek request {i}: {span:?}, parser: {second:?}"));
+        }
+    }
+    Ok(())
+}

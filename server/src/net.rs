@@ -692,10 +692,14 @@ impl EventLoop {
             return;
         }
         let mut spans = [(0, 0); PREFETCH_KEYS_MAX];
-        let n = peek_second_args(&conn.inbuf, &mut spans);
-        if n < 2 {
+        // Two requests first: a batch on one key (LPUSH mylist ...) is
+        // already in cache after its first request, so stop there.
+        if peek_second_args(&conn.inbuf, &mut spans[..2]) < 2
+            || conn.inbuf.get(spans[0].0..spans[0].1) == conn.inbuf.get(spans[1].0..spans[1].1)
+        {
             return;
         }
+        let n = peek_second_args(&conn.inbuf, &mut spans);
         let mut keys: [&[u8]; PREFETCH_KEYS_MAX] = [&[]; PREFETCH_KEYS_MAX];
         for (k, &(start, stop)) in keys.iter_mut().zip(&spans[..n]) {
             *k = conn.inbuf.get(start..stop).unwrap_or(&[]);

@@ -210,39 +210,39 @@ impl RequestParser {
 /// (inline requests, partial data, odd framing), which the real parser
 /// judges. A request of one argument fills its entry with an empty span.
 pub fn peek_second_args(buf: &[u8], out: &mut [(usize, usize)]) -> usize {
+    // Bounds on the look-ahead's work, whatever the buffer holds: a valid
+    // header line is at most 22 bytes, and past a few dozen arguments (a big
+    // MSET) the batch is not a run of single-key lookups.
+    const HEADER_BYTES_MAX: usize = 32;
+    const ARGS_SCANNED_MAX: i64 = 64;
+    // The header line at `at` (its text and the offset after its CRLF).
+    let header = |at: usize, kind: u8| -> Option<(i64, usize)> {
+        let rest = buf.get(at..)?;
+        if rest.first() != Some(&kind) {
+            return None;
+        }
+        let end = find_crlf(&rest[..rest.len().min(HEADER_BYTES_MAX)])?;
+        Some((parse_len(&rest[1..end])?, at + end + 2))
+    };
     let mut at = 0;
     let mut found = 0;
+    let mut args_left = ARGS_SCANNED_MAX;
     while found < out.len() {
-        let Some(rest) = buf.get(at..) else {
+        let Some((count, mut next)) = header(at, b'*') else {
             return found;
         };
-        if rest.first() != Some(&b'*') {
+        if count < 1 || count > args_left {
             return found;
         }
-        let Some(end) = find_crlf(rest) else {
-            return found;
-        };
-        let Some(count) = parse_len(&rest[1..end]).filter(|&c| (1..=1024).contains(&c)) else {
-            return found;
-        };
-        at += end + 2;
-        let mut second = (at, at);
+        args_left -= count;
+        let mut second = (next, next);
         for i in 0..count {
-            let Some(rest) = buf.get(at..) else {
+            let Some((len, start)) = header(next, b'$') else {
                 return found;
             };
-            if rest.first() != Some(&b'$') {
-                return found;
-            }
-            let Some(end) = find_crlf(rest) else {
-                return found;
-            };
-            let Some(len) = parse_len(&rest[1..end]).and_then(|l| usize::try_from(l).ok()) else {
-                return found;
-            };
-            let start = at + end + 2;
-            let Some(stop) = start
-                .checked_add(len)
+            let Some(stop) = usize::try_from(len)
+                .ok()
+                .and_then(|len| start.checked_add(len))
                 .filter(|&s| buf.len().checked_sub(s).is_some_and(|r| r >= 2))
             else {
                 return found;
@@ -250,8 +250,9 @@ pub fn peek_second_args(buf: &[u8], out: &mut [(usize, usize)]) -> usize {
             if i == 1 {
                 second = (start, stop);
             }
-            at = stop + 2;
+            next = stop + 2;
         }
+        at = next;
         out[found] = second;
         found += 1;
     }

@@ -23,7 +23,7 @@ use mio::{Events, Interest, Poll, Token};
 
 use crate::client::Client;
 use crate::family::client::{self as client_cmd, ConnIo};
-use crate::resp::parser::peek_second_args;
+use crate::resp::parser::peek_keys;
 use crate::resp::{ParseLimits, Reply, RequestParser};
 use crate::server::Server;
 use crate::{clock, dispatch, log_notice, log_verbose, log_warning};
@@ -629,7 +629,9 @@ impl EventLoop {
         let batch_bytes = conn.inbuf.len();
         // A new read: the previous batch's clock says nothing about it.
         self.srv.call_clock = None;
-        self.prefetch_batch_keys(conn);
+        // Requests whose keys were prefetched and have not run yet; None
+        // once prefetching stopped paying for this batch.
+        let mut prefetched = self.prefetch_batch_keys(conn);
         loop {
             if conn.client.close_after_reply
                 || conn.client.close_asap
@@ -657,6 +659,12 @@ impl EventLoop {
                     conn.client.qbuf_bytes = batch_bytes;
                     conn.client.qbuf_free = conn.inbuf.capacity().saturating_sub(conn.inbuf.len());
                     self.run_request(conn, argv);
+                    if let Some(left) = prefetched {
+                        prefetched = match left.saturating_sub(1) {
+                            0 => self.prefetch_batch_keys(conn),
+                            n => Some(n),
+                        };
+                    }
                     if !self.srv.keyspace.shared.ready_keys.is_empty() {
                         crate::blocking::serve_ready(&mut self.srv);
                     }
@@ -684,27 +692,30 @@ impl EventLoop {
     }
 
     /// A pipelined batch of lookups is bound by dependent cache misses, one
-    /// chain per key: start loading the keys of the batch's first requests
-    /// (their second arguments, a guess that is right for most commands)
-    /// all at once. A single request gains nothing, so it is left alone.
-    fn prefetch_batch_keys(&mut self, conn: &Conn) {
+    /// chain per key: start loading the keys of the next requests (see
+    /// `peek_keys`) all at once. Returns how many whole requests that
+    /// covered, or None when prefetching does not pay for this batch: fewer
+    /// than two keys, or a batch on one key (LPUSH mylist ...), already in
+    /// cache after its first request.
+    fn prefetch_batch_keys(&mut self, conn: &Conn) -> Option<usize> {
         if conn.parser.in_progress() {
-            return;
+            return None;
         }
         let mut spans = [(0, 0); PREFETCH_KEYS_MAX];
-        // Two requests first: a batch on one key (LPUSH mylist ...) is
-        // already in cache after its first request, so stop there.
-        if peek_second_args(&conn.inbuf, &mut spans[..2]) < 2
-            || conn.inbuf.get(spans[0].0..spans[0].1) == conn.inbuf.get(spans[1].0..spans[1].1)
-        {
-            return;
+        let key = |(start, stop): (usize, usize)| conn.inbuf.get(start..stop).unwrap_or(&[]);
+        // Two keys first, to give up cheaply.
+        if peek_keys(&conn.inbuf, &mut spans[..2]).keys < 2 || key(spans[0]) == key(spans[1]) {
+            return None;
         }
-        let n = peek_second_args(&conn.inbuf, &mut spans);
+        let found = peek_keys(&conn.inbuf, &mut spans);
         let mut keys: [&[u8]; PREFETCH_KEYS_MAX] = [&[]; PREFETCH_KEYS_MAX];
-        for (k, &(start, stop)) in keys.iter_mut().zip(&spans[..n]) {
-            *k = conn.inbuf.get(start..stop).unwrap_or(&[]);
+        for (k, &span) in keys.iter_mut().zip(&spans[..found.keys]) {
+            *k = key(span);
         }
-        self.srv.keyspace.prefetch_keys(conn.client.db, &keys[..n]);
+        self.srv
+            .keyspace
+            .prefetch_keys(conn.client.db, &keys[..found.keys]);
+        (found.requests > 0).then_some(found.requests)
     }
 
     /// Writes out monitors holding more than Redis's fixed reply buffer.

@@ -8,10 +8,14 @@
 #
 # Usage: tools/bench/snapshot.sh [KEYS] [VALUE_BYTES]   (defaults 1000000 200)
 # STRATA_BIN=path uses that binary instead of building target/release's;
-# SKIP_REDIS=1 runs Strata only.
+# SKIP_REDIS=1 runs Strata only; LOAD_CLIENTS (default 50) sizes the load.
 set -euo pipefail
 KEYS=${1:-1000000}
 VALUE_BYTES=${2:-200}
+# Connections of the SET load (redis-benchmark -c). 50 saturates a 2-core
+# machine, where the run queue alone then stalls PINGs for milliseconds;
+# a few connections leave CPU free, so PING stalls come from the server.
+LOAD_CLIENTS=${LOAD_CLIENTS:-50}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 probe="python3 $root/tools/bench/snapshot_probe.py"
 work=$(mktemp -d)
@@ -39,7 +43,7 @@ run_one() { # name start-command...
   $probe load "$port" "$KEYS" "$VALUE_BYTES"
   # A continuous random-overwrite SET load; throughput is read from INFO's
   # command counter before the save and over exactly the save's duration.
-  redis-benchmark -p "$port" -t set -r "$KEYS" -d "$VALUE_BYTES" -c 50 -l -q >/dev/null 2>&1 &
+  redis-benchmark -p "$port" -t set -r "$KEYS" -d "$VALUE_BYTES" -c "$LOAD_CLIENTS" -l -q >/dev/null 2>&1 &
   local bench_pid=$!
   sleep 2
   # The window before the save runs the same probes and the same polling as
@@ -96,6 +100,6 @@ print(f"{name:8} dataset(used_memory)={used/2**20:8.1f} MiB  extra RSS peak={ext
 PY
 }
 
-echo "snapshot scenario: $KEYS keys x $VALUE_BYTES bytes, random-overwrite SET load during BGSAVE ($(date -u +%F), $(nproc) cores)"
+echo "snapshot scenario: $KEYS keys x $VALUE_BYTES bytes, random-overwrite SET load ($LOAD_CLIENTS connections) during BGSAVE ($(date -u +%F), $(nproc) cores)"
 run_one strata "$strata_bin"
 [ "${SKIP_REDIS:-0}" = 1 ] || run_one redis redis-server

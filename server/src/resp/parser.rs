@@ -203,19 +203,43 @@ impl RequestParser {
     }
 }
 
-/// Where the second argument (usually the key) of each complete multibulk
-/// request at the start of `buf` lies, for at most `out.len()` requests;
-/// returns how many it found. A look ahead so the keyspace can prefetch a
-/// pipelined batch: it stops at anything it does not fully understand
-/// (inline requests, partial data, odd framing), which the real parser
-/// judges. A request of one argument fills its entry with an empty span.
-pub fn peek_second_args(buf: &[u8], out: &mut [(usize, usize)]) -> usize {
-    // Bounds on the look-ahead's work, whatever the buffer holds: a valid
-    // header line is at most 22 bytes, and past a few dozen arguments (a big
-    // MSET) the batch is not a run of single-key lookups.
+/// Which arguments of a request the look-ahead takes for keys: argument 1
+/// (the key of most commands), or every other one from 1 for MSET/MSETNX,
+/// or all from 1 for the multi-key reads and deletes. A guess: a wrong one
+/// only prefetches something useless.
+pub fn key_step(name: &[u8]) -> Option<usize> {
+    let is = |w: &[u8]| name.eq_ignore_ascii_case(w);
+    if is(b"mset") || is(b"msetnx") {
+        Some(2)
+    } else if is(b"mget") || is(b"del") || is(b"unlink") || is(b"exists") || is(b"touch") {
+        Some(1)
+    } else {
+        None
+    }
+}
+
+/// What `peek_keys` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peeked {
+    /// Key spans written to the front of `out`.
+    pub keys: usize,
+    /// Whole requests at the front of the buffer all of whose keys are
+    /// among them.
+    pub requests: usize,
+}
+
+/// The probable keys (see `key_step`) of the complete multibulk requests at
+/// the start of `buf`, as byte ranges of `buf`, until `out` is full. A look
+/// ahead so the keyspace can prefetch a pipelined batch: it stops at
+/// anything it does not fully understand (inline requests, partial data,
+/// odd framing), which the real parser judges, and its work is bounded
+/// whatever the buffer holds.
+pub fn peek_keys(buf: &[u8], out: &mut [(usize, usize)]) -> Peeked {
+    // A valid header line is at most 22 bytes; past a few dozen arguments
+    // the batch is not a run of small lookups.
     const HEADER_BYTES_MAX: usize = 32;
     const ARGS_SCANNED_MAX: i64 = 64;
-    // The header line at `at` (its text and the offset after its CRLF).
+    // The header line at `at`: its number and the offset after its CRLF.
     let header = |at: usize, kind: u8| -> Option<(i64, usize)> {
         let rest = buf.get(at..)?;
         if rest.first() != Some(&kind) {
@@ -224,10 +248,13 @@ pub fn peek_second_args(buf: &[u8], out: &mut [(usize, usize)]) -> usize {
         let end = find_crlf(&rest[..rest.len().min(HEADER_BYTES_MAX)])?;
         Some((parse_len(&rest[1..end])?, at + end + 2))
     };
+    let mut found = Peeked {
+        keys: 0,
+        requests: 0,
+    };
     let mut at = 0;
-    let mut found = 0;
     let mut args_left = ARGS_SCANNED_MAX;
-    while found < out.len() {
+    while found.keys < out.len() {
         let Some((count, mut next)) = header(at, b'*') else {
             return found;
         };
@@ -235,8 +262,9 @@ pub fn peek_second_args(buf: &[u8], out: &mut [(usize, usize)]) -> usize {
             return found;
         }
         args_left -= count;
-        let mut second = (next, next);
-        for i in 0..count {
+        let mut step = None;
+        let mut keys = found.keys;
+        for i in 0..count as usize {
             let Some((len, start)) = header(next, b'$') else {
                 return found;
             };
@@ -247,14 +275,22 @@ pub fn peek_second_args(buf: &[u8], out: &mut [(usize, usize)]) -> usize {
             else {
                 return found;
             };
-            if i == 1 {
-                second = (start, stop);
+            if i == 0 {
+                step = key_step(&buf[start..stop]);
+            } else if i == 1 || step.is_some_and(|st| (i - 1) % st == 0) {
+                let Some(slot) = out.get_mut(keys) else {
+                    // Full: this request's keys are not all in.
+                    found.keys = keys;
+                    return found;
+                };
+                *slot = (start, stop);
+                keys += 1;
             }
             next = stop + 2;
         }
         at = next;
-        out[found] = second;
-        found += 1;
+        found.keys = keys;
+        found.requests += 1;
     }
     found
 }
@@ -407,20 +443,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn peek_finds_the_second_argument_of_each_whole_request() {
-        let buf = b"*3\r\n$3\r\nSET\r\n$2\r\nk1\r\n$1\r\nv\r\n*1\r\n$4\r\nPING\r\n*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n*2\r\n$3\r\nGET\r\n$3\r\nke";
+    fn peek_finds_the_keys_of_each_whole_request() {
+        let buf = b"*3\r\n$3\r\nSET\r\n$2\r\nk1\r\n$1\r\nv\r\n*1\r\n$4\r\nPING\r\n*5\r\n$4\r\nmset\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$1\r\n2\r\n*3\r\n$4\r\nMGET\r\n$1\r\nx\r\n$1\r\ny\r\n*2\r\n$3\r\nGET\r\n$3\r\nke";
         let mut spans = [(0, 0); 8];
-        let n = peek_second_args(buf, &mut spans);
-        let got: Vec<&[u8]> = spans[..n].iter().map(|&(a, b)| &buf[a..b]).collect();
-        assert_eq!(got, [&b"k1"[..], b"", b"key"]);
-        // At most as many as there is room for; inline input stops it.
-        assert_eq!(peek_second_args(buf, &mut spans[..1]), 1);
-        assert_eq!(peek_second_args(b"GET k\r\n*2\r\n", &mut spans), 0);
-        assert_eq!(peek_second_args(b"*2\r\n$-1\r\n", &mut spans), 0);
-        assert_eq!(peek_second_args(b"*0\r\n", &mut spans), 0);
+        let p = peek_keys(buf, &mut spans);
+        let got: Vec<&[u8]> = spans[..p.keys].iter().map(|&(a, b)| &buf[a..b]).collect();
+        assert_eq!(got, [&b"k1"[..], b"a", b"b", b"x", b"y"]);
+        assert_eq!(p.requests, 4);
+        // Room for fewer keys: only requests whose keys all fit count.
+        let p = peek_keys(buf, &mut spans[..2]);
+        assert_eq!((p.keys, p.requests), (2, 2));
+        assert_eq!(peek_keys(buf, &mut spans[..1]).requests, 1);
+        let none = Peeked {
+            keys: 0,
+            requests: 0,
+        };
+        assert_eq!(peek_keys(b"GET k\r\n*2\r\n", &mut spans), none);
+        assert_eq!(peek_keys(b"*2\r\n$-1\r\n", &mut spans), none);
+        assert_eq!(peek_keys(b"*0\r\n", &mut spans), none);
         assert_eq!(
-            peek_second_args(b"*2\r\n$99999999999999999999\r\n", &mut spans),
-            0
+            peek_keys(b"*2\r\n$99999999999999999999\r\n", &mut spans),
+            none
         );
     }
 

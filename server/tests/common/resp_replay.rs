@@ -109,25 +109,45 @@ pub fn limit_variants() -> [ParseLimits; 2] {
     ]
 }
 
-/// Checks the parser's look-ahead (`peek_second_args`, used to prefetch a
+/// Checks the parser's look-ahead (`peek_keys`, used to prefetch a
 /// pipelined batch's keys) against the real parse: every span it reports is
-/// inside the input and is the second argument of the request the parser
-/// returns at that position (empty for a one-argument request).
+/// inside the input, the spans are the key arguments (by `key_step`) of the
+/// requests the parser returns, in order, and it counts no more whole
+/// requests than the parser returns.
 pub fn check_peek(data: &[u8]) -> Result<(), String> {
+    use strata_server::resp::parser::{key_step, peek_keys};
     let mut spans = [(0usize, 0usize); 16];
-    let found = strata_server::resp::parser::peek_second_args(data, &mut spans);
+    let found = peek_keys(data, &mut spans);
     let parsed = parse_whole(data, ParseLimits::default());
-    for (i, &(start, stop)) in spans[..found].iter().enumerate() {
-        let Some(span) = data.get(start..stop) else {
-            return Err(format!("peek span {i} ({start}..{stop}) outside the input"));
-        };
-        let Some(request) = parsed.requests.get(i) else {
-            return Err(format!("peek found request {i}, the parser did not"));
-        };
-        let second = request.get(1).map_or(&[][..], |a| &a[..]);
-        if span != second {
-            return Err(format!("peek request {i}: {span:?}, parser: {second:?}"));
+    if found.requests > parsed.requests.len() {
+        return Err(format!(
+            "peek counted {} requests, the parser returned {}",
+            found.requests,
+            parsed.requests.len()
+        ));
+    }
+    let expected: Vec<&[u8]> = parsed
+        .requests
+        .iter()
+        .flat_map(|argv| {
+            let step = argv.first().and_then(|name| key_step(name));
+            argv.iter()
+                .enumerate()
+                .skip(1)
+                .filter(move |(i, _)| *i == 1 || step.is_some_and(|st| (i - 1) % st == 0))
+                .map(|(_, a)| &a[..])
+        })
+        .take(found.keys)
+        .collect();
+    let mut got = Vec::new();
+    for &(start, stop) in &spans[..found.keys] {
+        match data.get(start..stop) {
+            Some(span) => got.push(span),
+            None => return Err(format!("peek span {start}..{stop} outside the input")),
         }
+    }
+    if got != expected {
+        return Err(format!("peek keys {got:?}, parser's {expected:?}"));
     }
     Ok(())
 }

@@ -60,8 +60,9 @@ def ping(port, stopfile, out):
         time.sleep(0.001)
     lat.sort()
     p99 = lat[int(len(lat) * 0.99)] if lat else 0
+    over_2ms = sum(1 for x in lat if x > 2.0)
     with open(out, "w") as o:
-        o.write("%.2f %.2f %d\n" % (lat[-1] if lat else 0, p99, len(lat)))
+        o.write("%.2f %.2f %d %d\n" % (lat[-1] if lat else 0, p99, len(lat), over_2ms))
 
 
 def rss_of(pid):

@@ -42,7 +42,8 @@
 //!   target counts as rank `len`;
 //! - every link's cached `lo` is `score_lower_bound` of its target's score;
 //! - every live node is in exactly one hash chain, the one of its member's
-//!   hash; vacant slots are exactly the free list;
+//!   hash, which its `hash` field holds; vacant slots are exactly the free
+//!   list;
 //! - no score is NaN and no member appears twice (`insert` requires an
 //!   absent member);
 //! - a node is tall exactly when its height is above `LOW_LINKS`;
@@ -127,6 +128,9 @@ struct Node {
     backward: u32,
     /// Next node in the same hash bucket; for a vacant slot, the next free slot.
     hnext: u32,
+    /// The member's hash (`hash_of`), so rehashing, unlinking and walking a
+    /// chain do not read the member.
+    hash: u32,
     /// Links of levels 0..=2 (those at or above the height unused).
     low: [Link; LOW_LINKS],
 }
@@ -184,6 +188,7 @@ impl Node {
             score: 0.0,
             backward: NIL,
             hnext,
+            hash: 0,
             low: [LINK_NIL; LOW_LINKS],
         }
     }
@@ -426,9 +431,11 @@ pub fn cmp_entry(score_a: f64, member_a: &[u8], score_b: f64, member_b: &[u8]) -
     }
 }
 
+/// A member's hash: 32 bits, enough to index any bucket array (there are at
+/// most 2^32 nodes).
 #[inline]
-fn hash_of(member: &[u8]) -> u64 {
-    member_hasher().hash(member)
+fn hash_of(member: &[u8]) -> u32 {
+    member_hasher().hash(member) as u32
 }
 
 #[derive(Debug)]
@@ -590,10 +597,11 @@ impl SkipList {
         if self.buckets.is_empty() {
             return None;
         }
-        let mut x = self.buckets[hash_of(member) as usize & (self.buckets.len() - 1)];
+        let hash = hash_of(member);
+        let mut x = self.buckets[hash as usize & (self.buckets.len() - 1)];
         while x != NIL {
             let n = self.node(x);
-            if n.member() == member {
+            if n.hash == hash && n.member() == member {
                 return Some(x);
             }
             x = n.hnext;
@@ -605,15 +613,17 @@ impl SkipList {
         self.find(member).map(|x| self.node(x).score)
     }
 
-    fn hash_link(&mut self, x: u32, hash: u64) {
+    fn hash_link(&mut self, x: u32, hash: u32) {
         let b = hash as usize & (self.buckets.len() - 1);
         let head = self.buckets[b];
-        self.node_mut(x).hnext = head;
+        let n = self.node_mut(x);
+        n.hnext = head;
+        n.hash = hash;
         self.buckets[b] = x;
     }
 
     fn hash_unlink(&mut self, x: u32) {
-        let b = hash_of(self.node(x).member()) as usize & (self.buckets.len() - 1);
+        let b = self.node(x).hash as usize & (self.buckets.len() - 1);
         let after = self.node(x).hnext;
         if self.buckets[b] == x {
             self.buckets[b] = after;
@@ -636,8 +646,7 @@ impl SkipList {
         let old = std::mem::replace(&mut self.buckets, vec![NIL; count]);
         for mut x in old {
             while x != NIL {
-                let after = self.node(x).hnext;
-                let h = hash_of(self.node(x).member());
+                let (after, h) = (self.node(x).hnext, self.node(x).hash);
                 self.hash_link(x, h);
                 x = after;
             }
@@ -746,6 +755,7 @@ impl SkipList {
             score,
             backward: NIL,
             hnext: NIL,
+            hash: 0,
             low: [LINK_NIL; LOW_LINKS],
         };
         self.heap_bytes += node.heap_bytes();
@@ -1082,7 +1092,8 @@ impl SkipList {
             let mut c = head;
             while c != NIL {
                 let n = self.node(c);
-                if hash_of(n.member()) as usize & (self.buckets.len() - 1) != b
+                if n.hash != hash_of(n.member())
+                    || n.hash as usize & (self.buckets.len() - 1) != b
                     || rank_of[self.arena.ordinal(c)] == 0
                 {
                     return Err(format!("node {c} in the wrong bucket"));

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{incr_file, redis_server, start_with, temp_dir, wait_ready, Conn, Resp};
+use common::{incr_file, redis_server, start_with, temp_dir, Conn, Resp};
 use std::process::{Command, Stdio};
 
 #[test]
@@ -85,31 +85,11 @@ fn fixed_directory_loads_in_both_servers() {
         assert_eq!(c.cmd(&["EXISTS", "zz"]), Resp::Int(0));
     }
     // So does redis-server.
-    if let Some(redis) = redis_server() {
-        let port = common::free_port();
-        let mut child = Command::new(redis)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "yes",
-                "--aof-load-truncated",
-                "no",
-            ])
-            .arg("--dir")
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        wait_ready(port);
-        let mut c = Conn::open(port).unwrap();
+    if redis_server().is_some() {
+        let redis =
+            common::start_redis(&dir, &["--appendonly", "yes", "--aof-load-truncated", "no"]);
+        let mut c = Conn::open(redis.port).unwrap();
         assert_eq!(c.cmd(&["DBSIZE"]), Resp::Int(50));
-        let _ = c.cmd(&["SHUTDOWN", "NOSAVE"]);
-        let _ = child.wait();
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

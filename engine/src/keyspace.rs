@@ -20,6 +20,7 @@ use std::collections::HashMap;
 use crate::dict::{Dict, Hasher};
 use crate::notify::{self, Notification};
 use crate::snapshot::{ActiveSnapshot, SegmentState, SnapshotEntry, SnapshotSink};
+use crate::types::skiplist::Ahead;
 use crate::value::{Encodings, Value};
 
 /// Segments per database (a power of two; the top bits of the hash choose one).
@@ -360,6 +361,23 @@ impl Keyspace {
                     entry.value.prefetch();
                 }
             }
+        }
+    }
+
+    /// Starts loading what a batch of sorted-set commands on `key` about to
+    /// run will read (`ZSet::prefetch_updates`). A hint, like `prefetch_keys`.
+    pub fn prefetch_zset_updates(&self, db: usize, key: &[u8], entries: &[(&[u8], Ahead)]) {
+        let Some(d) = self.dbs.get(db) else {
+            return;
+        };
+        let h = self.shared.hasher.hash(key);
+        let seg = &d.segments[(h >> SEGMENT_SHIFT) as usize];
+        if let Some(Entry {
+            value: Value::ZSet(z),
+            ..
+        }) = seg.map.get(h, key)
+        {
+            z.prefetch_updates(entries);
         }
     }
 

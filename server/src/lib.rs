@@ -16,6 +16,7 @@ pub mod introspect;
 pub mod latency;
 pub mod lazyfree;
 pub mod log;
+pub mod lookahead;
 pub mod memory;
 pub mod multi;
 pub mod net;

@@ -23,11 +23,9 @@ use mio::{Events, Interest, Poll, Token};
 
 use crate::client::Client;
 use crate::family::client::{self as client_cmd, ConnIo};
-use crate::resp::parser::peek_keys;
 use crate::resp::{ParseLimits, Reply, RequestParser};
 use crate::server::Server;
 use crate::{clock, dispatch, log_notice, log_verbose, log_warning};
-use strata_engine::keyspace::PREFETCH_KEYS_MAX;
 
 /// Bytes read per `read` call (PROTO_IOBUF_LEN).
 pub const READ_CHUNK_BYTES: usize = 16 * 1024;
@@ -691,31 +689,13 @@ impl EventLoop {
         true
     }
 
-    /// A pipelined batch of lookups is bound by dependent cache misses, one
-    /// chain per key: start loading the keys of the next requests (see
-    /// `peek_keys`) all at once. Returns how many whole requests that
-    /// covered, or None when prefetching does not pay for this batch: fewer
-    /// than two keys, or a batch on one key (LPUSH mylist ...), already in
-    /// cache after its first request.
+    /// Starts loading what the next requests of the batch will read (see
+    /// `lookahead`); how many whole requests that covered.
     fn prefetch_batch_keys(&mut self, conn: &Conn) -> Option<usize> {
         if conn.parser.in_progress() {
             return None;
         }
-        let mut spans = [(0, 0); PREFETCH_KEYS_MAX];
-        let key = |(start, stop): (usize, usize)| conn.inbuf.get(start..stop).unwrap_or(&[]);
-        // Two keys first, to give up cheaply.
-        if peek_keys(&conn.inbuf, &mut spans[..2]).keys < 2 || key(spans[0]) == key(spans[1]) {
-            return None;
-        }
-        let found = peek_keys(&conn.inbuf, &mut spans);
-        let mut keys: [&[u8]; PREFETCH_KEYS_MAX] = [&[]; PREFETCH_KEYS_MAX];
-        for (k, &span) in keys.iter_mut().zip(&spans[..found.keys]) {
-            *k = key(span);
-        }
-        self.srv
-            .keyspace
-            .prefetch_keys(conn.client.db, &keys[..found.keys]);
-        (found.requests > 0).then_some(found.requests)
+        crate::lookahead::prefetch_batch(&self.srv.keyspace, conn.client.db, &conn.inbuf)
     }
 
     /// Writes out monitors holding more than Redis's fixed reply buffer.

@@ -258,7 +258,7 @@ impl<T> Default for Slab<T> {
 }
 
 impl<T> Slab<T> {
-    #[inline]
+    #[inline(always)]
     fn get(&self, i: u32) -> &T {
         &self.chunks[(i >> CHUNK_SHIFT) as usize][i as usize & (CHUNK_NODES - 1)]
     }
@@ -327,7 +327,7 @@ struct Arena {
 }
 
 impl Arena {
-    #[inline]
+    #[inline(always)]
     fn get(&self, i: u32) -> &Node {
         if i & TALL != 0 {
             &self.tall.get(i & !TALL).node
@@ -346,7 +346,7 @@ impl Arena {
     }
 
     /// Link `level` of node `i` (LINK_NIL above a short node's height).
-    #[inline]
+    #[inline(always)]
     fn link(&self, i: u32, level: usize) -> Link {
         if level < LOW_LINKS {
             return self.get(i).low[level];
@@ -465,6 +465,43 @@ impl Default for SkipList {
 
 /// Per-level predecessors of a position and their ranks.
 type Path = ([u32; LEVEL_MAX], [u32; LEVEL_MAX]);
+
+/// Most entries `prefetch_updates` looks ahead for (two descents each).
+pub const PREFETCH_ENTRIES_MAX: usize = 16;
+/// Hash chain nodes `prefetch_updates` follows per entry.
+const PREFETCH_CHAIN_ROUNDS: usize = 3;
+
+/// What a command about to run does with a member, for `prefetch_updates`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Ahead {
+    /// Looks it up only (ZSCORE).
+    Lookup,
+    /// Reads or changes it at its current position (ZREM, ZRANK, ZINCRBY).
+    Position,
+    /// Sets its score (ZADD): from its current position to this score's.
+    MoveTo(f64),
+}
+
+/// One descent of `prefetch_updates`: at node `x` with `levels` levels
+/// left to walk, about to read `cand` (NIL when done).
+#[derive(Clone, Copy)]
+struct Walk<'a> {
+    score: f64,
+    member: &'a [u8],
+    x: u32,
+    levels: usize,
+    cand: u32,
+}
+
+impl Walk<'_> {
+    const DONE: Walk<'static> = Walk {
+        score: 0.0,
+        member: &[],
+        x: HEAD,
+        levels: 0,
+        cand: NIL,
+    };
+}
 
 impl SkipList {
     pub fn new() -> SkipList {
@@ -587,6 +624,150 @@ impl SkipList {
             rank[i] = r;
         }
         (update, rank)
+    }
+
+    // ---- batch look-ahead ----
+
+    /// Loads into cache what a batch of sorted-set commands about to run
+    /// will read: for each (member, what), the member's hash chain and
+    /// bytes, the descent to its current position when it is present and
+    /// `what` needs it (a move unlinks it from there, ZRANK counts it) and,
+    /// for `Ahead::MoveTo`, the descent to the new position. The descents
+    /// walk in lockstep, one step of each in turn, so their cache misses
+    /// overlap instead of queueing one after the other: a pipelined batch of
+    /// ZADDs into a big set pays a few memory latencies per level of the
+    /// list, not one per step of every descent. A hint only: it reads and
+    /// changes nothing; entries past `PREFETCH_ENTRIES_MAX` are ignored.
+    pub fn prefetch_updates(&self, entries: &[(&[u8], Ahead)]) {
+        if self.buckets.is_empty() || entries.len() < 2 {
+            return;
+        }
+        let entries = &entries[..entries.len().min(PREFETCH_ENTRIES_MAX)];
+        let mask = self.buckets.len() - 1;
+        // The chains: bucket slots, then their nodes, round by round.
+        let mut hashes = [0u32; PREFETCH_ENTRIES_MAX];
+        let mut chain = [NIL; PREFETCH_ENTRIES_MAX];
+        for (h, (member, _)) in hashes.iter_mut().zip(entries) {
+            *h = hash_of(member);
+            prefetch_read(&self.buckets[*h as usize & mask]);
+        }
+        for (x, &h) in chain.iter_mut().zip(&hashes[..entries.len()]) {
+            *x = self.buckets[h as usize & mask];
+            if *x != NIL {
+                prefetch_read(self.node(*x));
+            }
+        }
+        let mut walks = [Walk::DONE; 2 * PREFETCH_ENTRIES_MAX];
+        let mut n_walks = 0;
+        for &(member, what) in entries {
+            if let Ahead::MoveTo(score) = what {
+                walks[n_walks] = self.walk_start(score, member);
+                n_walks += 1;
+            }
+        }
+        for _ in 0..PREFETCH_CHAIN_ROUNDS {
+            let mut pending = false;
+            for (i, x) in chain[..entries.len()].iter_mut().enumerate() {
+                if *x == NIL {
+                    continue;
+                }
+                let n = self.node(*x);
+                if n.hash == hashes[i] {
+                    // Probably the member (a hint need not compare bytes):
+                    // ZADD compares them, and moves it from its score.
+                    if let Some(b) = &n.member {
+                        b.prefetch();
+                    }
+                    // Its neighbours: whether it moves is read from them.
+                    for y in [n.backward, n.low[0].next] {
+                        if y != NIL {
+                            prefetch_read(self.node(y));
+                        }
+                    }
+                    let walk_to_current = match entries[i].1 {
+                        Ahead::MoveTo(score) => score != n.score,
+                        Ahead::Position => true,
+                        Ahead::Lookup => false,
+                    };
+                    if walk_to_current {
+                        walks[n_walks] = self.walk_start(n.score, entries[i].0);
+                        n_walks += 1;
+                    }
+                    *x = NIL;
+                } else {
+                    *x = n.hnext;
+                    if *x != NIL {
+                        prefetch_read(self.node(*x));
+                        pending = true;
+                    }
+                }
+            }
+            if !pending {
+                break;
+            }
+        }
+        // The descents, one step each per round.
+        loop {
+            let mut active = false;
+            for w in &mut walks[..n_walks] {
+                if w.cand != NIL {
+                    self.walk_step(w);
+                    active |= w.cand != NIL;
+                }
+            }
+            if !active {
+                break;
+            }
+        }
+    }
+
+    /// A descent towards (score, member) at the header, its first step
+    /// prefetched.
+    fn walk_start<'a>(&self, score: f64, member: &'a [u8]) -> Walk<'a> {
+        let mut w = Walk {
+            score,
+            member,
+            x: HEAD,
+            levels: self.level,
+            cand: NIL,
+        };
+        self.walk_seek(&mut w);
+        w
+    }
+
+    /// Finds the next node the walk must read (the target of the first link
+    /// from `x`, going down, that its cached bound does not rule out) and
+    /// starts loading it; `cand` is NIL when the walk is over.
+    #[inline]
+    fn walk_seek(&self, w: &mut Walk) {
+        while w.levels > 0 {
+            let l = self.link(w.x, w.levels - 1);
+            if l.next != NIL && l.lo as f64 <= w.score {
+                w.cand = l.next;
+                prefetch_read(self.node(l.next));
+                self.arena.prefetch_links(l.next);
+                return;
+            }
+            w.levels -= 1;
+        }
+        w.cand = NIL;
+    }
+
+    /// One step of `descend`: reads the candidate (loaded since the last
+    /// round), advances to it or goes down a level, and seeks the next.
+    #[inline]
+    fn walk_step(&self, w: &mut Walk) {
+        let n = self.node(w.cand);
+        let before = match n.score.partial_cmp(&w.score) {
+            Some(Ordering::Equal) | None => n.member() < w.member,
+            Some(o) => o == Ordering::Less,
+        };
+        if before {
+            w.x = w.cand;
+        } else {
+            w.levels -= 1;
+        }
+        self.walk_seek(w);
     }
 
     // ---- hash table ----
@@ -1312,6 +1493,56 @@ mod tests {
     }
 
     #[test]
+    fn look_ahead_walks_end_where_descents_do() {
+        let mut sl = SkipList::new();
+        for i in 0..3000 {
+            // Every height, and runs of equal scores ordered by member.
+            sl.insert_at_height(&name(i), (i / 7) as f64, 1 + i % 12);
+        }
+        let walk_to = |sl: &SkipList, score: f64, member: &[u8]| {
+            let mut w = sl.walk_start(score, member);
+            while w.cand != NIL {
+                sl.walk_step(&mut w);
+            }
+            w.x
+        };
+        for i in (0..3200).step_by(7) {
+            for score in [
+                (i / 7) as f64,
+                i as f64 / 9.0,
+                -1.0,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+            ] {
+                let m = name(i);
+                assert_eq!(
+                    walk_to(&sl, score, &m),
+                    sl.descend(score, &m).0[0],
+                    "{i} {score}"
+                );
+            }
+        }
+        // The hint changes nothing, whatever it is given.
+        let names: Vec<Vec<u8>> = (2990..3010).map(name).collect();
+        let entries: Vec<(&[u8], Ahead)> = names
+            .iter()
+            .enumerate()
+            .map(|(k, m)| {
+                let what = match k % 3 {
+                    0 => Ahead::MoveTo(k as f64),
+                    1 => Ahead::Position,
+                    _ => Ahead::Lookup,
+                };
+                (&m[..], what)
+            })
+            .collect();
+        sl.prefetch_updates(&entries);
+        sl.check().unwrap();
+        assert_eq!(sl.len(), 3000);
+        SkipList::new().prefetch_updates(&entries);
+    }
+
+    #[test]
     fn prefix_len_is_rank_of_bound() {
         let mut sl = SkipList::new();
         for i in 0..1000 {
@@ -1383,5 +1614,68 @@ mod tests {
             assert!(seen.contains(&name(i)), "missed {i}");
         }
         sl.check().unwrap();
+    }
+
+    /// `cargo test --release -p strata-engine batch_prefetch_bench -- --ignored --nocapture`:
+    /// ZADD-like writes (random member of 1M, random score) into a set
+    /// filled by as many, in batches of 16, with and without the look-ahead.
+    #[test]
+    #[ignore]
+    fn batch_prefetch_bench() {
+        let mut rng = 0x1234_5678_9abc_def1u64;
+        let mut rand = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng % 1_000_000
+        };
+        let ops: Vec<(Vec<u8>, f64)> = (0..2_000_000)
+            .map(|_| (format!("element:{:06}", rand()).into_bytes(), rand() as f64))
+            .collect();
+        let write = |sk: &mut SkipList, m: &[u8], s: f64| {
+            if sk.score(m).is_some() {
+                sk.set_score(m, s);
+            } else {
+                sk.insert(m, s);
+            }
+        };
+        let modes: &[bool] = match std::env::var("LOOK_AHEAD").as_deref() {
+            Ok("1") => &[true],
+            Ok("0") => &[false],
+            _ => &[false, true],
+        };
+        for round in 0..4 {
+            for &look_ahead in modes {
+                let mut sk = SkipList::new();
+                for batch in ops[..1_000_000].chunks(16) {
+                    let e: Vec<(&[u8], Ahead)> = batch
+                        .iter()
+                        .map(|(m, s)| (&m[..], Ahead::MoveTo(*s)))
+                        .collect();
+                    sk.prefetch_updates(&e);
+                    for (m, s) in batch {
+                        write(&mut sk, m, *s);
+                    }
+                }
+                let t = std::time::Instant::now();
+                for batch in ops[1_000_000..].chunks(16) {
+                    if look_ahead {
+                        let e: Vec<(&[u8], Ahead)> = batch
+                            .iter()
+                            .map(|(m, s)| (&m[..], Ahead::MoveTo(*s)))
+                            .collect();
+                        sk.prefetch_updates(&e);
+                    }
+                    for (m, s) in batch {
+                        write(&mut sk, m, *s);
+                    }
+                }
+                let ns = t.elapsed().as_nanos() as f64 / 1e6;
+                eprintln!(
+                    "round {round} look_ahead {look_ahead}: {ns:.0} ns/op, len {}",
+                    sk.len()
+                );
+            }
+        }
     }
 }

@@ -120,6 +120,12 @@ impl ThinBuf {
         self.set_header(1, aux);
     }
 
+    /// Starts loading the header and first bytes (a walk about to read them).
+    #[inline]
+    pub fn prefetch(&self) {
+        crate::prefetch::prefetch_read(self.ptr.as_ptr() as *const u8);
+    }
+
     /// Bytes of the allocation (header included), for memory accounting.
     pub fn alloc_bytes(&self) -> usize {
         HEADER_BYTES + self.len()

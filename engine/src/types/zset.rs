@@ -22,7 +22,7 @@
 use std::cmp::Ordering;
 
 use crate::types::set::Rng;
-use crate::types::skiplist::{cmp_entry, SkipList, NIL};
+use crate::types::skiplist::{cmp_entry, Ahead, SkipList, NIL};
 use crate::types::tagged::{Form, SmallOrBig, ThinBuf};
 use crate::value::Encodings;
 
@@ -488,6 +488,15 @@ impl ZSet {
         match self.0.get() {
             Form::Small(b) => b.alloc_bytes(),
             Form::Big(sk) => std::mem::size_of::<Skiplist>() + sk.mem_bytes(),
+        }
+    }
+
+    /// Starts loading what the batch of commands about to run on this set
+    /// will read (see `SkipList::prefetch_updates`); a small set is one
+    /// buffer, already in cache after the first of them.
+    pub fn prefetch_updates(&self, entries: &[(&[u8], Ahead)]) {
+        if let Form::Big(sk) = self.0.get() {
+            sk.prefetch_updates(entries);
         }
     }
 

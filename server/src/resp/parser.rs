@@ -228,51 +228,82 @@ pub struct Peeked {
     pub requests: usize,
 }
 
-/// The probable keys (see `key_step`) of the complete multibulk requests at
-/// the start of `buf`, as byte ranges of `buf`, until `out` is full. A look
-/// ahead so the keyspace can prefetch a pipelined batch: it stops at
-/// anything it does not fully understand (inline requests, partial data,
-/// odd framing), which the real parser judges, and its work is bounded
-/// whatever the buffer holds.
-pub fn peek_keys(buf: &[u8], out: &mut [(usize, usize)]) -> Peeked {
-    // A valid header line is at most 22 bytes; past a few dozen arguments
-    // the batch is not a run of small lookups.
+/// The framing of the look-ahead (`peek_keys`, `peek_requests`): walks
+/// complete multibulk requests at the start of a buffer, argument by
+/// argument, and answers None at anything it does not fully understand
+/// (inline requests, partial data, odd framing), which the real parser
+/// judges. Its work is bounded whatever the buffer holds.
+struct Frames<'a> {
+    buf: &'a [u8],
+    at: usize,
+    args_left: i64,
+}
+
+impl<'a> Frames<'a> {
+    /// A valid header line is at most 22 bytes.
     const HEADER_BYTES_MAX: usize = 32;
+    /// Past a few dozen arguments the batch is not a run of small commands.
     const ARGS_SCANNED_MAX: i64 = 64;
-    // The header line at `at`: its number and the offset after its CRLF.
-    let header = |at: usize, kind: u8| -> Option<(i64, usize)> {
-        let rest = buf.get(at..)?;
+
+    fn new(buf: &'a [u8]) -> Self {
+        Frames {
+            buf,
+            at: 0,
+            args_left: Self::ARGS_SCANNED_MAX,
+        }
+    }
+
+    /// The header line at `at` of type `kind`: its number, and the offset
+    /// after its CRLF.
+    fn header(&self, kind: u8) -> Option<(i64, usize)> {
+        let rest = self.buf.get(self.at..)?;
         if rest.first() != Some(&kind) {
             return None;
         }
-        let end = find_crlf(&rest[..rest.len().min(HEADER_BYTES_MAX)])?;
-        Some((parse_len(&rest[1..end])?, at + end + 2))
-    };
+        let end = find_crlf(&rest[..rest.len().min(Self::HEADER_BYTES_MAX)])?;
+        Some((parse_len(&rest[1..end])?, self.at + end + 2))
+    }
+
+    /// Starts the next request: its argument count (at least 1).
+    fn request(&mut self) -> Option<usize> {
+        let (count, next) = self.header(b'*')?;
+        if count < 1 || count > self.args_left {
+            return None;
+        }
+        self.args_left -= count;
+        self.at = next;
+        Some(count as usize)
+    }
+
+    /// The next argument of the current request, as a span of the buffer.
+    fn arg(&mut self) -> Option<(usize, usize)> {
+        let (len, start) = self.header(b'$')?;
+        let stop = usize::try_from(len)
+            .ok()
+            .and_then(|len| start.checked_add(len))
+            .filter(|&s| self.buf.len().checked_sub(s).is_some_and(|r| r >= 2))?;
+        self.at = stop + 2;
+        Some((start, stop))
+    }
+}
+
+/// The probable keys (see `key_step`) of the complete multibulk requests at
+/// the start of `buf`, as byte ranges of `buf`, until `out` is full. A look
+/// ahead so the keyspace can prefetch a pipelined batch (see `Frames`).
+pub fn peek_keys(buf: &[u8], out: &mut [(usize, usize)]) -> Peeked {
     let mut found = Peeked {
         keys: 0,
         requests: 0,
     };
-    let mut at = 0;
-    let mut args_left = ARGS_SCANNED_MAX;
+    let mut frames = Frames::new(buf);
     while found.keys < out.len() {
-        let Some((count, mut next)) = header(at, b'*') else {
+        let Some(count) = frames.request() else {
             return found;
         };
-        if count < 1 || count > args_left {
-            return found;
-        }
-        args_left -= count;
         let mut step = None;
         let mut keys = found.keys;
-        for i in 0..count as usize {
-            let Some((len, start)) = header(next, b'$') else {
-                return found;
-            };
-            let Some(stop) = usize::try_from(len)
-                .ok()
-                .and_then(|len| start.checked_add(len))
-                .filter(|&s| buf.len().checked_sub(s).is_some_and(|r| r >= 2))
-            else {
+        for i in 0..count {
+            let Some((start, stop)) = frames.arg() else {
                 return found;
             };
             if i == 0 {
@@ -286,13 +317,37 @@ pub fn peek_keys(buf: &[u8], out: &mut [(usize, usize)]) -> Peeked {
                 *slot = (start, stop);
                 keys += 1;
             }
-            next = stop + 2;
         }
-        at = next;
         found.keys = keys;
         found.requests += 1;
     }
     found
+}
+
+/// The arguments of the complete multibulk requests at the start of `buf`
+/// (see `Frames`), as byte ranges of `buf`: request `r` has the spans
+/// `spans[counts[..r].sum()..][..counts[r]]`. Stops when either slice is
+/// full; returns how many requests it wrote.
+pub fn peek_requests(buf: &[u8], spans: &mut [(usize, usize)], counts: &mut [usize]) -> usize {
+    let mut frames = Frames::new(buf);
+    let mut used = 0;
+    for (r, n) in counts.iter_mut().enumerate() {
+        let Some(count) = frames.request() else {
+            return r;
+        };
+        let Some(out) = spans.get_mut(used..used + count) else {
+            return r;
+        };
+        for slot in out {
+            let Some(span) = frames.arg() else {
+                return r;
+            };
+            *slot = span;
+        }
+        used += count;
+        *n = count;
+    }
+    counts.len()
 }
 
 fn find_crlf(buf: &[u8]) -> Option<usize> {
@@ -458,6 +513,16 @@ mod tests {
             keys: 0,
             requests: 0,
         };
+        let mut args = [(0, 0); 8];
+        let mut counts = [0; 4];
+        let buf = b"*2\r\n$3\r\nGET\r\n$2\r\nk1\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\nb\r\n*5\r\n";
+        assert_eq!(peek_requests(buf, &mut args, &mut counts), 2);
+        assert_eq!(counts[..2], [2, 3]);
+        let got: Vec<&[u8]> = args[..5].iter().map(|&(a, b)| &buf[a..b]).collect();
+        assert_eq!(got, [&b"GET"[..], b"k1", b"SET", b"a", b"b"]);
+        // Full slices stop it before the request that does not fit.
+        assert_eq!(peek_requests(buf, &mut args[..4], &mut counts), 1);
+        assert_eq!(peek_requests(buf, &mut args, &mut counts[..1]), 1);
         assert_eq!(peek_keys(b"GET k\r\n*2\r\n", &mut spans), none);
         assert_eq!(peek_keys(b"*2\r\n$-1\r\n", &mut spans), none);
         assert_eq!(peek_keys(b"*0\r\n", &mut spans), none);

@@ -149,5 +149,38 @@ pub fn check_peek(data: &[u8]) -> Result<(), String> {
     if got != expected {
         return Err(format!("peek keys {got:?}, parser's {expected:?}"));
     }
+    check_peek_requests(data, &parsed.requests)
+}
+
+/// `peek_requests` reports whole requests the parser returns, in order,
+/// with every argument.
+fn check_peek_requests(data: &[u8], parsed: &[Vec<Vec<u8>>]) -> Result<(), String> {
+    use strata_server::resp::parser::peek_requests;
+    let mut spans = [(0usize, 0usize); 64];
+    let mut counts = [0usize; 16];
+    let n = peek_requests(data, &mut spans, &mut counts);
+    if n > parsed.len() {
+        return Err(format!(
+            "peek_requests counted {n} requests, the parser returned {}",
+            parsed.len()
+        ));
+    }
+    let mut first = 0;
+    for (r, &count) in counts[..n].iter().enumerate() {
+        let mut got = Vec::new();
+        for &(start, stop) in spans.get(first..first + count).unwrap_or(&[]) {
+            match data.get(start..stop) {
+                Some(span) => got.push(span),
+                None => return Err(format!("peek span {start}..{stop} outside the input")),
+            }
+        }
+        first += count;
+        let expected: Vec<&[u8]> = parsed[r].iter().map(|a| &a[..]).collect();
+        if got != expected {
+            return Err(format!(
+                "peek_requests request {r}: {got:?}, parser's {expected:?}"
+            ));
+        }
+    }
     Ok(())
 }

@@ -1,0 +1,186 @@
+//! The batch look-ahead: before a pipelined batch of requests runs, start
+//! loading into cache what its requests will read, so their cache misses
+//! overlap instead of each request paying its own chain of them. It reads
+//! the query buffer ahead of the parser (`resp::parser::peek_keys`,
+//! `peek_requests`) and only ever prefetches: a wrong guess costs a little
+//! time, never a different reply.
+//!
+//! Two kinds of batch gain from it:
+//! - requests on different keys (GET, SET, MSET ...): the keys' bucket
+//!   slots, chain nodes and values (`Keyspace::prefetch_keys`);
+//! - requests on one big sorted set (ZADD, ZREM, ZINCRBY, ZSCORE, ZMSCORE,
+//!   ZRANK, ZREVRANK): their members' hash chains and skiplist descents,
+//!   walked in lockstep (`SkipList::prefetch_updates`).
+//!
+//! Any other batch on one key (LPUSH mylist ...) is already in cache after
+//! its first request, and gets nothing.
+
+use strata_engine::keyspace::{Keyspace, PREFETCH_KEYS_MAX};
+use strata_engine::types::skiplist::{Ahead, PREFETCH_ENTRIES_MAX};
+
+use crate::family::zsets::parse::string2d;
+use crate::resp::parser::{peek_keys, peek_requests};
+
+/// Most arguments read ahead for a batch on one sorted set.
+const ZSET_ARGS_MAX: usize = 64;
+
+/// Prefetches for the requests at the start of `buf`, to run in database
+/// `db`. Returns how many whole requests that covered (call again once they
+/// have run), or None when prefetching does not pay for this batch.
+pub fn prefetch_batch(keyspace: &Keyspace, db: usize, buf: &[u8]) -> Option<usize> {
+    let mut spans = [(0, 0); PREFETCH_KEYS_MAX];
+    let key = |(start, stop): (usize, usize)| buf.get(start..stop).unwrap_or(&[]);
+    // Two keys first, to give up cheaply.
+    if peek_keys(buf, &mut spans[..2]).keys < 2 {
+        return None;
+    }
+    if key(spans[0]) == key(spans[1]) {
+        return prefetch_zset_batch(keyspace, db, buf);
+    }
+    let found = peek_keys(buf, &mut spans);
+    let mut keys: [&[u8]; PREFETCH_KEYS_MAX] = [&[]; PREFETCH_KEYS_MAX];
+    for (k, &span) in keys.iter_mut().zip(&spans[..found.keys]) {
+        *k = key(span);
+    }
+    keyspace.prefetch_keys(db, &keys[..found.keys]);
+    (found.requests > 0).then_some(found.requests)
+}
+
+/// A batch whose first requests are sorted-set commands on one key: their
+/// members (see `member_ahead`), up to the first request that is not.
+fn prefetch_zset_batch(keyspace: &Keyspace, db: usize, buf: &[u8]) -> Option<usize> {
+    let mut spans = [(0, 0); ZSET_ARGS_MAX];
+    let mut counts = [0; PREFETCH_ENTRIES_MAX];
+    let requests = peek_requests(buf, &mut spans, &mut counts);
+    let arg = |(start, stop): (usize, usize)| buf.get(start..stop).unwrap_or(&[]);
+    let mut entries = [(&[][..], Ahead::Lookup); PREFETCH_ENTRIES_MAX];
+    let mut n_entries = 0;
+    let mut covered = 0;
+    let mut first = 0;
+    for &count in &counts[..requests] {
+        let args = &spans[first..first + count];
+        first += count;
+        if args.len() < 3 || arg(args[1]) != arg(spans[1]) {
+            break;
+        }
+        let mut argv = [&[][..]; ZSET_ARGS_MAX];
+        for (a, &span) in argv.iter_mut().zip(args) {
+            *a = arg(span);
+        }
+        if !member_ahead(&argv[..args.len()], &mut entries, &mut n_entries) {
+            break;
+        }
+        covered += 1;
+    }
+    if n_entries < 2 {
+        return None;
+    }
+    keyspace.prefetch_zset_updates(db, arg(spans[1]), &entries[..n_entries]);
+    Some(covered)
+}
+
+/// Appends what request `argv` (name, key, arguments) does with each
+/// member it names; false when it is not one of the sorted-set commands
+/// this knows, or its members did not all fit.
+fn member_ahead<'a>(
+    argv: &[&'a [u8]],
+    entries: &mut [(&'a [u8], Ahead)],
+    n_entries: &mut usize,
+) -> bool {
+    let is = |w: &[u8]| argv[0].eq_ignore_ascii_case(w);
+    let mut push = |member: &'a [u8], what: Ahead| match entries.get_mut(*n_entries) {
+        Some(slot) => {
+            *slot = (member, what);
+            *n_entries += 1;
+            true
+        }
+        None => false,
+    };
+    let rest = &argv[2..];
+    if is(b"zadd") {
+        let flags = rest
+            .iter()
+            .take_while(|w| {
+                [&b"nx"[..], b"xx", b"gt", b"lt", b"ch", b"incr"]
+                    .iter()
+                    .any(|f| w.eq_ignore_ascii_case(f))
+            })
+            .count();
+        let incr = rest[..flags]
+            .iter()
+            .any(|w| w.eq_ignore_ascii_case(b"incr"));
+        let pairs = &rest[flags..];
+        if pairs.is_empty() || !pairs.len().is_multiple_of(2) {
+            return false;
+        }
+        pairs.chunks(2).all(|p| {
+            let what = match string2d(p[0]) {
+                Some(score) if !incr => Ahead::MoveTo(score),
+                _ => Ahead::Position,
+            };
+            push(p[1], what)
+        })
+    } else if is(b"zincrby") {
+        rest.len() == 2 && push(rest[1], Ahead::Position)
+    } else if is(b"zrem") || is(b"zrank") || is(b"zrevrank") {
+        rest.iter().all(|m| push(m, Ahead::Position))
+    } else if is(b"zscore") || is(b"zmscore") {
+        rest.iter().all(|m| push(m, Ahead::Lookup))
+    } else {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ahead(argv: &[&[u8]]) -> Option<Vec<(Vec<u8>, Ahead)>> {
+        let mut entries = [(&[][..], Ahead::Lookup); 4];
+        let mut n = 0;
+        member_ahead(argv, &mut entries, &mut n)
+            .then(|| entries[..n].iter().map(|(m, a)| (m.to_vec(), *a)).collect())
+    }
+
+    #[test]
+    fn members_of_sorted_set_commands() {
+        let m = |s: &str| s.as_bytes().to_vec();
+        assert_eq!(
+            ahead(&[b"ZADD", b"z", b"1.5", b"a", b"2", b"b"]),
+            Some(vec![
+                (m("a"), Ahead::MoveTo(1.5)),
+                (m("b"), Ahead::MoveTo(2.0))
+            ])
+        );
+        assert_eq!(
+            ahead(&[b"zadd", b"z", b"XX", b"ch", b"inf", b"a"]),
+            Some(vec![(m("a"), Ahead::MoveTo(f64::INFINITY))])
+        );
+        // INCR and unparsable scores: the member's current position.
+        assert_eq!(
+            ahead(&[b"zadd", b"z", b"incr", b"1", b"a"]),
+            Some(vec![(m("a"), Ahead::Position)])
+        );
+        assert_eq!(
+            ahead(&[b"zadd", b"z", b"nan", b"a"]),
+            Some(vec![(m("a"), Ahead::Position)])
+        );
+        assert_eq!(ahead(&[b"zadd", b"z", b"1"]), None);
+        assert_eq!(ahead(&[b"zadd", b"z", b"nx"]), None);
+        assert_eq!(
+            ahead(&[b"ZINCRBY", b"z", b"2", b"a"]),
+            Some(vec![(m("a"), Ahead::Position)])
+        );
+        assert_eq!(
+            ahead(&[b"zrem", b"z", b"a", b"b"]),
+            Some(vec![(m("a"), Ahead::Position), (m("b"), Ahead::Position)])
+        );
+        assert_eq!(
+            ahead(&[b"zmscore", b"z", b"a"]),
+            Some(vec![(m("a"), Ahead::Lookup)])
+        );
+        // More members than fit, and other commands: not covered.
+        assert_eq!(ahead(&[b"zrem", b"z", b"a", b"b", b"c", b"d", b"e"]), None);
+        assert_eq!(ahead(&[b"lpush", b"z", b"a"]), None);
+    }
+}

@@ -51,8 +51,12 @@ pub fn prefetch_batch(keyspace: &Keyspace, db: usize, buf: &[u8]) -> Option<usiz
 fn prefetch_zset_batch(keyspace: &Keyspace, db: usize, buf: &[u8]) -> Option<usize> {
     let mut spans = [(0, 0); ZSET_ARGS_MAX];
     let mut counts = [0; PREFETCH_ENTRIES_MAX];
-    let requests = peek_requests(buf, &mut spans, &mut counts);
     let arg = |(start, stop): (usize, usize)| buf.get(start..stop).unwrap_or(&[]);
+    // The first request's name first, to give up cheaply (LPUSH mylist ...).
+    if peek_requests(buf, &mut spans, &mut counts[..1]) < 1 || !is_member_command(arg(spans[0])) {
+        return None;
+    }
+    let requests = peek_requests(buf, &mut spans, &mut counts);
     let mut entries = [(&[][..], Ahead::Lookup); PREFETCH_ENTRIES_MAX];
     let mut n_entries = 0;
     let mut covered = 0;
@@ -77,6 +81,21 @@ fn prefetch_zset_batch(keyspace: &Keyspace, db: usize, buf: &[u8]) -> Option<usi
     }
     keyspace.prefetch_zset_updates(db, arg(spans[1]), &entries[..n_entries]);
     Some(covered)
+}
+
+/// The sorted-set commands `member_ahead` knows.
+fn is_member_command(name: &[u8]) -> bool {
+    [
+        &b"zadd"[..],
+        b"zincrby",
+        b"zrem",
+        b"zrank",
+        b"zrevrank",
+        b"zscore",
+        b"zmscore",
+    ]
+    .iter()
+    .any(|c| name.eq_ignore_ascii_case(c))
 }
 
 /// Appends what request `argv` (name, key, arguments) does with each

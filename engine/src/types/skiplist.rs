@@ -1043,7 +1043,34 @@ impl SkipList {
         };
         let score = self.node(x).score;
         self.unlink(x, &update);
-        Some((self.release(x), score))
+        let member = self.release(x);
+        self.prefetch_pop(rev);
+        Some((member, score))
+    }
+
+    /// Pops come in runs (ZPOPMIN with a count, a pipeline of them): the
+    /// next node to pop is in cache (unlinking read it), so start loading
+    /// what popping it will read: its member, its hash bucket and its
+    /// neighbour, whose backward link changes.
+    fn prefetch_pop(&self, rev: bool) {
+        let y = if rev { self.tail } else { self.first() };
+        if y == NIL {
+            return;
+        }
+        let n = self.node(y);
+        if let Some(b) = &n.member {
+            b.prefetch();
+        }
+        if let Some(slot) = self
+            .buckets
+            .get(n.hash as usize & self.buckets.len().wrapping_sub(1))
+        {
+            prefetch_read(slot);
+        }
+        let z = if rev { n.backward } else { n.low[0].next };
+        if z != NIL {
+            prefetch_read(self.node(z));
+        }
     }
 
     /// Changes the score of a present member (Redis's zslUpdateScore): in

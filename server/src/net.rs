@@ -404,16 +404,18 @@ fn add_conn(
     client.unix_socket = unix;
     client.authenticated = srv.config.requirepass.is_none();
     log_verbose!("Accepted {}", client.addr);
+    // Boxed: the map moves its values as it grows, and a turn takes a
+    // client out of it and puts it back.
     srv.clients.insert(
         id,
-        Conn {
+        Box::new(Conn {
             stream,
             client,
             inbuf: BytesMut::with_capacity(READ_CHUNK_BYTES),
             parser: RequestParser::new(),
             want_write: false,
             postponed: None,
-        },
+        }),
     );
 }
 
@@ -522,7 +524,7 @@ impl EventLoop {
 
     /// After a client's requests ran: close it, or queue its output and put
     /// it back with the others.
-    fn end_turn(&mut self, mut conn: Conn, closed: bool) {
+    fn end_turn(&mut self, mut conn: Box<Conn>, closed: bool) {
         let id = conn.client.id;
         if closed && conn.client.out.is_empty() || conn.client.close_asap {
             self.close(conn);
@@ -744,7 +746,7 @@ impl EventLoop {
     }
 
     /// Writes what the socket takes; None if the connection got closed.
-    fn write_conn(&mut self, mut conn: Conn) -> Option<Conn> {
+    fn write_conn(&mut self, mut conn: Box<Conn>) -> Option<Box<Conn>> {
         let id = conn.client.id;
         if conn.client.close_asap {
             self.close(conn);
@@ -796,7 +798,7 @@ impl EventLoop {
         Some(conn)
     }
 
-    fn close(&mut self, mut conn: Conn) {
+    fn close(&mut self, mut conn: Box<Conn>) {
         let _ = self.poll.registry().deregister(conn.stream.source());
         log_verbose!(
             "Client closed connection id={} addr={}",

@@ -300,7 +300,7 @@ fn append(c: &mut Client, frame: &[u8]) {
 /// or the stash.
 struct Sink<'a> {
     me: Option<&'a mut Client>,
-    clients: &'a mut std::collections::BTreeMap<u64, crate::net::Conn>,
+    clients: &'a mut std::collections::BTreeMap<u64, Box<crate::net::Conn>>,
     pending: &'a mut Vec<u64>,
     stash: &'a mut Vec<(u64, Vec<u8>)>,
     /// Connections whose output passed the fixed reply buffer: their limits

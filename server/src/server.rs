@@ -55,7 +55,7 @@ pub struct Server {
     pub keyspace: Keyspace,
     pub commands: CommandTable,
     /// Connected clients other than the one being served, by id.
-    pub clients: BTreeMap<u64, Conn>,
+    pub clients: BTreeMap<u64, Box<Conn>>,
     /// When the last command of the batch being run ended: the next command
     /// of the same batch starts its clock there, so a command costs one
     /// clock read, not two (this VM's clock is a syscall). Cleared whenever

@@ -278,7 +278,34 @@ pub fn families() -> Vec<&'static [CommandSpec]> {
 
 /// Name → spec, built once at start-up.
 pub struct CommandTable {
-    by_name: std::collections::HashMap<Vec<u8>, &'static CommandSpec>,
+    by_name: std::collections::HashMap<Vec<u8>, &'static CommandSpec, NameHash>,
+}
+
+/// FNV-1a for command names: every request looks one up, and SipHash cost
+/// a few percent of a pipelined batch. Clients only look names up (the
+/// table is fixed but for rename-command), so they cannot flood a chain.
+#[derive(Clone, Copy, Default)]
+pub struct NameHash;
+
+pub struct NameHasher(u64);
+
+impl std::hash::BuildHasher for NameHash {
+    type Hasher = NameHasher;
+    fn build_hasher(&self) -> NameHasher {
+        NameHasher(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl std::hash::Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 impl Default for CommandTable {
@@ -289,7 +316,7 @@ impl Default for CommandTable {
 
 impl CommandTable {
     pub fn new() -> CommandTable {
-        let mut by_name = std::collections::HashMap::new();
+        let mut by_name = std::collections::HashMap::with_hasher(NameHash);
         for family in families() {
             for spec in family {
                 by_name.insert(spec.name.as_bytes().to_vec(), spec);

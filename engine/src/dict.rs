@@ -13,6 +13,8 @@
 //! a keyspace segment.
 
 pub const BUCKETS_MIN: usize = 4;
+/// Most lookups a caller of `prefetch_lookups` batches.
+pub const LOOKUPS_PREFETCH_MAX: usize = 16;
 
 /// The hash function shared by every dict of one process. Seeded once so
 /// iteration order differs between runs, as in Redis (siphash with a random seed).
@@ -229,6 +231,18 @@ impl<V> Dict<V> {
     pub fn prefetch_first_node(&self, hash: u64) {
         if !self.buckets.is_empty() {
             self.prefetch_bucket(hash as usize & self.mask());
+        }
+    }
+
+    /// Starts loading what looking up keys of these hashes will read: all
+    /// their bucket slots, then their first chain nodes (a node holds its
+    /// key), so a batch of lookups pays two memory latencies in all.
+    pub fn prefetch_lookups(&self, hashes: &[u64]) {
+        for &h in hashes {
+            self.prefetch_slot(h);
+        }
+        for &h in hashes {
+            self.prefetch_first_node(h);
         }
     }
 

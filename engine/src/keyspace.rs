@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 
-use crate::dict::{Dict, Hasher};
+use crate::dict::{Dict, Hasher, LOOKUPS_PREFETCH_MAX};
 use crate::notify::{self, Notification};
 use crate::snapshot::{ActiveSnapshot, SegmentState, SnapshotEntry, SnapshotSink};
 use crate::types::skiplist::Ahead;
@@ -364,20 +364,29 @@ impl Keyspace {
         }
     }
 
-    /// Starts loading what a batch of sorted-set commands on `key` about to
-    /// run will read (`ZSet::prefetch_updates`). A hint, like `prefetch_keys`.
-    pub fn prefetch_zset_updates(&self, db: usize, key: &[u8], entries: &[(&[u8], Ahead)]) {
+    /// Starts loading what a batch of commands on the members of collection
+    /// `key` about to run will read: a big sorted set's hash chains and
+    /// descents (`ZSet::prefetch_updates`), a big set's or hash's chains. A
+    /// hint, like `prefetch_keys`.
+    pub fn prefetch_members(&self, db: usize, key: &[u8], members: &[(&[u8], Ahead)]) {
         let Some(d) = self.dbs.get(db) else {
             return;
         };
         let h = self.shared.hasher.hash(key);
         let seg = &d.segments[(h >> SEGMENT_SHIFT) as usize];
-        if let Some(Entry {
-            value: Value::ZSet(z),
-            ..
-        }) = seg.map.get(h, key)
-        {
-            z.prefetch_updates(entries);
+        let Some(entry) = seg.map.get(h, key) else {
+            return;
+        };
+        let mut names: [&[u8]; LOOKUPS_PREFETCH_MAX] = [&[]; LOOKUPS_PREFETCH_MAX];
+        let n = members.len().min(LOOKUPS_PREFETCH_MAX);
+        for (name, &(m, _)) in names.iter_mut().zip(members) {
+            *name = m;
+        }
+        match &entry.value {
+            Value::ZSet(z) => z.prefetch_updates(members),
+            Value::Set(s) => s.prefetch_members(&names[..n]),
+            Value::Hash(hash) => hash.prefetch_fields(&names[..n]),
+            _ => {}
         }
     }
 

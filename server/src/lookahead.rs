@@ -8,9 +8,12 @@
 //! Two kinds of batch gain from it:
 //! - requests on different keys (GET, SET, MSET ...): the keys' bucket
 //!   slots, chain nodes and values (`Keyspace::prefetch_keys`);
-//! - requests on one big sorted set (ZADD, ZREM, ZINCRBY, ZSCORE, ZMSCORE,
-//!   ZRANK, ZREVRANK): their members' hash chains and skiplist descents,
-//!   walked in lockstep (`SkipList::prefetch_updates`).
+//! - requests on the members of one big collection: a sorted set's (ZADD,
+//!   ZREM, ZINCRBY, ZSCORE, ZMSCORE, ZRANK, ZREVRANK) hash chains and
+//!   skiplist descents, walked in lockstep (`SkipList::prefetch_updates`);
+//!   a set's (SADD, SREM, SISMEMBER, SMISMEMBER) or a hash's (HSET, HMSET,
+//!   HSETNX, HGET, HMGET, HDEL, HEXISTS, HSTRLEN, HINCRBY, HINCRBYFLOAT)
+//!   hash chains (`Dict::prefetch_lookups`).
 //!
 //! Any other batch on one key (LPUSH mylist ...) is already in cache after
 //! its first request, and gets nothing.
@@ -21,8 +24,8 @@ use strata_engine::types::skiplist::{Ahead, PREFETCH_ENTRIES_MAX};
 use crate::family::zsets::parse::string2d;
 use crate::resp::parser::{peek_keys, peek_requests};
 
-/// Most arguments read ahead for a batch on one sorted set.
-const ZSET_ARGS_MAX: usize = 64;
+/// Most arguments read ahead for a batch on one collection.
+const MEMBER_ARGS_MAX: usize = 64;
 
 /// Prefetches for the requests at the start of `buf`, to run in database
 /// `db`. Returns how many whole requests that covered (call again once they
@@ -35,7 +38,7 @@ pub fn prefetch_batch(keyspace: &Keyspace, db: usize, buf: &[u8]) -> Option<usiz
         return None;
     }
     if key(spans[0]) == key(spans[1]) {
-        return prefetch_zset_batch(keyspace, db, buf);
+        return prefetch_member_batch(keyspace, db, buf);
     }
     let found = peek_keys(buf, &mut spans);
     let mut keys: [&[u8]; PREFETCH_KEYS_MAX] = [&[]; PREFETCH_KEYS_MAX];
@@ -46,10 +49,10 @@ pub fn prefetch_batch(keyspace: &Keyspace, db: usize, buf: &[u8]) -> Option<usiz
     (found.requests > 0).then_some(found.requests)
 }
 
-/// A batch whose first requests are sorted-set commands on one key: their
+/// A batch whose first requests are member commands on one key: their
 /// members (see `member_ahead`), up to the first request that is not.
-fn prefetch_zset_batch(keyspace: &Keyspace, db: usize, buf: &[u8]) -> Option<usize> {
-    let mut spans = [(0, 0); ZSET_ARGS_MAX];
+fn prefetch_member_batch(keyspace: &Keyspace, db: usize, buf: &[u8]) -> Option<usize> {
+    let mut spans = [(0, 0); MEMBER_ARGS_MAX];
     let mut counts = [0; PREFETCH_ENTRIES_MAX];
     let arg = |(start, stop): (usize, usize)| buf.get(start..stop).unwrap_or(&[]);
     // The first request's name first, to give up cheaply (LPUSH mylist ...).
@@ -67,7 +70,7 @@ fn prefetch_zset_batch(keyspace: &Keyspace, db: usize, buf: &[u8]) -> Option<usi
         if args.len() < 3 || arg(args[1]) != arg(spans[1]) {
             break;
         }
-        let mut argv = [&[][..]; ZSET_ARGS_MAX];
+        let mut argv = [&[][..]; MEMBER_ARGS_MAX];
         for (a, &span) in argv.iter_mut().zip(args) {
             *a = arg(span);
         }
@@ -79,11 +82,11 @@ fn prefetch_zset_batch(keyspace: &Keyspace, db: usize, buf: &[u8]) -> Option<usi
     if n_entries < 2 {
         return None;
     }
-    keyspace.prefetch_zset_updates(db, arg(spans[1]), &entries[..n_entries]);
+    keyspace.prefetch_members(db, arg(spans[1]), &entries[..n_entries]);
     Some(covered)
 }
 
-/// The sorted-set commands `member_ahead` knows.
+/// The commands `member_ahead` knows.
 fn is_member_command(name: &[u8]) -> bool {
     [
         &b"zadd"[..],
@@ -93,13 +96,27 @@ fn is_member_command(name: &[u8]) -> bool {
         b"zrevrank",
         b"zscore",
         b"zmscore",
+        b"sadd",
+        b"srem",
+        b"sismember",
+        b"smismember",
+        b"hset",
+        b"hmset",
+        b"hsetnx",
+        b"hget",
+        b"hmget",
+        b"hdel",
+        b"hexists",
+        b"hstrlen",
+        b"hincrby",
+        b"hincrbyfloat",
     ]
     .iter()
     .any(|c| name.eq_ignore_ascii_case(c))
 }
 
 /// Appends what request `argv` (name, key, arguments) does with each
-/// member it names; false when it is not one of the sorted-set commands
+/// member (or field) it names; false when it is not one of the commands
 /// this knows, or its members did not all fit.
 fn member_ahead<'a>(
     argv: &[&'a [u8]],
@@ -143,7 +160,15 @@ fn member_ahead<'a>(
         rest.len() == 2 && push(rest[1], Ahead::Position)
     } else if is(b"zrem") || is(b"zrank") || is(b"zrevrank") {
         rest.iter().all(|m| push(m, Ahead::Position))
-    } else if is(b"zscore") || is(b"zmscore") {
+    } else if is(b"hset") || is(b"hmset") {
+        // field value field value ...
+        !rest.is_empty()
+            && rest.len().is_multiple_of(2)
+            && rest.iter().step_by(2).all(|f| push(f, Ahead::Lookup))
+    } else if is(b"hsetnx") || is(b"hincrby") || is(b"hincrbyfloat") {
+        rest.len() == 2 && push(rest[0], Ahead::Lookup)
+    } else if is_member_command(argv[0]) {
+        // The rest name members or fields only (ZSCORE, SADD, HGET, HDEL ...).
         rest.iter().all(|m| push(m, Ahead::Lookup))
     } else {
         false
@@ -199,6 +224,23 @@ mod tests {
             Some(vec![(m("a"), Ahead::Lookup)])
         );
         // More members than fit, and other commands: not covered.
+        assert_eq!(
+            ahead(&[b"SADD", b"s", b"a", b"b"]),
+            Some(vec![(m("a"), Ahead::Lookup), (m("b"), Ahead::Lookup)])
+        );
+        assert_eq!(
+            ahead(&[b"hset", b"h", b"f", b"v", b"g", b"w"]),
+            Some(vec![(m("f"), Ahead::Lookup), (m("g"), Ahead::Lookup)])
+        );
+        assert_eq!(ahead(&[b"hset", b"h", b"f"]), None);
+        assert_eq!(
+            ahead(&[b"HINCRBY", b"h", b"f", b"1"]),
+            Some(vec![(m("f"), Ahead::Lookup)])
+        );
+        assert_eq!(
+            ahead(&[b"hmget", b"h", b"f", b"g"]),
+            Some(vec![(m("f"), Ahead::Lookup), (m("g"), Ahead::Lookup)])
+        );
         assert_eq!(ahead(&[b"zrem", b"z", b"a", b"b", b"c", b"d", b"e"]), None);
         assert_eq!(ahead(&[b"lpush", b"z", b"a"]), None);
     }

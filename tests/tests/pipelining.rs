@@ -227,3 +227,103 @@ fn pipelined_sorted_set_batches_on_one_key() {
     let card = raw.read_reply().unwrap();
     assert_eq!(card, format!(":{}\r\n", model.ordered.len()).into_bytes());
 }
+
+/// The same for one big set and one big hash (the look-ahead prefetches
+/// their members' and fields' hash chains): every reply matches a model.
+#[test]
+fn pipelined_set_and_hash_batches_on_one_key() {
+    let server = TestServer::start();
+    let mut raw = server.raw();
+    let mut set = std::collections::HashSet::new();
+    let mut hash = std::collections::HashMap::new();
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rand = move |n: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n
+    };
+    let mut batch = Vec::new();
+    let mut expected = Vec::new();
+    for step in 0..30_000 {
+        let m = format!("m:{}", rand(3000));
+        let m2 = format!("m:{}", rand(3000));
+        let v = rand(1000) as i64;
+        match rand(12) {
+            0..=2 => {
+                batch.extend(encode_request(&["SADD", "s", &m, &m2]));
+                let n = set.insert(m.clone()) as u8 + set.insert(m2.clone()) as u8;
+                expected.push(format!(":{n}\r\n").into_bytes());
+            }
+            3 => {
+                batch.extend(encode_request(&["SREM", "s", &m]));
+                expected.push(format!(":{}\r\n", set.remove(&m) as u8).into_bytes());
+            }
+            4 => {
+                batch.extend(encode_request(&["SMISMEMBER", "s", &m, &m2]));
+                let (a, b) = (set.contains(&m) as u8, set.contains(&m2) as u8);
+                expected.push(format!("*2\r\n:{a}\r\n:{b}\r\n").into_bytes());
+            }
+            5..=7 => {
+                batch.extend(encode_request(&["HSET", "h", &m, &v.to_string(), &m2, "x"]));
+                let new = hash.insert(m.clone(), v.to_string()).is_none() as u8;
+                let new2 = hash.insert(m2.clone(), "x".to_string()).is_none() as u8;
+                expected.push(format!(":{}\r\n", new + new2).into_bytes());
+            }
+            8 => {
+                batch.extend(encode_request(&["HGET", "h", &m]));
+                expected.push(bulk_or_nil(hash.get(&m)));
+            }
+            9 => {
+                batch.extend(encode_request(&["HDEL", "h", &m]));
+                expected.push(format!(":{}\r\n", hash.remove(&m).is_some() as u8).into_bytes());
+            }
+            10 => {
+                let current = hash.get(&m).cloned().unwrap_or_else(|| "0".into());
+                batch.extend(encode_request(&["HINCRBY", "h", &m, "3"]));
+                match current.parse::<i64>() {
+                    Ok(n) => {
+                        hash.insert(m.clone(), (n + 3).to_string());
+                        expected.push(format!(":{}\r\n", n + 3).into_bytes());
+                    }
+                    Err(_) => expected.push(b"-ERR hash value is not an integer\r\n".to_vec()),
+                }
+            }
+            _ => {
+                batch.extend(encode_request(&["HMGET", "h", &m, &m2]));
+                let mut reply = b"*2\r\n".to_vec();
+                reply.extend(bulk_or_nil(hash.get(&m)));
+                reply.extend(bulk_or_nil(hash.get(&m2)));
+                expected.push(reply);
+            }
+        }
+        if batch.len() > 16 * 1024 || step == 29_999 {
+            raw.send(&batch).expect("send pipeline");
+            batch.clear();
+            for (i, want) in expected.drain(..).enumerate() {
+                let got = raw
+                    .read_reply()
+                    .unwrap_or_else(|e| panic!("step {step}, reply {i}: {e}"));
+                assert_eq!(
+                    strata_tests::escape(&got),
+                    strata_tests::escape(&want),
+                    "step {step}, reply {i}"
+                );
+            }
+        }
+    }
+    for (cmd, key, n) in [("SCARD", "s", set.len()), ("HLEN", "h", hash.len())] {
+        raw.send(&encode_request(&[cmd, key])).unwrap();
+        assert_eq!(raw.read_reply().unwrap(), format!(":{n}\r\n").into_bytes());
+    }
+    // Both grew past their compact encodings, so the look-ahead ran on tables.
+    for key in ["s", "h"] {
+        raw.send(&encode_request(&["OBJECT", "ENCODING", key]))
+            .unwrap();
+        assert_eq!(raw.read_reply().unwrap(), bulk("hashtable"));
+    }
+}
+
+fn bulk_or_nil(v: Option<&String>) -> Vec<u8> {
+    v.map_or(b"$-1\r\n".to_vec(), |s| bulk(s))
+}

@@ -17,7 +17,7 @@
 
 use super::packed;
 use super::tagged::{Form, SmallOrBig, ThinBuf, ThinRepr};
-use crate::dict::{Dict, Hasher};
+use crate::dict::{Dict, Hasher, LOOKUPS_PREFETCH_MAX};
 use crate::value::Encodings;
 
 /// Heap bytes of one dict node holding a field and a value (node + two boxes'
@@ -281,6 +281,20 @@ impl Hash {
 
     pub fn contains(&self, field: &[u8]) -> bool {
         self.get(field).is_some()
+    }
+
+    /// Starts loading what looking up `fields` will read (a pipelined batch
+    /// of HSET/HGET ... on a big hash; see `Dict::prefetch_lookups`). A
+    /// listpack is one buffer, in cache after the first lookup.
+    pub fn prefetch_fields(&self, fields: &[&[u8]]) {
+        if let Form::Big(t) = self.0.get() {
+            let mut hashes = [0u64; LOOKUPS_PREFETCH_MAX];
+            let n = fields.len().min(LOOKUPS_PREFETCH_MAX);
+            for (h, f) in hashes.iter_mut().zip(&fields[..n]) {
+                *h = t.hasher.hash(f);
+            }
+            t.dict.prefetch_lookups(&hashes[..n]);
+        }
     }
 
     /// Sets `field` to `value`, converting to a hashtable when a limit is

@@ -334,6 +334,9 @@ pub fn sync_keyspace(srv: &mut Server) {
     shared.lfu = srv.config.maxmemory_policy.ends_with("-lfu");
     shared.lfu_log_factor = srv.config.lfu_log_factor;
     shared.lfu_decay_time_min = srv.config.lfu_decay_time_min;
+    // The collection encoding limits apply from the next write on, as in
+    // Redis (existing values keep their encoding until they change).
+    shared.encodings = srv.config.encodings();
 }
 
 /// Bytes the allocator has handed out (what INFO calls used_memory).

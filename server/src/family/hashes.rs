@@ -10,8 +10,9 @@ use crate::commands::{
     acl, args::parse_i64, flags::*, keys, spec, Args, CmdError, CmdResult, CommandSpec,
 };
 use crate::ctx::Ctx;
+use crate::family::scan::{parse_scan_cursor, ScanOptions, SCAN_VISITS_PER_COUNT};
+use crate::family::sets::scan;
 use crate::resp::Reply;
-use crate::util::glob::glob_match;
 use crate::util::longdouble;
 use strata_engine::notify;
 use strata_engine::value::parse_i64_strict;
@@ -99,9 +100,6 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec("hscan", -3, READONLY, acl::HASH, keys(1, 1, 1), hscan),
 ];
 
-/// Elements HSCAN gathers per call are bounded by COUNT; buckets visited by
-/// COUNT × this (Redis's maxiterations).
-const SCAN_BUCKETS_PER_COUNT: u64 = 10;
 /// Cap on the preallocation for HRANDFIELD replies (the count is client-given).
 const REPLY_PREALLOC_MAX: usize = 1024;
 
@@ -479,103 +477,45 @@ fn pairs_reply(pairs: Vec<(Reply, Reply)>, with_values: bool, resp3: bool) -> Re
 
 // ---------------------------------------------------------------- HSCAN
 
+/// HSCAN in Redis's order: the cursor, then the key (a missing key is an
+/// empty reply, another type WRONGTYPE), then the options. A listpack
+/// returns every pair at once with cursor 0.
 fn hscan(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let key = args.key()?;
-    let cursor_arg = args.next()?;
-    let cursor = parse_cursor(&cursor_arg).ok_or_else(|| CmdError::new("ERR invalid cursor"))?;
-    let mut pattern: Option<Bytes> = None;
-    let mut count: u64 = 10;
-    while let Some(opt) = args.next_opt() {
-        if opt.eq_ignore_ascii_case(b"count") && !args.is_empty() {
-            let n = args.next_i64()?;
-            if n < 1 {
-                return Err(CmdError::syntax());
-            }
-            count = n as u64;
-        } else if opt.eq_ignore_ascii_case(b"match") && !args.is_empty() {
-            pattern = Some(args.next()?);
-        } else {
-            return Err(CmdError::syntax());
-        }
-    }
-    // "*" matches everything: skip the matching (Redis does the same).
-    let pattern = pattern.filter(|p| &p[..] != b"*");
-    let got = read_hash(ctx, &key, |h| {
-        let mut items: Vec<(Bytes, Bytes)> = Vec::new();
-        let mut next = cursor;
-        if h.scans_whole() {
-            next = h.scan(0, |f, v| {
-                items.push((Bytes::copy_from_slice(f), Bytes::copy_from_slice(v)))
-            });
-        } else {
-            let mut buckets = count.saturating_mul(SCAN_BUCKETS_PER_COUNT);
-            loop {
-                next = h.scan(next, |f, v| {
-                    items.push((Bytes::copy_from_slice(f), Bytes::copy_from_slice(v)))
-                });
-                buckets -= 1;
-                if next == 0 || buckets == 0 || items.len() as u64 >= count {
-                    break;
-                }
-            }
-        }
-        (next, items)
-    })?;
-    let (next, items) = got.unwrap_or((0, Vec::new()));
-    let mut flat = Vec::with_capacity(items.len() * 2);
-    for (f, v) in items {
-        if let Some(p) = &pattern {
-            if !glob_match(p, &f, false) {
-                continue;
-            }
-        }
-        flat.push(Reply::Bulk(f));
-        flat.push(Reply::Bulk(v));
-    }
-    Ok(Reply::Array(vec![
-        Reply::Bulk(Bytes::from(next.to_string())),
-        Reply::Array(flat),
-    ]))
-}
-
-/// A SCAN cursor with `strtoul` rules as Redis applies them: no leading
-/// space, an optional sign (a minus wraps around), decimal digits only, no
-/// overflow; the empty string is 0.
-fn parse_cursor(b: &[u8]) -> Option<u64> {
-    if b.is_empty() {
-        return Some(0);
-    }
-    let (neg, digits) = match b[0] {
-        b'-' => (true, &b[1..]),
-        b'+' => (false, &b[1..]),
-        _ => (false, b),
+    let cursor = parse_scan_cursor(&args.next()?)?;
+    let mut db = ctx.db();
+    let Some(v) = db.get(&key) else {
+        return Ok(scan::reply(0, Vec::new()));
     };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
+    let h = as_hash(v)?;
+    let opts = ScanOptions::parse(&args.rest(), false)?;
+    let want = usize::try_from(opts.count).unwrap_or(usize::MAX);
+    // Redis doubles COUNT for (field, value) pairs: the budget doubles too.
+    let max_steps = want.saturating_mul(2 * SCAN_VISITS_PER_COUNT as usize);
+    let (next, visited) = scan::collect(
+        cursor,
+        want,
+        max_steps,
+        |c, out: &mut Vec<(Bytes, Bytes)>| {
+            h.scan(c, |f, v| {
+                out.push((Bytes::copy_from_slice(f), Bytes::copy_from_slice(v)))
+            })
+        },
+    );
+    let mut items = Vec::with_capacity(visited.len() * 2);
+    for (f, v) in visited {
+        if scan::matches(&opts, &f) {
+            items.push(Reply::Bulk(f));
+            items.push(Reply::Bulk(v));
+        }
     }
-    let mut v: u64 = 0;
-    for &d in digits {
-        v = v.checked_mul(10)?.checked_add((d - b'0') as u64)?;
-    }
-    Some(if neg { v.wrapping_neg() } else { v })
+    Ok(scan::reply(next, items))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use strata_engine::Encodings;
-
-    #[test]
-    fn cursor_follows_strtoul() {
-        assert_eq!(parse_cursor(b""), Some(0));
-        assert_eq!(parse_cursor(b"+5"), Some(5));
-        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"18446744073709551616"), None);
-        assert_eq!(parse_cursor(b"-"), None);
-        assert_eq!(parse_cursor(b" 5"), None);
-        assert_eq!(parse_cursor(b"5x"), None);
-    }
 
     fn hash_of(n: usize) -> Hash {
         let mut h = Hash::new();

@@ -41,6 +41,7 @@ fn spop_apply(
     rng: &mut Rng,
 ) -> Result<(Reply, Option<Vec<bytes::Bytes>>), CmdError> {
     let propagating = ctx.propagating();
+    let intset_max = ctx.srv.keyspace.shared.encodings.set_max_intset_entries;
     let mut db = ctx.db();
     let Some(mut g) = db.write(key) else {
         let empty = if count.is_some() {
@@ -78,9 +79,34 @@ fn spop_apply(
     };
     if count >= set.len() as u64 {
         // The whole set goes; the emptied key is deleted when the guard drops.
-        let all = std::mem::take(set);
+        // Redis answers with SUNION of the one key, which gathers into a new
+        // set: an intset (so ascending) when the members allow it.
+        let mut all = std::mem::take(set);
+        let all_integers = || {
+            all.iter()
+                .all(|m| m.with_bytes(|b| strata_engine::value::parse_i64_strict(b).is_some()))
+        };
+        if all.as_intset().is_none() && all.len() <= intset_max && all_integers() {
+            all = reencoded(&all, intset_max);
+        }
         let effect = propagating.then(|| vec![bytes::Bytes::from_static(b"DEL"), key.clone()]);
         return Ok((Reply::Set(all.iter().map(member_reply).collect()), effect));
+    }
+    let remaining = set.len() as u64 - count;
+    if remaining * SPOP_MOVE_STRATEGY_MUL <= count {
+        // Most of the set goes: as Redis, draw the members that stay into a
+        // new set (encoded afresh, so an intset again when they allow it)
+        // and answer what is left of the old one, in its order.
+        let mut kept = Set::default();
+        for _ in 0..remaining {
+            if let Some(m) = set.pop_random(rng) {
+                kept.insert(&m, intset_max);
+            }
+        }
+        let gone = std::mem::replace(set, kept);
+        let out: Vec<Reply> = gone.iter().map(member_reply).collect();
+        let effect = srem(&mut gone.iter().map(|m| bytes::Bytes::from(m.to_vec())));
+        return Ok((Reply::Set(out), effect));
     }
     let mut out = Vec::with_capacity((count as usize).min(set.len()));
     let mut popped = Vec::new();
@@ -97,6 +123,21 @@ fn spop_apply(
     }
     let effect = srem(&mut popped.into_iter());
     Ok((Reply::Set(out), effect))
+}
+
+/// SPOP with a count keeps the members that stay in a new set instead of
+/// popping one by one when at most count / this of them stay (Redis's
+/// SPOP_MOVE_STRATEGY_MUL).
+const SPOP_MOVE_STRATEGY_MUL: u64 = 5;
+
+/// `set`'s members gathered into a new set, as SUNION does: an intset when
+/// every member is an integer and they fit one, else a hashtable.
+fn reencoded(set: &Set, intset_max: usize) -> Set {
+    let mut out = Set::default();
+    for m in set.iter() {
+        m.with_bytes(|b| out.insert(b, intset_max));
+    }
+    out
 }
 
 /// Most picks a random-with-repetition reply may hold. Redis has no limit and

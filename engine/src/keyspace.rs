@@ -456,6 +456,26 @@ impl Keyspace {
         // (touchAllWatchedKeysInDb with the other database as replacement).
         self.touch_watched_present(a, b);
         self.touch_watched_present(b, a);
+        // Clients stay with their database: a key blocked on there may
+        // now hold a list or sorted set (scanDatabaseForReadyKeys).
+        self.signal_blocked_present(a);
+        self.signal_blocked_present(b);
+    }
+
+    /// Queues as ready every blocked-on key that holds a list or a sorted
+    /// set in database `idx` (streams wake through their WATCH signal).
+    fn signal_blocked_present(&mut self, idx: usize) {
+        let mut ready = Vec::new();
+        for key in self.shared.blocking_keys.keys() {
+            let hash = self.shared.hasher.hash(key);
+            let seg = &self.dbs[idx].segments[(hash >> SEGMENT_SHIFT) as usize];
+            if let Some(e) = seg.map.get(hash, key) {
+                if matches!(e.value, Value::List(_) | Value::ZSet(_)) {
+                    ready.push((idx, key.clone()));
+                }
+            }
+        }
+        self.shared.ready_keys.extend(ready);
     }
 
     /// Queues a WATCH signal for each key watched in `idx` that is present

@@ -29,10 +29,11 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use bytes::Bytes;
 
 use crate::client::{Client, ReplyMode};
-use crate::commands::{args::parse_f64_opt, CmdError, CmdResult};
+use crate::commands::{CmdError, CmdResult};
 use crate::ctx::Ctx;
 use crate::resp::Reply;
 use crate::server::Server;
+use crate::util::float::LongDouble;
 use strata_engine::ValueType;
 
 /// What a handler asks for when it must wait.
@@ -85,6 +86,11 @@ impl Blocking {
         self.clients.len()
     }
 
+    /// Blocked clients that will time out (INFO clients_in_timeout_table).
+    pub fn timeout_count(&self) -> usize {
+        self.deadlines.len()
+    }
+
     /// Keys with at least one client waiting (INFO `total_blocking_keys`).
     pub fn blocking_keys(&self) -> usize {
         self.by_key.len()
@@ -133,21 +139,28 @@ pub fn ready_key(ctx: &Ctx) -> Option<Bytes> {
 }
 
 /// Parses a timeout in seconds (BLPOP and friends) into an absolute deadline
-/// in ms (0 = forever), with Redis 7.0's errors and rounding (ms rounded up;
-/// values that do not fit come out "negative" as the C cast makes them).
+/// in ms (0 = forever), with Redis 7.0's errors and rounding (see
+/// `timeout_ms`).
 pub fn parse_timeout(arg: &[u8], now_ms: u64) -> Result<u64, CmdError> {
-    let secs = parse_f64_opt(arg)
-        .ok_or_else(|| CmdError::new("ERR timeout is not a float or out of range"))?;
-    let ms = (secs * 1000.0).ceil();
-    // -0.0 (from tiny negative values) is 0, which waits forever.
-    if !(ms > -(2f64.powi(63)) && ms < 2f64.powi(63)) || ms < 0.0 {
-        return Err(CmdError::new("ERR timeout is negative"));
-    }
-    let ms = ms as u64;
+    let ms = timeout_ms(arg)?;
     if ms == 0 {
         return Ok(0);
     }
     Ok(now_ms.saturating_add(ms))
+}
+
+/// A timeout in seconds as Redis 7.0 reads it (getTimeoutFromObjectOrReply
+/// with UNIT_SECONDS): a `long double`, times 1000, rounded up to whole
+/// milliseconds; 0 = forever. Values whose C cast does not fit come out
+/// "negative" as on x86-64.
+pub fn timeout_ms(arg: &[u8]) -> Result<u64, CmdError> {
+    let secs = LongDouble::parse(arg)
+        .ok_or_else(|| CmdError::new("ERR timeout is not a float or out of range"))?;
+    // -0.0001 s rounds up to 0, which waits forever.
+    match secs.seconds_to_ms_ceil() {
+        Some(ms) if ms >= 0 => Ok(ms as u64),
+        _ => Err(CmdError::new("ERR timeout is negative")),
+    }
 }
 
 /// Called by dispatch after a handler asked to block: registers the client

@@ -288,3 +288,63 @@ fn pipelined_commands_wait_behind_a_blocked_one() {
     assert_eq!(pong, "PONG");
     assert_eq!(echo, "after");
 }
+
+/// INFO clients line `name:value`.
+fn info_clients_field(con: &mut redis::Connection, name: &str) -> String {
+    let info: String = redis::cmd("INFO").arg("clients").query(con).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn swapdb_wakes_clients_blocked_on_keys_it_brings_and_info_counts_them() {
+    let srv = Server::start();
+    let mut other = srv.conn();
+    let _: () = redis::cmd("SELECT").arg(1).query(&mut other).unwrap();
+    let _: i64 = redis::cmd("RPUSH")
+        .arg("k")
+        .arg("hello")
+        .query(&mut other)
+        .unwrap();
+    let _: i64 = redis::cmd("ZADD")
+        .arg("z")
+        .arg(1)
+        .arg("m")
+        .query(&mut other)
+        .unwrap();
+    let list = spawn_cmd::<Option<(String, String)>>(&srv, blpop("k", 5.0));
+    let forever = spawn_cmd::<Option<(String, String, String)>>(&srv, {
+        let mut c = redis::cmd("BZPOPMIN");
+        c.arg("z").arg(0);
+        c
+    });
+    settle();
+    let mut con = srv.conn();
+    assert_eq!(info_clients_field(&mut con, "blocked_clients"), "2");
+    // Only the BLPOP has a timeout.
+    assert_eq!(
+        info_clients_field(&mut con, "clients_in_timeout_table"),
+        "1"
+    );
+    let started = Instant::now();
+    let _: () = redis::cmd("SWAPDB")
+        .arg(1)
+        .arg(0)
+        .query(&mut other)
+        .unwrap();
+    assert_eq!(
+        list.join().unwrap().unwrap(),
+        Some(("k".to_string(), "hello".to_string()))
+    );
+    assert_eq!(
+        forever.join().unwrap().unwrap(),
+        Some(("z".to_string(), "m".to_string(), "1".to_string()))
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(info_clients_field(&mut con, "blocked_clients"), "0");
+    let len: i64 = redis::cmd("LLEN").arg("k").query(&mut con).unwrap();
+    assert_eq!(len, 0);
+}

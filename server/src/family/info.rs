@@ -223,11 +223,15 @@ fn clients(srv: &Server, client: &Client, w: &mut Lines) {
     w.field("maxclients", srv.config.maxclients);
     w.field("client_recent_max_input_buffer", max_in);
     w.field("client_recent_max_output_buffer", max_out);
-    w.field("blocked_clients", srv.stream_blocking.blocked_count());
+    // Lists and sorted sets block in `blocking`, streams in `blocking_streams`.
+    w.field(
+        "blocked_clients",
+        srv.blocking.blocked_count() + srv.stream_blocking.blocked_count(),
+    );
     w.field("tracking_clients", 0);
     w.field(
         "clients_in_timeout_table",
-        srv.stream_blocking.timeout_count(),
+        srv.blocking.timeout_count() + srv.stream_blocking.timeout_count(),
     );
 }
 

@@ -378,17 +378,18 @@ fn lrange(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     Ok(Reply::BulkArray(items.unwrap_or_default()))
 }
 
+/// As Redis: the key (missing: nil; another type: WRONGTYPE) before the index.
 fn lindex(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let key = args.key()?;
-    let index = args.next_i64()?;
+    let index_arg = args.next()?;
     let got = read_list(ctx, &key, |l| {
-        let i = normalize(index, l.len());
+        let i = normalize(parse_i64(&index_arg)?, l.len());
         if i < 0 {
-            return None;
+            return Ok(None);
         }
-        l.get(i as usize).map(Bytes::copy_from_slice)
+        Ok(l.get(i as usize).map(Bytes::copy_from_slice))
     })?;
-    Ok(got.flatten().map_or(Reply::Nil, Reply::Bulk))
+    Ok(got.transpose()?.flatten().map_or(Reply::Nil, Reply::Bulk))
 }
 
 // ---------------------------------------------------------------- edit

@@ -111,6 +111,42 @@ impl LongDouble {
         matches!(self.kind, Kind::Zero | Kind::Finite { .. })
     }
 
+    /// `(long long) ceill(v * 1000.0)` as Redis computes a timeout in
+    /// milliseconds from seconds: the product rounded to 64 bits, then its
+    /// ceiling; None where x86-64's cast gives LLONG_MIN (NaN, infinities,
+    /// anything outside i64).
+    pub fn seconds_to_ms_ceil(&self) -> Option<i64> {
+        let (mant, exp) = match self.kind {
+            Kind::Zero => return Some(0),
+            Kind::Inf | Kind::Nan => return None,
+            Kind::Finite { mant, exp } => (mant, exp),
+        };
+        let product = round(self.neg, &(BigUint::from(mant) * 1000u32), exp, false);
+        let (mant, exp) = match product.kind {
+            Kind::Zero => return Some(0),
+            Kind::Inf | Kind::Nan => return None,
+            Kind::Finite { mant, exp } => (mant, exp),
+        };
+        // |v| = int + frac, frac < 1.
+        let (int, has_frac) = if exp >= 0 {
+            if exp >= 64 || (mant as u128) << exp > u64::MAX as u128 {
+                return None;
+            }
+            (mant << exp, false)
+        } else if exp <= -64 {
+            (0, true)
+        } else {
+            (mant >> -exp, mant & ((1u64 << -exp) - 1) != 0)
+        };
+        if self.neg {
+            // The ceiling of a negative value drops its fraction.
+            (int <= 1u64 << 63).then(|| (int as i128).wrapping_neg() as i64)
+        } else {
+            let up = int.checked_add(has_frac as u64)?;
+            i64::try_from(up).ok()
+        }
+    }
+
     pub fn is_nan(&self) -> bool {
         self.kind == Kind::Nan
     }
@@ -477,6 +513,28 @@ mod tests {
         assert!(!(big + big).is_finite(), "overflow to infinity");
         assert_eq!(inf.to_human_string(), "inf");
         assert_eq!(ninf.to_human_string(), "-inf");
+    }
+
+    #[test]
+    fn timeouts_round_up_in_long_double() {
+        let ms = |s: &str| {
+            LongDouble::parse(s.as_bytes())
+                .unwrap()
+                .seconds_to_ms_ceil()
+        };
+        assert_eq!(ms("0"), Some(0));
+        assert_eq!(ms("0.0001"), Some(1));
+        assert_eq!(ms("1.5"), Some(1500));
+        assert_eq!(ms("-0.0001"), Some(0));
+        assert_eq!(ms("-1.0001"), Some(-1000));
+        // f64 would round 9223372036854775 * 1000 past i64::MAX.
+        assert_eq!(ms("9223372036854775"), Some(9_223_372_036_854_775_000));
+        assert_eq!(ms("9223372036854775.807"), Some(i64::MAX));
+        assert_eq!(ms("9223372036854775.808"), None);
+        assert!(ms("-9223372036854775.808").is_some_and(|v| v < 0));
+        assert_eq!(ms("1e400"), None);
+        assert_eq!(ms("inf"), None);
+        assert_eq!(ms("1e-4000"), Some(1));
     }
 
     #[test]

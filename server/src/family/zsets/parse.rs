@@ -4,7 +4,6 @@
 //! ranges, and the seconds timeout of the blocking pops.
 
 use crate::commands::CmdError;
-use crate::util::float::LongDouble;
 use strata_engine::types::zset::{LexBound, LexRange, ScoreRange};
 
 /// Hex digits kept while parsing a hex float (more cannot change a double).
@@ -231,16 +230,7 @@ pub fn parse_lex_range(min: &[u8], max: &[u8]) -> Result<LexRange, CmdError> {
 /// The seconds timeout of BZPOPMIN/BZPOPMAX/BZMPOP (getTimeoutFromObjectOrReply
 /// with UNIT_SECONDS), in milliseconds; 0 means block forever.
 pub fn parse_timeout_ms(s: &[u8]) -> Result<u64, CmdError> {
-    let invalid = || CmdError::new("ERR timeout is not a float or out of range");
-    LongDouble::parse(s).ok_or_else(invalid)?;
-    // Accepted by string2ld; a value too large for a double is infinite here,
-    // and Redis's out-of-range cast to long long gives a negative number.
-    let (v, _) = strtod_exact(s).ok_or_else(invalid)?;
-    let ms = v * 1000.0;
-    if !(-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&ms) || ms.trunc() < 0.0 {
-        return Err(CmdError::new("ERR timeout is negative"));
-    }
-    Ok(ms.trunc() as u64)
+    crate::blocking::timeout_ms(s)
 }
 
 #[cfg(test)]
@@ -313,6 +303,7 @@ mod tests {
         assert_eq!(parse_timeout_ms(b"0"), Ok(0));
         assert_eq!(parse_timeout_ms(b"1.5"), Ok(1500));
         assert_eq!(parse_timeout_ms(b"-0.0001"), Ok(0));
+        assert_eq!(parse_timeout_ms(b"0.0001"), Ok(1));
         assert!(parse_timeout_ms(b"-1").is_err());
         assert_eq!(
             parse_timeout_ms(b"inf"),

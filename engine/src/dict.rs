@@ -246,6 +246,16 @@ impl<V> Dict<V> {
         }
     }
 
+    /// `prefetch_lookups` for up to `LOOKUPS_PREFETCH_MAX` keys hashed by `hasher`.
+    pub fn prefetch_keys(&self, hasher: &Hasher, keys: &[&[u8]]) {
+        let mut hashes = [0u64; LOOKUPS_PREFETCH_MAX];
+        let n = keys.len().min(LOOKUPS_PREFETCH_MAX);
+        for (h, k) in hashes.iter_mut().zip(&keys[..n]) {
+            *h = hasher.hash(k);
+        }
+        self.prefetch_lookups(&hashes[..n]);
+    }
+
     /// The first node of the bucket a hash falls in.
     #[inline]
     pub fn first_in_bucket_of(&self, hash: u64) -> Option<(&[u8], &V)> {

@@ -94,6 +94,27 @@ impl ZModel {
     }
 }
 
+/// Sends the batch in one write and checks each reply against `expected`.
+fn send_and_check(
+    raw: &mut strata_tests::RawConn,
+    batch: &mut Vec<u8>,
+    expected: &mut Vec<Vec<u8>>,
+    step: usize,
+) {
+    raw.send(batch).expect("send pipeline");
+    batch.clear();
+    for (i, want) in expected.drain(..).enumerate() {
+        let got = raw
+            .read_reply()
+            .unwrap_or_else(|e| panic!("step {step}, reply {i}: {e}"));
+        assert_eq!(
+            strata_tests::escape(&got),
+            strata_tests::escape(&want),
+            "step {step}, reply {i}"
+        );
+    }
+}
+
 fn bulk(s: &str) -> Vec<u8> {
     format!("${}\r\n{s}\r\n", s.len()).into_bytes()
 }
@@ -209,18 +230,7 @@ fn pipelined_sorted_set_batches_on_one_key() {
             }
         }
         if batch.len() > 16 * 1024 || step == 19_999 {
-            raw.send(&batch).expect("send pipeline");
-            batch.clear();
-            for (i, want) in expected.drain(..).enumerate() {
-                let got = raw
-                    .read_reply()
-                    .unwrap_or_else(|e| panic!("step {step}, reply {i}: {e}"));
-                assert_eq!(
-                    strata_tests::escape(&got),
-                    strata_tests::escape(&want),
-                    "step {step}, reply {i}"
-                );
-            }
+            send_and_check(&mut raw, &mut batch, &mut expected, step);
         }
     }
     raw.send(&encode_request(&["ZCARD", "z"])).unwrap();
@@ -298,18 +308,7 @@ fn pipelined_set_and_hash_batches_on_one_key() {
             }
         }
         if batch.len() > 16 * 1024 || step == 29_999 {
-            raw.send(&batch).expect("send pipeline");
-            batch.clear();
-            for (i, want) in expected.drain(..).enumerate() {
-                let got = raw
-                    .read_reply()
-                    .unwrap_or_else(|e| panic!("step {step}, reply {i}: {e}"));
-                assert_eq!(
-                    strata_tests::escape(&got),
-                    strata_tests::escape(&want),
-                    "step {step}, reply {i}"
-                );
-            }
+            send_and_check(&mut raw, &mut batch, &mut expected, step);
         }
     }
     for (cmd, key, n) in [("SCARD", "s", set.len()), ("HLEN", "h", hash.len())] {

@@ -17,7 +17,7 @@
 
 use super::packed;
 use super::tagged::{Form, SmallOrBig, ThinBuf, ThinRepr};
-use crate::dict::{Dict, Hasher, LOOKUPS_PREFETCH_MAX};
+use crate::dict::{Dict, Hasher};
 use crate::value::Encodings;
 
 /// Heap bytes of one dict node holding a field and a value (node + two boxes'
@@ -288,12 +288,7 @@ impl Hash {
     /// listpack is one buffer, in cache after the first lookup.
     pub fn prefetch_fields(&self, fields: &[&[u8]]) {
         if let Form::Big(t) = self.0.get() {
-            let mut hashes = [0u64; LOOKUPS_PREFETCH_MAX];
-            let n = fields.len().min(LOOKUPS_PREFETCH_MAX);
-            for (h, f) in hashes.iter_mut().zip(&fields[..n]) {
-                *h = t.hasher.hash(f);
-            }
-            t.dict.prefetch_lookups(&hashes[..n]);
+            t.dict.prefetch_keys(&t.hasher, fields);
         }
     }
 

@@ -10,7 +10,7 @@
 
 use std::sync::OnceLock;
 
-use crate::dict::{Dict, Hasher, LOOKUPS_PREFETCH_MAX};
+use crate::dict::{Dict, Hasher};
 use crate::types::intset::IntSet;
 use crate::types::tagged::{Form, SmallOrBig};
 use crate::value::{fmt_i64, parse_i64_strict};
@@ -211,12 +211,7 @@ impl Set {
     /// An intset is one buffer, in cache after the first lookup.
     pub fn prefetch_members(&self, members: &[&[u8]]) {
         if let Form::Big(s) = self.0.get() {
-            let mut hashes = [0u64; LOOKUPS_PREFETCH_MAX];
-            let n = members.len().min(LOOKUPS_PREFETCH_MAX);
-            for (h, m) in hashes.iter_mut().zip(&members[..n]) {
-                *h = member_hasher().hash(m);
-            }
-            s.dict.prefetch_lookups(&hashes[..n]);
+            s.dict.prefetch_keys(member_hasher(), members);
         }
     }
 

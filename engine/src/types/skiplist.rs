@@ -1671,32 +1671,26 @@ mod tests {
             Ok("0") => &[false],
             _ => &[false, true],
         };
-        for round in 0..4 {
-            for &look_ahead in modes {
-                let mut sk = SkipList::new();
-                for batch in ops[..1_000_000].chunks(16) {
+        let run = |sk: &mut SkipList, ops: &[(Vec<u8>, f64)], look_ahead: bool| {
+            for batch in ops.chunks(16) {
+                if look_ahead {
                     let e: Vec<(&[u8], Ahead)> = batch
                         .iter()
                         .map(|(m, s)| (&m[..], Ahead::MoveTo(*s)))
                         .collect();
                     sk.prefetch_updates(&e);
-                    for (m, s) in batch {
-                        write(&mut sk, m, *s);
-                    }
                 }
+                for (m, s) in batch {
+                    write(sk, m, *s);
+                }
+            }
+        };
+        for round in 0..4 {
+            for &look_ahead in modes {
+                let mut sk = SkipList::new();
+                run(&mut sk, &ops[..1_000_000], true);
                 let t = std::time::Instant::now();
-                for batch in ops[1_000_000..].chunks(16) {
-                    if look_ahead {
-                        let e: Vec<(&[u8], Ahead)> = batch
-                            .iter()
-                            .map(|(m, s)| (&m[..], Ahead::MoveTo(*s)))
-                            .collect();
-                        sk.prefetch_updates(&e);
-                    }
-                    for (m, s) in batch {
-                        write(&mut sk, m, *s);
-                    }
-                }
+                run(&mut sk, &ops[1_000_000..], look_ahead);
                 let ns = t.elapsed().as_nanos() as f64 / 1e6;
                 eprintln!(
                     "round {round} look_ahead {look_ahead}: {ns:.0} ns/op, len {}",

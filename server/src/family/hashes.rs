@@ -13,7 +13,7 @@ use crate::ctx::Ctx;
 use crate::family::scan::{parse_scan_cursor, ScanOptions, SCAN_VISITS_PER_COUNT};
 use crate::family::sets::scan;
 use crate::resp::Reply;
-use crate::util::longdouble;
+use crate::util::float::LongDouble;
 use strata_engine::notify;
 use strata_engine::value::parse_i64_strict;
 use strata_engine::{Hash, Value, WriteGuard};
@@ -244,7 +244,7 @@ fn hincrby(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 fn hincrbyfloat(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let key = args.key()?;
     let field = args.next()?;
-    let incr = longdouble::parse(&args.next()?).ok_or_else(CmdError::not_float)?;
+    let incr = LongDouble::parse(&args.next()?).ok_or_else(CmdError::not_float)?;
     if !incr.is_finite() {
         return Err(CmdError::new("ERR value is NaN or Infinity"));
     }
@@ -253,8 +253,8 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     let mut g = db.write_or_insert(&key, || Value::Hash(Hash::default())).0;
     let hash = hash_mut(&mut g)?;
     let current = match hash.get(&field) {
-        None => longdouble::Ld::Zero { neg: false },
-        Some(v) => match longdouble::parse(v) {
+        None => LongDouble::ZERO,
+        Some(v) => match LongDouble::parse(v) {
             Some(x) => x,
             None => {
                 g.unchanged();
@@ -262,12 +262,12 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
             }
         },
     };
-    let sum = longdouble::add(current, incr);
+    let sum = current + incr;
     if !sum.is_finite() {
         g.unchanged();
         return Err(CmdError::new("ERR increment would produce NaN or Infinity"));
     }
-    let text = longdouble::format_human(sum);
+    let text = sum.to_human_string();
     hash.set(&field, text.as_bytes(), &enc);
     g.notify(notify::HASH, "hincrbyfloat");
     drop(g);

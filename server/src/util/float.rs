@@ -1,4 +1,4 @@
-//! Redis's `long double` arithmetic (INCRBYFLOAT, HINCRBYFLOAT), in software.
+//! Redis's `long double` arithmetic (INCRBYFLOAT, HINCRBYFLOAT, blocking timeouts), in software.
 //!
 //! Redis on x86-64 parses numbers with `strtold`, adds them in the x87 80-bit
 //! extended format (a 64-bit significand) and prints the sum with `%.17Lf`,
@@ -544,5 +544,98 @@ mod tests {
         }
         let a = LongDouble::from_i64(i64::MIN);
         assert_eq!((a + a).to_human_string(), "-18446744073709551616");
+    }
+
+    // Cases carried over from the HINCRBYFLOAT module this one replaced.
+    fn incr(a: &str, b: &str) -> Option<String> {
+        let x = LongDouble::parse(a.as_bytes())? + LongDouble::parse(b.as_bytes())?;
+        x.is_finite().then(|| x.to_human_string())
+    }
+
+    #[test]
+    fn hincrbyfloat_sums_match_redis() {
+        assert_eq!(incr("0", "0.1").as_deref(), Some("0.1"));
+        assert_eq!(incr("0.1", "0.1").as_deref(), Some("0.2"));
+        assert_eq!(incr("0.2", "0.1").as_deref(), Some("0.3"));
+        assert_eq!(incr("0", "1.5").as_deref(), Some("1.5"));
+        assert_eq!(incr("0", "3.0").as_deref(), Some("3"));
+        assert_eq!(incr("0", "1.0000000000000000001").as_deref(), Some("1"));
+        assert_eq!(
+            incr("0", "3.14159265358979323846264338327950288").as_deref(),
+            Some("3.14159265358979324")
+        );
+        assert_eq!(incr("0", "1e-20").as_deref(), Some("0"));
+        assert_eq!(incr("0", "-1e-18").as_deref(), Some("0"));
+        assert_eq!(incr("0", "123.456e-5").as_deref(), Some("0.00123456"));
+        assert_eq!(
+            incr("0", "9007199254740993").as_deref(),
+            Some("9007199254740993")
+        );
+        assert_eq!(incr("0", "5e-324").as_deref(), Some("0"));
+        assert_eq!(
+            incr("0", "123456789012345678901234567890").as_deref(),
+            Some("123456789012345678899921813504")
+        );
+        assert_eq!(incr("0", "-0").as_deref(), Some("0"));
+        assert_eq!(incr("0", "0x10").as_deref(), Some("16"));
+        assert_eq!(incr("0x1p3", "1").as_deref(), Some("9"));
+        assert_eq!(incr("+5", "1").as_deref(), Some("6"));
+        assert_eq!(incr(".5", "1").as_deref(), Some("1.5"));
+        assert_eq!(incr("5.", "1").as_deref(), Some("6"));
+        assert_eq!(incr("-.5e1", "1").as_deref(), Some("-4"));
+        assert_eq!(incr("1.5", "-1.5").as_deref(), Some("0"));
+        assert_eq!(incr("01", "1").as_deref(), Some("2"));
+        let big = incr("0", "1e308").unwrap();
+        assert!(big.starts_with("99999999999999999996685879655845645660560099847415567207797047994921734868838061872100126921888539320446747225054013223152134749593960583597420814430196418767959100019603190778663109604507106667939153395788938914560543563061268364901618630217086589253444881623791300855757318142424510452728255046343928578048"));
+        assert_eq!(big.len(), 308);
+        let twice = incr(&big, "1e308").unwrap();
+        assert!(twice.starts_with("19999999999999999999337175931169129132112019969483113441559409598984346973767612374420025384377707864089349445010802644630426949918792116719484162886039283753591820003920638155732621920901421333587830679157787782912108712612253672980323726043417317850688976324758260171151463628484902090545651009268785715609"));
+        let huge = incr("1e4932", "1").unwrap();
+        assert_eq!(huge.len(), 4933);
+        assert!(huge.starts_with("10000000000000000000060189493879638913238377742545331147737850413525330194866087224075333277794331427736665255636662776820618609064404603366234161649310975421086536237399472378242736077556462820773377467706282810834612447094576436334092728448514209146667654083398564977383067564541370376184404761829828659540540463209082995559423"));
+        assert_eq!(incr("1e4932", "1e4932"), None, "overflow to inf");
+        assert_eq!(incr("inf", "1"), None);
+    }
+
+    #[test]
+    fn rejects_like_string2ld() {
+        for bad in [
+            "", " 1", "1 ", "abc", "1.5e", "nan", "1e5000", "1e-5000", ".", "-", "1e+", "0x",
+            "inf1",
+        ] {
+            assert!(
+                LongDouble::parse(bad.as_bytes()).is_none(),
+                "{bad:?} should be rejected"
+            );
+        }
+        for good in ["inf", "-inf", "Infinity", "0x1.8p1", "1e-4940", "0.0", "-0"] {
+            assert!(
+                LongDouble::parse(good.as_bytes()).is_some(),
+                "{good:?} should parse"
+            );
+        }
+        assert_eq!(
+            LongDouble::parse(b"0x1.8p1").unwrap().to_human_string(),
+            "3"
+        );
+    }
+
+    #[test]
+    fn sums_round_to_nearest_even() {
+        // 2^64 + 1 is not representable: rounds to 2^64 (tie goes to even).
+        let a = LongDouble::parse(b"18446744073709551616").unwrap();
+        let one = LongDouble::from_i64(1);
+        assert_eq!((a + one).to_human_string(), "18446744073709551616");
+        // 2^64 + 3 rounds up to 2^64 + 4.
+        let three = LongDouble::from_i64(3);
+        assert_eq!((a + three).to_human_string(), "18446744073709551620");
+        assert_eq!(
+            (LongDouble::from_i64(-5) + LongDouble::from_i64(3)).to_human_string(),
+            "-2"
+        );
+        assert_eq!(
+            (LongDouble::from_i64(i64::MIN) + LongDouble::from_i64(-1)).to_human_string(),
+            "-9223372036854775809"
+        );
     }
 }

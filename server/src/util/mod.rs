@@ -2,4 +2,3 @@
 
 pub mod float;
 pub mod glob;
-pub mod longdouble;

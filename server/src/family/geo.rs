@@ -12,7 +12,6 @@ use bytes::Bytes;
 use super::geohash::{self, Search, Shape};
 use super::pqsort;
 use super::zsets::{as_zset, encodings};
-use crate::commands::args::parse_f64_opt;
 use crate::commands::{acl, flags::*, keys, spec, Args, CmdError, CmdResult, CommandSpec};
 use crate::ctx::Ctx;
 use crate::resp::Reply;
@@ -89,9 +88,11 @@ pub const COMMANDS: &[CommandSpec] = &[
     ),
 ];
 
-/// Redis's getDoubleFromObjectOrReply with an optional custom message.
+/// Redis's getDoubleFromObjectOrReply with an optional custom message
+/// (strtod of the whole string; overflow to infinity and underflow to zero
+/// are errors).
 fn double(b: &[u8], msg: Option<&'static str>) -> Result<f64, CmdError> {
-    parse_f64_opt(b).ok_or_else(|| match msg {
+    crate::family::zsets::parse::string2d(b).ok_or_else(|| match msg {
         Some(m) => CmdError::new(m),
         None => CmdError::not_float(),
     })

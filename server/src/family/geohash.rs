@@ -131,10 +131,33 @@ pub fn score_of(long: f64, lat: f64) -> Option<u64> {
     encode(LONG_RANGE, LAT_RANGE, long, lat, STEP_MAX).map(|h| h.bits)
 }
 
+/// `(uint64_t) v` as gcc compiles it for x86-64 (what Redis does to a
+/// member's score before decoding it): values below 2^63 through the signed
+/// conversion (so -1 becomes all ones), larger ones offset by 2^63; values
+/// the instruction cannot convert (infinities, out of range) come out as
+/// 2^63 before that offset is undone. Sorted-set scores that no GEOADD made
+/// decode as in Redis.
+fn score_bits(v: f64) -> u64 {
+    const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+    // CVTTSD2SI: truncation, or i64::MIN for NaN and anything out of range.
+    let cvttsd2si = |x: f64| {
+        if x.is_nan() || !(-TWO_POW_63..TWO_POW_63).contains(&x) {
+            i64::MIN
+        } else {
+            x as i64
+        }
+    };
+    if v.is_nan() || v < TWO_POW_63 {
+        cvttsd2si(v) as u64
+    } else {
+        cvttsd2si(v - TWO_POW_63) as u64 ^ (1 << 63)
+    }
+}
+
 /// The (longitude, latitude) a stored score stands for.
 pub fn point_of(score: f64) -> (f64, f64) {
     let h = Hash {
-        bits: score as u64,
+        bits: score_bits(score),
         step: STEP_MAX,
     };
     area_center(&decode(LONG_RANGE, LAT_RANGE, h))

@@ -36,7 +36,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec(
         "pfcount",
         -2,
-        READONLY,
+        READONLY | MAY_REPLICATE,
         acl::HYPERLOGLOG,
         keys(1, -1, 1),
         pfcount,

@@ -33,8 +33,22 @@ pub const COMMANDS: &[CommandSpec] = &[
         keys(1, -1, 1),
         sunsubscribe,
     ),
-    spec("publish", 3, INTROSPECT | FAST, 0, NO_KEYS, publish),
-    spec("spublish", 3, INTROSPECT | FAST, 0, keys(1, 1, 1), spublish),
+    spec(
+        "publish",
+        3,
+        INTROSPECT | FAST | MAY_REPLICATE,
+        0,
+        NO_KEYS,
+        publish,
+    ),
+    spec(
+        "spublish",
+        3,
+        INTROSPECT | FAST | MAY_REPLICATE,
+        0,
+        keys(1, 1, 1),
+        spublish,
+    ),
     container("pubsub", -2, 0, 0, SUBCOMMANDS),
 ];
 

@@ -192,7 +192,9 @@ fn sort_ro(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
 fn sort_generic(ctx: &mut Ctx, args: &mut Args, readonly: bool) -> CmdResult {
     let key = args.key()?;
     let mut o = parse_options(args, readonly)?;
-    let in_script = false;
+    // Scripts (and AOF loading, whose SORTs all STORE anyway) run on a
+    // client without a connection: Redis's CLIENT_SCRIPT for this purpose.
+    let in_script = ctx.client.fake;
     let fill = ctx.srv.keyspace.shared.encodings.list_max_listpack_size;
     let mut db = ctx.db();
 

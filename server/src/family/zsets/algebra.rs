@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use bytes::Bytes;
 
 use super::parse::string2d;
-use super::range::store_result;
+use super::range::{store_result, Build};
 use super::scored_reply;
 use crate::commands::args::parse_i64;
 use crate::commands::{Args, CmdError, CmdResult};
@@ -291,7 +291,13 @@ fn generic(
         return Ok(Reply::Int(count as i64));
     }
     match dst {
-        Some(dst) => Ok(store_result(ctx, &dst, items, store_event(op))),
+        Some(dst) => Ok(store_result(
+            ctx,
+            &dst,
+            items,
+            store_event(op),
+            Build::SkiplistThenShrink,
+        )),
         None => Ok(scored_reply(resp, items, withscores)),
     }
 }

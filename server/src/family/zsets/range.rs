@@ -224,13 +224,26 @@ pub fn zrevrangebylex(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
     range_generic(ctx, args, Some(Kind::Lex), Some(true))
 }
 
-/// Stores `items` as a sorted set at `dst` (listpack when it fits), or
-/// deletes `dst` when there are none. Replies with the count.
+/// How a STORE command builds its destination, as Redis does.
+#[derive(Clone, Copy, PartialEq)]
+pub(crate) enum Build {
+    /// ZUNIONSTORE & co.: a skiplist, converted to a listpack at the end
+    /// when it fits (zsetConvertToListpackIfNeeded).
+    SkiplistThenShrink,
+    /// ZRANGESTORE: a listpack when the count fits (zsetTypeCreate with no
+    /// length hint), converted as members arrive. So a -0 score inserted
+    /// before a long member became 0 in the listpack, as in Redis.
+    ListpackFirst,
+}
+
+/// Stores `items` as a sorted set at `dst`, or deletes `dst` when there are
+/// none. Replies with the count.
 pub(crate) fn store_result(
     ctx: &mut Ctx,
     dst: &[u8],
     items: Vec<(Bytes, f64)>,
     event: &'static str,
+    build: Build,
 ) -> Reply {
     let enc = encodings(ctx);
     let mut db = ctx.db();
@@ -240,13 +253,19 @@ pub(crate) fn store_result(
         }
         return Reply::Int(0);
     }
-    let mut z = ZSet::new_skiplist();
+    let mut z = if build == Build::ListpackFirst && items.len() <= enc.zset_max_listpack_entries {
+        ZSet::new_listpack()
+    } else {
+        ZSet::new_skiplist()
+    };
     for (m, s) in &items {
         if z.score(m).is_none() {
             z.insert(m, *s, &enc);
         }
     }
-    z.shrink_if_fits(&enc);
+    if build == Build::SkiplistThenShrink {
+        z.shrink_if_fits(&enc);
+    }
     let n = z.len();
     db.set(dst, Value::ZSet(z), false);
     db.notify(notify::ZSET, event, dst);
@@ -264,7 +283,13 @@ pub fn zrangestore(ctx: &mut Ctx, args: &mut Args) -> CmdResult {
             Some(v) => select(as_zset(v)?, &req),
         }
     };
-    Ok(store_result(ctx, &dst, items, "zrangestore"))
+    Ok(store_result(
+        ctx,
+        &dst,
+        items,
+        "zrangestore",
+        Build::ListpackFirst,
+    ))
 }
 
 fn remrange_generic(ctx: &mut Ctx, args: &mut Args, kind: Kind) -> CmdResult {

@@ -1,5 +1,5 @@
 //! LZF compression in the format Redis uses for RDB strings (liblzf's
-//! "very fast" variant). Written from the format description:
+//! "very fast" variant, as Redis builds it). The format:
 //!
 //! - a control byte `c < 32` starts a literal run of `c + 1` bytes;
 //! - otherwise it is a back reference: length `c >> 5` (7 means "read one more
@@ -10,98 +10,144 @@
 //! past the input, whatever the input holds.
 #![cfg_attr(not(test), deny(clippy::indexing_slicing))]
 
-/// Longest literal run one control byte can describe.
-const LITERAL_RUN_MAX: usize = 32;
-/// Longest back reference (7 + 255 + 2).
-const MATCH_LEN_MAX: usize = 264;
-/// Farthest back reference.
-const OFFSET_MAX: usize = 8192;
-const HASH_BITS: u32 = 14;
+/// Longest literal run one control byte can describe (MAX_LIT).
+const LITERAL_RUN_MAX: usize = 1 << 5;
+/// Longest back reference in octets (MAX_REF: 7 + 255 + 2).
+const MATCH_LEN_MAX: usize = (1 << 8) + (1 << 3);
+/// Farthest back reference (MAX_OFF).
+const OFFSET_MAX: usize = 1 << 13;
+/// Hash table of liblzf as Redis builds it (HLOG 16).
+const HASH_BITS: u32 = 16;
+const HASH_SLOTS: usize = 1 << HASH_BITS;
 
-/// Compresses `input` (our own bytes, indices bounded by the loop conditions);
-/// None when the output would not be smaller than
-/// `input.len() - 1` bytes (Redis then stores the string uncompressed).
-#[allow(clippy::indexing_slicing)]
+/// Compresses `input` as Redis's rdbSaveLzfStringObject does: liblzf's
+/// `lzf_compress` (VERY_FAST, HLOG 16, offsets in the table) with room for
+/// `input.len() - 4` bytes; None when that does not suffice, or the input
+/// is 4 bytes or less (Redis then stores the string uncompressed).
+///
+/// The output is byte for byte liblzf's. Like Redis's, the hash table is
+/// not cleared between calls (Redis keeps it on the stack with INIT_HTAB
+/// 0): stale entries take part in match finding, exactly as in Redis, so
+/// the same sequence of compressions on one thread gives the same bytes.
 pub fn compress(input: &[u8]) -> Option<Vec<u8>> {
     let n = input.len();
-    if n < 4 {
+    if n <= 4 {
         return None;
     }
-    let out_max = n - 1;
-    HASH_TABLE.with(|t| {
-        let mut table = t.borrow_mut();
-        compress_with(input, &mut table, out_max)
-    })
+    HASH_TABLE.with(|t| compress_with(input, &mut t.borrow_mut(), n - 4))
 }
 
 thread_local! {
-    /// Reused between calls: zeroing a fresh table per string would dominate
-    /// the cost for short values. Stale entries from earlier inputs are
-    /// harmless: a candidate is used only if it lies before the current
-    /// position and its bytes match.
-    static HASH_TABLE: std::cell::RefCell<Vec<usize>> = std::cell::RefCell::new(vec![0usize; 1 << HASH_BITS]);
+    static HASH_TABLE: std::cell::RefCell<Vec<u32>> = std::cell::RefCell::new(vec![0u32; HASH_SLOTS]);
 }
 
+/// liblzf's IDX for VERY_FAST: `((h >> (3*8 - HLOG)) - h*5) & (HSIZE - 1)`.
+#[inline]
+fn slot_of(h: u32) -> usize {
+    ((h >> (24 - HASH_BITS)).wrapping_sub(h.wrapping_mul(5)) as usize) & (HASH_SLOTS - 1)
+}
+
+/// `lzf_compress(input, n, out, out_len)`, statement for statement: `op` is
+/// the output position (a run's control byte is reserved before its
+/// literals), `lit` the length of the current literal run. Every index is
+/// checked by the conditions liblzf itself tests before writing.
 #[allow(clippy::indexing_slicing)]
-fn compress_with(input: &[u8], table: &mut [usize], out_max: usize) -> Option<Vec<u8>> {
+fn compress_with(input: &[u8], table: &mut [u32], out_len: usize) -> Option<Vec<u8>> {
     let n = input.len();
-    let mut out: Vec<u8> = Vec::with_capacity(out_max);
-    let mut lit_start = 0usize;
-    let mut i = 0usize;
-    let hash = |p: usize| -> usize {
-        let v = (input[p] as u32) << 16 | (input[p + 1] as u32) << 8 | input[p + 2] as u32;
-        (v.wrapping_mul(2_654_435_761) >> (32 - HASH_BITS)) as usize
-    };
-    while i + 2 < n {
-        let h = hash(i);
-        let cand = table[h];
-        table[h] = i + 1;
-        if cand > 0 && cand - 1 < i {
-            let c = cand - 1;
-            let off = i - c;
-            if off > 0 && off <= OFFSET_MAX && input[c..c + 3] == input[i..i + 3] {
-                let mut len = 3;
-                while i + len < n && len < MATCH_LEN_MAX && input[c + len] == input[i + len] {
-                    len += 1;
-                }
-                flush_literals(&mut out, &input[lit_start..i]);
-                let l = len - 2;
-                let o = off - 1;
-                if l < 7 {
-                    out.push(((l as u8) << 5) | (o >> 8) as u8);
-                } else {
-                    out.push((7u8 << 5) | (o >> 8) as u8);
-                    out.push((l - 7) as u8);
-                }
-                out.push((o & 0xff) as u8);
-                if out.len() >= out_max {
-                    return None;
-                }
-                i += len;
-                lit_start = i;
-                continue;
-            }
-        }
-        i += 1;
-        if out.len() + (i - lit_start) + (i - lit_start) / LITERAL_RUN_MAX + 1 >= out_max {
-            return None;
-        }
-    }
-    flush_literals(&mut out, &input[lit_start..]);
-    if out.len() >= out_max {
+    if n < 3 || out_len == 0 || table.len() != HASH_SLOTS {
         return None;
     }
-    Some(out)
-}
-
-fn flush_literals(out: &mut Vec<u8>, mut lit: &[u8]) {
-    while !lit.is_empty() {
-        let run = lit.len().min(LITERAL_RUN_MAX);
-        out.push((run - 1) as u8);
-        let (head, tail) = lit.split_at(run);
-        out.extend_from_slice(head);
-        lit = tail;
+    let mut out = vec![0u8; out_len];
+    let (mut ip, mut op, mut lit) = (0usize, 1usize, 0usize);
+    let mut hval = (input[0] as u32) << 8 | input[1] as u32;
+    while ip + 2 < n {
+        hval = hval << 8 | input[ip + 2] as u32;
+        let slot = slot_of(hval);
+        let r = table[slot] as usize;
+        table[slot] = ip as u32;
+        // A stale or later entry makes `off` wrap past OFFSET_MAX.
+        let off = ip.wrapping_sub(r).wrapping_sub(1);
+        if off < OFFSET_MAX
+            && r > 0
+            && input[r + 2] == input[ip + 2]
+            && input[r] == input[ip]
+            && input[r + 1] == input[ip + 1]
+        {
+            let mut len = 2;
+            let maxlen = (n - ip - len).min(MATCH_LEN_MAX);
+            if op + 3 + 1 >= out_len && op - (lit == 0) as usize + 3 + 1 >= out_len {
+                return None;
+            }
+            out[op - lit - 1] = (lit as u8).wrapping_sub(1); // stop the run
+            op -= (lit == 0) as usize; // an empty run takes no byte
+            'extend: {
+                if maxlen > 16 {
+                    for _ in 0..16 {
+                        len += 1;
+                        if input[r + len] != input[ip + len] {
+                            break 'extend;
+                        }
+                    }
+                }
+                loop {
+                    len += 1;
+                    if !(len < maxlen && input[r + len] == input[ip + len]) {
+                        break;
+                    }
+                }
+            }
+            len -= 2;
+            ip += 1;
+            if len < 7 {
+                out[op] = ((off >> 8) + (len << 5)) as u8;
+                op += 1;
+            } else {
+                out[op] = ((off >> 8) + (7 << 5)) as u8;
+                out[op + 1] = (len - 7) as u8;
+                op += 2;
+            }
+            out[op] = off as u8;
+            op += 2; // the offset byte, then a new run's control byte
+            lit = 0;
+            ip += len + 1;
+            if ip + 2 >= n {
+                break;
+            }
+            // VERY_FAST: hash the two positions before the new one.
+            ip -= 2;
+            hval = (input[ip] as u32) << 8 | input[ip + 1] as u32;
+            for _ in 0..2 {
+                hval = hval << 8 | input[ip + 2] as u32;
+                table[slot_of(hval)] = ip as u32;
+                ip += 1;
+            }
+        } else {
+            if op >= out_len {
+                return None;
+            }
+            out[op] = input[ip];
+            (op, ip, lit) = (op + 1, ip + 1, lit + 1);
+            if lit == LITERAL_RUN_MAX {
+                out[op - lit - 1] = (lit - 1) as u8;
+                (lit, op) = (0, op + 1);
+            }
+        }
     }
+    if op + 3 > out_len {
+        return None;
+    }
+    while ip < n {
+        out[op] = input[ip];
+        (op, ip, lit) = (op + 1, ip + 1, lit + 1);
+        if lit == LITERAL_RUN_MAX {
+            out[op - lit - 1] = (lit - 1) as u8;
+            (lit, op) = (0, op + 1);
+        }
+    }
+    out[op - lit - 1] = (lit as u8).wrapping_sub(1);
+    op -= (lit == 0) as usize;
+    out.truncate(op);
+    Some(out)
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -184,6 +230,24 @@ mod tests {
         if let Some(c) = compress(&data) {
             assert_eq!(decompress(&c, data.len()).unwrap(), data);
         }
+    }
+
+    #[test]
+    fn compresses_as_redis_does() {
+        // DUMP payloads of redis-server 7.0.15 (its first compressions, so a
+        // clear hash table), and its raw fallback for tight outputs.
+        let fresh = |data: &[u8]| compress_with(data, &mut vec![0; HASH_SLOTS], data.len() - 4);
+        assert_eq!(
+            fresh(&[b'a'; 100]).unwrap(),
+            [0x01, b'a', b'a', 0xe0, 0x57, 0x00, 0x01, b'a', b'a']
+        );
+        assert_eq!(
+            fresh(b"hello hello hello hello hello world world world").unwrap(),
+            b"\x06hello h\xe0\x0e\x05\x04world\xe0\x01\x05\x01ld".to_vec()
+        );
+        // Needs len - 4 bytes of room, with liblzf's margins.
+        assert_eq!(compress(b"abcd"), None);
+        assert_eq!(fresh(b"abcdefghijklmnopqrstuvwxyz"), None);
     }
 
     #[test]

@@ -33,6 +33,9 @@ const NODES_EXACT_GROWTH_MAX: usize = 4;
 struct Node {
     buf: Vec<u8>,
     count: u32,
+    /// The node's size as a Redis listpack (`lp_size`), 0 when not known
+    /// yet: every edit but a push forgets it, the next push recounts.
+    lp_bytes: u32,
 }
 
 impl Node {
@@ -44,7 +47,82 @@ impl Node {
     fn with_elem(elem: &[u8]) -> Node {
         let mut buf = Vec::new();
         packed::push(&mut buf, elem);
-        Node { buf, count: 1 }
+        Node {
+            buf,
+            count: 1,
+            lp_bytes: 0,
+        }
+    }
+
+    /// Bytes this node would take as a Redis listpack, counted once and
+    /// then kept up to date by pushes.
+    fn lp_size(&mut self) -> usize {
+        if self.lp_bytes == 0 {
+            self.lp_bytes = lp_size_of(&self.buf).min(u32::MAX as usize) as u32;
+        }
+        self.lp_bytes as usize
+    }
+
+    /// Whether Redis would push `elem` into this node (see `lp_allows`).
+    fn allows_push(&mut self, elem: &[u8], fill: i64) -> bool {
+        self.count == 0 || lp_allows(self.count, self.lp_size(), elem.len(), fill)
+    }
+
+    /// After pushing `elem` into a node whose listpack size was `before`.
+    fn pushed(&mut self, before: usize, elem: &[u8]) {
+        self.lp_bytes = (before + lp_entry_size(elem)).min(u32::MAX as usize) as u32;
+    }
+}
+
+/// Listpack header (total bytes, count) plus its end byte.
+const LP_OVERHEAD_BYTES: usize = 7;
+/// What Redis adds to a node's size to estimate one more entry
+/// (SIZE_ESTIMATE_OVERHEAD in quicklist.c).
+const LP_ENTRY_ESTIMATE_BYTES: usize = 8;
+
+/// Bytes a listpack gives `elem`: encoding byte(s) and data (integers in
+/// `string2ll` form packed into 1-9 bytes), then the back length.
+fn lp_entry_size(elem: &[u8]) -> usize {
+    let head = match crate::value::parse_i64_strict(elem) {
+        Some(v) => match v {
+            0..=127 => 1,
+            -4096..=4095 => 2,
+            -32768..=32767 => 3,
+            -8_388_608..=8_388_607 => 4,
+            -2_147_483_648..=2_147_483_647 => 5,
+            _ => 9,
+        },
+        None if elem.len() < 64 => 1 + elem.len(),
+        None if elem.len() < 4096 => 2 + elem.len(),
+        None => 5 + elem.len(),
+    };
+    let back = match head {
+        0..=127 => 1,
+        128..=16382 => 2,
+        16383..=2_097_150 => 3,
+        2_097_151..=268_435_454 => 4,
+        _ => 5,
+    };
+    head + back
+}
+
+/// A packed buffer's size as a Redis listpack.
+fn lp_size_of(buf: &[u8]) -> usize {
+    LP_OVERHEAD_BYTES + packed::iter(buf).map(lp_entry_size).sum::<usize>()
+}
+
+/// Redis 7.0's `_quicklistNodeAllowInsert`: a node of `count` entries and
+/// `lp_bytes` listpack bytes takes an element of `elem_len` raw bytes when
+/// the estimate `lp_bytes + elem_len + 8` stays within the size limit
+/// (`fill` < 0), or within 8 KiB and under `fill` entries (`fill` ≥ 0).
+/// Sizing nodes like this keeps node boundaries, and so DUMP and RDB bytes,
+/// the same as Redis's.
+fn lp_allows(count: u32, lp_bytes: usize, elem_len: usize, fill: i64) -> bool {
+    let new_size = lp_bytes + elem_len + LP_ENTRY_ESTIMATE_BYTES;
+    if fill < 0 {
+        new_size <= node_bytes_max(fill)
+    } else {
+        new_size <= NODE_SAFETY_BYTES && (count as i64) < fill
     }
 }
 
@@ -63,21 +141,6 @@ fn offset_in(buf: &[u8], count: usize, i: usize) -> usize {
             off = packed::prev(buf, off);
         }
         off
-    }
-}
-
-/// Whether `node` may take `add` more bytes as one more entry under `fill`.
-fn fits(node: &Node, add: usize, fill: i64) -> bool {
-    node.count == 0 || fits_sized(node.count, node.buf.len(), add, fill)
-}
-
-/// `fits` for a non-empty node of `count` entries in `bytes` bytes.
-fn fits_sized(count: u32, bytes: usize, add: usize, fill: i64) -> bool {
-    let bytes = bytes + add;
-    if fill >= 0 {
-        (count as i64) < fill.max(1) && bytes <= NODE_SAFETY_BYTES
-    } else {
-        bytes <= node_bytes_max(fill)
     }
 }
 
@@ -133,6 +196,7 @@ impl Clone for Quick {
             .map(|n| Node {
                 buf: n.buf.clone(),
                 count: n.count,
+                lp_bytes: n.lp_bytes,
             })
             .collect();
         let buf_bytes = nodes.iter().map(|n| n.buf.capacity()).sum();
@@ -152,8 +216,10 @@ impl Quick {
     }
 
     /// Runs `f` on node `idx`, keeping `buf_bytes` and `len` in step.
+    /// Forgets the node's listpack size (pushes set it again afterwards).
     fn edit<R>(&mut self, idx: usize, f: impl FnOnce(&mut Node) -> R) -> R {
         let node = &mut self.nodes[idx];
+        node.lp_bytes = 0;
         let (cap, count) = (node.buf.capacity(), node.count as usize);
         let r = f(node);
         self.buf_bytes = self.buf_bytes + node.buf.capacity() - cap;
@@ -184,13 +250,18 @@ impl Quick {
 
     fn push_back(&mut self, elem: &[u8], fill: i64) {
         let size = packed::entry_size(elem.len());
-        match self.nodes.back() {
-            Some(n) if fits(n, size, fill) => {
-                let last = self.nodes.len() - 1;
+        let last = self.nodes.len().wrapping_sub(1);
+        let room = self
+            .nodes
+            .back_mut()
+            .map(|n| (n.allows_push(elem, fill), n.lp_size()));
+        match room {
+            Some((true, before)) => {
                 self.edit(last, |n| {
                     reserve_node(&mut n.buf, size, fill);
                     packed::push(&mut n.buf, elem);
                     n.count += 1;
+                    n.pushed(before, elem);
                 });
             }
             _ => self.insert_node(self.nodes.len(), Node::with_elem(elem)),
@@ -199,11 +270,16 @@ impl Quick {
 
     fn push_front(&mut self, elem: &[u8], fill: i64) {
         let size = packed::entry_size(elem.len());
-        match self.nodes.front() {
-            Some(n) if fits(n, size, fill) => self.edit(0, |n| {
+        let room = self
+            .nodes
+            .front_mut()
+            .map(|n| (n.allows_push(elem, fill), n.lp_size()));
+        match room {
+            Some((true, before)) => self.edit(0, |n| {
                 reserve_node(&mut n.buf, size, fill);
                 packed::insert(&mut n.buf, 0, elem);
                 n.count += 1;
+                n.pushed(before, elem);
             }),
             _ => self.insert_node(0, Node::with_elem(elem)),
         }
@@ -322,7 +398,7 @@ impl Quick {
         }
         let (n, i) = self.locate(index);
         // At a node boundary, prefer the end of the previous node if it has room.
-        if i == 0 && n > 0 && fits(&self.nodes[n - 1], packed::entry_size(elem.len()), fill) {
+        if i == 0 && n > 0 && self.nodes[n - 1].allows_push(elem, fill) {
             self.edit(n - 1, |node| {
                 packed::push(&mut node.buf, elem);
                 node.count += 1;
@@ -353,6 +429,7 @@ impl Quick {
             Node {
                 buf: tail,
                 count: moved,
+                lp_bytes: 0,
             }
         });
         self.insert_node(n + 1, tail);
@@ -506,12 +583,25 @@ fn small_entries(buf: &[u8]) -> &[u8] {
     &buf[..buf.len().saturating_sub(SMALL_TRAILER_BYTES)]
 }
 
+/// `lp_allows` for a small list, whose listpack size is not kept: an entry
+/// takes at most 4 bytes more as listpack than packed here, so far from the
+/// limit the answer needs no count, and near it the entries are counted.
+fn small_allows_push(entries: &[u8], count: u32, elem: &[u8], fill: i64) -> bool {
+    let lp_bound = LP_OVERHEAD_BYTES + entries.len() + 4 * count as usize;
+    lp_allows(count, lp_bound, elem.len(), fill)
+        || lp_allows(count, lp_size_of(entries), elem.len(), fill)
+}
+
 /// Takes a small list's buffer out as a node (no copy: the trailer is cut off).
 fn small_take(b: &mut Box<[u8]>) -> Node {
     let count = small_count(b) as u32;
     let mut buf = std::mem::take(b).into_vec();
     buf.truncate(buf.len().saturating_sub(SMALL_TRAILER_BYTES));
-    Node { buf, count }
+    Node {
+        buf,
+        count,
+        lp_bytes: 0,
+    }
 }
 
 fn small_put(b: &mut Box<[u8]>, mut node: Node) {
@@ -624,8 +714,7 @@ impl List {
     fn push(&mut self, elem: &[u8], fill: i64, front: bool) {
         if let Repr::Small(b) = &mut self.0 {
             let count = small_count(b) as u32;
-            let bytes = small_entries(b).len();
-            if count == 0 || fits_sized(count, bytes, packed::entry_size(elem.len()), fill) {
+            if count == 0 || small_allows_push(small_entries(b), count, elem, fill) {
                 let mut node = small_take(b);
                 let at = if front { 0 } else { node.buf.len() };
                 packed::insert(&mut node.buf, at, elem);
@@ -963,6 +1052,50 @@ mod tests {
             l1.push_back(&e, -1);
         }
         assert!(l1.node_count() > l.node_count());
+    }
+
+    #[test]
+    fn nodes_split_where_redis_splits_them() {
+        // Measured on redis-server 7.0.15 (DEBUG OBJECT ql_nodes) with the
+        // default fill -2 (8 KiB): 681 ten-byte strings fit one node, 682 do not.
+        let ten = [b'a'; 10];
+        for (n, nodes) in [(681, 1), (682, 2)] {
+            for front in [false, true] {
+                let mut l = List::new();
+                for _ in 0..n {
+                    if front {
+                        l.push_front(&ten, -2);
+                    } else {
+                        l.push_back(&ten, -2);
+                    }
+                }
+                assert_eq!(l.node_count(), nodes, "{n} front {front}");
+            }
+        }
+        // 700 19-digit integers are 10 listpack bytes each: one node (7,007 bytes).
+        let ints: Vec<Vec<u8>> = (0..700u64)
+            .map(|i| {
+                (1_000_000_000_000_000_000 + i * 7_919)
+                    .to_string()
+                    .into_bytes()
+            })
+            .collect();
+        assert_eq!(
+            List::from_elems(ints.iter().map(|v| &v[..]), -2).node_count(),
+            1
+        );
+        // 100-byte strings take 103 bytes: 79 fit in the first node.
+        let strs: Vec<Vec<u8>> = (0..90).map(|i| format!("{i:0>100}").into_bytes()).collect();
+        let l = List::from_elems(strs.iter().map(|v| &v[..]), -2);
+        assert_eq!(node_sizes(&l)[0].0, 79);
+        assert_eq!(lp_entry_size(b"127"), 2);
+        assert_eq!(lp_entry_size(b"-4096"), 3);
+        assert_eq!(lp_entry_size(b"32767"), 4);
+        assert_eq!(lp_entry_size(b"8388607"), 5);
+        assert_eq!(lp_entry_size(b"2147483648"), 10);
+        assert_eq!(lp_entry_size(b"007"), 5);
+        assert_eq!(lp_entry_size(&[b'x'; 63]), 65);
+        assert_eq!(lp_entry_size(&[b'x'; 200]), 204);
     }
 
     #[test]

@@ -80,30 +80,9 @@ const LP_OVERHEAD_BYTES: usize = 7;
 /// (SIZE_ESTIMATE_OVERHEAD in quicklist.c).
 const LP_ENTRY_ESTIMATE_BYTES: usize = 8;
 
-/// Bytes a listpack gives `elem`: encoding byte(s) and data (integers in
-/// `string2ll` form packed into 1-9 bytes), then the back length.
+/// Bytes a listpack gives `elem` (integers in `string2ll` form packed).
 fn lp_entry_size(elem: &[u8]) -> usize {
-    let head = match crate::value::parse_i64_strict(elem) {
-        Some(v) => match v {
-            0..=127 => 1,
-            -4096..=4095 => 2,
-            -32768..=32767 => 3,
-            -8_388_608..=8_388_607 => 4,
-            -2_147_483_648..=2_147_483_647 => 5,
-            _ => 9,
-        },
-        None if elem.len() < 64 => 1 + elem.len(),
-        None if elem.len() < 4096 => 2 + elem.len(),
-        None => 5 + elem.len(),
-    };
-    let back = match head {
-        0..=127 => 1,
-        128..=16382 => 2,
-        16383..=2_097_150 => 3,
-        2_097_151..=268_435_454 => 4,
-        _ => 5,
-    };
-    head + back
+    super::stream::listpack::str_entry_bytes(elem)
 }
 
 /// A packed buffer's size as a Redis listpack.
